@@ -1,0 +1,62 @@
+import { createKuboNode, type KuboNode, type KuboNodeInit } from './kubo-node.js'
+import { rpc } from './rpc.js'
+
+export interface ConnectOptions {
+  signal?: AbortSignal
+  /** How long the dial and the wait for both sides to see each other may take (ms). */
+  timeout?: number
+}
+
+/** Several disposable nodes, each swarm-connected to every other one. */
+export interface KuboCluster extends AsyncDisposable {
+  readonly nodes: readonly KuboNode[]
+  /** Stops every node. */
+  stop(): Promise<void>
+}
+
+/**
+ * Connects two nodes: `a` dials `b`'s swarm addresses, then waits until each lists the other in
+ * `swarm peers`.
+ */
+export async function connect(a: KuboNode, b: KuboNode, options: ConnectOptions = {}): Promise<void> {
+  const signal = AbortSignal.any([
+    ...(options.signal == null ? [] : [options.signal]),
+    AbortSignal.timeout(options.timeout ?? 30_000)
+  ])
+  await rpc(a.apiUrl, 'swarm/connect', { args: [...b.swarmAddrs], signal })
+  await Promise.all([waitForPeer(a, b.peerId, signal), waitForPeer(b, a.peerId, signal)])
+}
+
+async function waitForPeer(node: KuboNode, peerId: string, signal: AbortSignal): Promise<void> {
+  for (;;) {
+    const peers = await rpc<{ Peers: Array<{ Peer: string }> | null }>(node.apiUrl, 'swarm/peers', { signal })
+    if ((peers.Peers ?? []).some(peer => peer.Peer === peerId)) return
+    await new Promise(resolve => setTimeout(resolve, 50))
+    signal.throwIfAborted()
+  }
+}
+
+/**
+ * Starts `count` disposable nodes in parallel and connects every pair. If any node fails to start,
+ * the others are stopped and the first error is thrown.
+ */
+export async function createKuboCluster(count: number, init: KuboNodeInit = {}): Promise<KuboCluster> {
+  if (!Number.isInteger(count) || count < 1) {
+    throw new RangeError(`A cluster needs a whole number of nodes >= 1, got ${count}`)
+  }
+  const started = await Promise.allSettled(Array.from({ length: count }, () => createKuboNode(init)))
+  const nodes = started.flatMap(result => (result.status === 'fulfilled' ? [result.value] : []))
+  const stop = async (): Promise<void> => {
+    await Promise.all(nodes.map(node => node.stop()))
+  }
+  try {
+    const failed = started.find(result => result.status === 'rejected')
+    if (failed != null) throw failed.reason
+    const pairs = nodes.flatMap((a, index) => nodes.slice(index + 1).map(b => [a, b] as const))
+    await Promise.all(pairs.map(([a, b]) => connect(a, b, { signal: init.signal })))
+  } catch (error) {
+    await stop()
+    throw error
+  }
+  return { nodes, stop, [Symbol.asyncDispose]: stop }
+}

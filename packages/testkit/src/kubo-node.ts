@@ -1,0 +1,355 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { killGroup, type NodeResources, sweepStaleNodes, track, untrack, writeOwner } from './cleanup.js'
+import {
+  DEFAULT_KILL_GRACE,
+  DEFAULT_SHUTDOWN_GRACE,
+  DEFAULT_START_TIMEOUT,
+  NODE_DIR_PREFIX,
+  STDERR_TAIL_BYTES
+} from './constants.js'
+import { KuboStartError } from './errors.js'
+import { exec } from './exec.js'
+import { findKuboBinary } from './kubo-binary.js'
+import { rpc } from './rpc.js'
+
+/** A JSON object deep-merged into the node's Kubo config before the daemon starts. */
+export type KuboConfigPatch = { [key: string]: unknown }
+
+export interface KuboNodeInit {
+  /** The `ipfs` binary; default {@link findKuboBinary}. */
+  binary?: string
+  /** Deep-merged into the config after `ipfs init --profile test`, e.g. `{ Swarm: { ConnMgr: { HighWater: 50 } } }`. */
+  config?: KuboConfigPatch
+  /** Extra `ipfs daemon` flags, e.g. `['--enable-gc']`. */
+  args?: string[]
+  /** Extra `ipfs init` flags, e.g. `['--algorithm', 'rsa']`. */
+  initArgs?: string[]
+  /** Extra environment for `ipfs init` and the daemon. */
+  env?: Record<string, string>
+  signal?: AbortSignal
+  /** How long the daemon may take to become ready (ms). */
+  timeout?: number
+}
+
+export interface StopOptions {
+  /** How long to wait for `ipfs shutdown` before signalling the process (ms). */
+  timeout?: number
+}
+
+/** A running, disposable Kubo daemon on 127.0.0.1. Stopping it deletes its repo. */
+export interface KuboNode extends AsyncDisposable {
+  /** The node's peer id, e.g. `12D3KooW…`. */
+  readonly peerId: string
+  /** The RPC API as a URL, e.g. `http://127.0.0.1:40123`. */
+  readonly apiUrl: string
+  /** The RPC API as a multiaddr, e.g. `/ip4/127.0.0.1/tcp/40123`. */
+  readonly apiMultiaddr: string
+  /** The HTTP gateway, e.g. `http://127.0.0.1:40124`. */
+  readonly gatewayUrl: string
+  /** Where the node listens for peers, each ending in `/p2p/<peerId>`. */
+  readonly swarmAddrs: readonly string[]
+  /** The node's IPFS_PATH. */
+  readonly repoPath: string
+  /** The `ipfs` binary it runs. */
+  readonly binary: string
+  /** The daemon's process id. */
+  readonly pid: number
+  /** Environment that points the `ipfs` CLI at this node (`IPFS_PATH`). */
+  readonly env: Readonly<Record<string, string>>
+  /** Whether the daemon process is still running. */
+  readonly running: boolean
+  /** Shuts the daemon down (force-killing it if it does not go) and deletes its repo. Idempotent. */
+  stop(options?: StopOptions): Promise<void>
+}
+
+let swept: Promise<unknown> | undefined
+
+/**
+ * Starts a disposable Kubo daemon: a fresh repo in a temp folder; API, gateway and swarm on
+ * 127.0.0.1 with OS-assigned ports; no bootstrap peers, no mDNS; stream mounting and pubsub on.
+ * Stop it with `stop()` or `await using`.
+ */
+export async function createKuboNode(init: KuboNodeInit = {}): Promise<KuboNode> {
+  const signal = AbortSignal.any([
+    ...(init.signal == null ? [] : [init.signal]),
+    AbortSignal.timeout(init.timeout ?? DEFAULT_START_TIMEOUT)
+  ])
+  signal.throwIfAborted()
+  swept ??= sweepStaleNodes().catch(() => {
+    // Best effort: a folder we cannot remove is not a reason to fail this node.
+  })
+  await swept
+  const binary = init.binary ?? (await findKuboBinary({ signal })).path
+
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), NODE_DIR_PREFIX))
+  const resources: NodeResources = { dir }
+  track(resources)
+  const repoPath = path.join(dir, 'repo')
+  const env: Record<string, string> = { IPFS_PATH: repoPath, IPFS_TELEMETRY: 'off', ...init.env }
+  const processEnv = { ...process.env, ...env }
+
+  try {
+    await writeOwner(resources)
+    const initialized = await exec(binary, ['init', '--profile', 'test', ...(init.initArgs ?? [])], {
+      env: processEnv,
+      signal
+    })
+    if (initialized.code !== 0) {
+      throw new KuboStartError(`\`ipfs init\` failed (exit code ${initialized.code})`, initialized.stderr)
+    }
+    const config = await configure(repoPath, init.config)
+    const peerId = (config.Identity as { PeerID: string }).PeerID
+
+    const child = spawn(binary, ['daemon', ...(init.args ?? [])], {
+      env: processEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group: stop() and the exit hooks kill the group, and a Ctrl-C in the
+      // terminal reaches us first, so we can shut it down and delete the repo.
+      detached: true
+    })
+    const daemon = new Daemon(child)
+    if (child.pid == null) {
+      throw await daemon.spawnError()
+    }
+    resources.daemonPid = child.pid
+    await writeOwner(resources)
+    await daemon.ready(signal)
+
+    const apiMultiaddr = (await fs.readFile(path.join(repoPath, 'api'), 'utf8')).trim()
+    const apiUrl = multiaddrToUrl(apiMultiaddr)
+    const gatewayUrl = (await fs.readFile(path.join(repoPath, 'gateway'), 'utf8')).trim()
+    const listen = await rpc<{ Strings: string[] | null }>(apiUrl, 'swarm/addrs/listen', { signal })
+    // Only directly dialable addresses: a relay listen address (`/p2p-circuit`) means nothing on loopback.
+    const swarmAddrs = (listen.Strings ?? [])
+      .filter(address => /^\/(ip4|ip6)\//.test(address))
+      .map(address => `${address}/p2p/${peerId}`)
+
+    return new RunningKuboNode({
+      peerId,
+      apiUrl,
+      apiMultiaddr,
+      gatewayUrl,
+      swarmAddrs,
+      repoPath,
+      binary,
+      env,
+      daemon,
+      resources
+    })
+  } catch (error) {
+    if (resources.daemonPid != null) killGroup(resources.daemonPid, 'SIGKILL')
+    await fs.rm(dir, { recursive: true, force: true, maxRetries: 3 })
+    untrack(resources)
+    if (error instanceof KuboStartError) throw error
+    throw new KuboStartError(`Starting a Kubo node with ${binary} failed: ${(error as Error).message}`, '', {
+      cause: error
+    })
+  }
+}
+
+async function configure(repoPath: string, patch: KuboConfigPatch = {}): Promise<KuboConfigPatch> {
+  const file = path.join(repoPath, 'config')
+  const config = JSON.parse(await fs.readFile(file, 'utf8')) as KuboConfigPatch
+  const merged = deepMerge(config, {
+    Experimental: { Libp2pStreamMounting: true },
+    Pubsub: { Enabled: true },
+    Plugins: { Plugins: { telemetry: { Config: { Mode: 'off' } } } }
+  })
+  const final = deepMerge(merged, patch)
+  await fs.writeFile(file, JSON.stringify(final, null, 2))
+  return final
+}
+
+function deepMerge(target: KuboConfigPatch, patch: KuboConfigPatch): KuboConfigPatch {
+  const result: KuboConfigPatch = { ...target }
+  for (const [key, value] of Object.entries(patch)) {
+    const current = result[key]
+    result[key] = isPlainObject(value) && isPlainObject(current) ? deepMerge(current, value) : value
+  }
+  return result
+}
+
+function isPlainObject(value: unknown): value is KuboConfigPatch {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function multiaddrToUrl(multiaddr: string): string {
+  const match = /^\/(ip4|ip6|dns4|dns6|dns)\/([^/]+)\/tcp\/(\d+)/.exec(multiaddr)
+  if (match == null) throw new Error(`Cannot turn the API address ${multiaddr} into a URL`)
+  const host = match[1] === 'ip6' ? `[${match[2]}]` : match[2]
+  return `http://${host}:${match[3]}`
+}
+
+/** The daemon process: its output tail, readiness and exit. */
+class Daemon {
+  readonly child: ChildProcess
+  readonly exited: Promise<void>
+  #stderr = ''
+  #stdout = ''
+  #isReady = false
+
+  constructor(child: ChildProcess) {
+    this.child = child
+    this.exited = new Promise(resolve => {
+      child.once('exit', () => resolve())
+      // A spawn error (ENOENT, EACCES) means there never was a process.
+      child.once('error', () => resolve())
+    })
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      this.#stderr = (this.#stderr + chunk).slice(-STDERR_TAIL_BYTES)
+    })
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      // Only the start-up banner matters; afterwards keep draining so the pipe never fills.
+      if (!this.#isReady) this.#stdout += chunk
+    })
+  }
+
+  get stderr(): string {
+    return this.#stderr
+  }
+
+  get running(): boolean {
+    return this.child.exitCode == null && this.child.signalCode == null
+  }
+
+  async spawnError(): Promise<KuboStartError> {
+    const error = await new Promise<Error>(resolve => this.child.once('error', resolve))
+    return new KuboStartError(`Could not run ${this.child.spawnfile}: ${error.message}`, '', { cause: error })
+  }
+
+  async ready(signal: AbortSignal): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      const cleanup = (): void => {
+        this.child.stdout?.off('data', onData)
+        this.child.off('exit', onExit)
+        signal.removeEventListener('abort', onAbort)
+      }
+      const onData = (): void => {
+        if (this.#stdout.includes('Daemon is ready')) {
+          cleanup()
+          this.#isReady = true
+          this.#stdout = ''
+          resolve()
+        }
+      }
+      const onExit = (code: number | null, exitSignal: NodeJS.Signals | null): void => {
+        cleanup()
+        // Give stderr's last chunk a moment to arrive before reporting it.
+        setImmediate(() => {
+          reject(
+            new KuboStartError(
+              `\`ipfs daemon\` exited before it was ready (${exitSignal ?? `exit code ${code}`})`,
+              this.#stderr
+            )
+          )
+        })
+      }
+      const onAbort = (): void => {
+        cleanup()
+        const timedOut = (signal.reason as Error | undefined)?.name === 'TimeoutError'
+        reject(
+          new KuboStartError(
+            timedOut ? '`ipfs daemon` did not become ready in time' : '`ipfs daemon` start was aborted',
+            this.#stderr,
+            { cause: signal.reason }
+          )
+        )
+      }
+      this.child.stdout?.on('data', onData)
+      this.child.once('exit', onExit)
+      signal.addEventListener('abort', onAbort, { once: true })
+      onData()
+    })
+  }
+}
+
+interface RunningKuboNodeInit {
+  peerId: string
+  apiUrl: string
+  apiMultiaddr: string
+  gatewayUrl: string
+  swarmAddrs: string[]
+  repoPath: string
+  binary: string
+  env: Record<string, string>
+  daemon: Daemon
+  resources: NodeResources
+}
+
+class RunningKuboNode implements KuboNode {
+  readonly peerId: string
+  readonly apiUrl: string
+  readonly apiMultiaddr: string
+  readonly gatewayUrl: string
+  readonly swarmAddrs: readonly string[]
+  readonly repoPath: string
+  readonly binary: string
+  readonly env: Readonly<Record<string, string>>
+  readonly #daemon: Daemon
+  readonly #resources: NodeResources
+  #stopping: Promise<void> | undefined
+
+  constructor(init: RunningKuboNodeInit) {
+    this.peerId = init.peerId
+    this.apiUrl = init.apiUrl
+    this.apiMultiaddr = init.apiMultiaddr
+    this.gatewayUrl = init.gatewayUrl
+    this.swarmAddrs = Object.freeze([...init.swarmAddrs])
+    this.repoPath = init.repoPath
+    this.binary = init.binary
+    this.env = Object.freeze({ IPFS_PATH: init.env.IPFS_PATH ?? init.repoPath })
+    this.#daemon = init.daemon
+    this.#resources = init.resources
+  }
+
+  get pid(): number {
+    return this.#daemon.child.pid ?? -1
+  }
+
+  get running(): boolean {
+    return this.#daemon.running
+  }
+
+  async stop(options: StopOptions = {}): Promise<void> {
+    this.#stopping ??= this.#stop(options.timeout ?? DEFAULT_SHUTDOWN_GRACE)
+    await this.#stopping
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop()
+  }
+
+  async #stop(grace: number): Promise<void> {
+    const daemon = this.#daemon
+    if (daemon.running) {
+      // Ask nicely first: Kubo flushes its datastore and releases the repo lock.
+      await rpc(this.apiUrl, 'shutdown', { timeout: grace }).catch(() => {
+        // The daemon may close the connection before answering, or already be dying; the exit wait below decides.
+      })
+      if (!(await exitsWithin(daemon, grace))) {
+        killGroup(this.pid, 'SIGTERM')
+        if (!(await exitsWithin(daemon, DEFAULT_KILL_GRACE))) {
+          killGroup(this.pid, 'SIGKILL')
+          await daemon.exited
+        }
+      }
+    }
+    await fs.rm(this.#resources.dir, { recursive: true, force: true, maxRetries: 5 })
+    untrack(this.#resources)
+  }
+}
+
+async function exitsWithin(daemon: Daemon, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<boolean>(resolve => {
+    timer = setTimeout(() => resolve(false), ms)
+  })
+  try {
+    return await Promise.race([daemon.exited.then(() => true), timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}

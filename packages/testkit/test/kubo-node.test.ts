@@ -1,0 +1,123 @@
+import { randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import {
+  createKuboCluster,
+  createKuboNode,
+  findKuboBinary,
+  KuboStartError,
+  sweepStaleNodes
+} from '../src/index.js'
+import { isProcessAlive, post, postJson, sha256, startHoldNode, waitForExit } from './helpers.js'
+
+describe('createKuboCluster', () => {
+  it('starts three connected nodes in parallel; a block put on one is read on another; stop() leaves nothing', async () => {
+    const cluster = await createKuboCluster(3)
+    const [a, b, c] = cluster.nodes
+    if (a == null || b == null || c == null) throw new Error('expected three nodes')
+
+    const ids = cluster.nodes.map(node => node.peerId)
+    expect(new Set(ids).size).toBe(3)
+    expect(new Set(cluster.nodes.map(node => node.apiUrl)).size).toBe(3)
+    for (const node of cluster.nodes) {
+      expect(node.apiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+      expect(node.swarmAddrs.length).toBeGreaterThan(0)
+      for (const address of node.swarmAddrs)
+        expect(address).toMatch(new RegExp(`^/ip4/127\\.0\\.0\\.1/tcp/\\d+/p2p/${node.peerId}$`))
+      const id = await postJson<{ ID: string }>(node.apiUrl, 'id')
+      expect(id.ID).toBe(node.peerId)
+      const peers = await postJson<{ Peers: Array<{ Peer: string }> }>(node.apiUrl, 'swarm/peers')
+      expect(peers.Peers.map(peer => peer.Peer).sort()).toEqual(ids.filter(id => id !== node.peerId).sort())
+    }
+
+    const block = randomBytes(64 * 1024)
+    const put = await postJson<{ Key: string; Size: number }>(a.apiUrl, 'block/put', [], block)
+    expect(put.Size).toBe(block.length)
+    const got = await post(c.apiUrl, 'block/get', [put.Key])
+    expect(sha256(got)).toBe(sha256(block))
+
+    await cluster.stop()
+    for (const node of cluster.nodes) {
+      expect(node.running).toBe(false)
+      expect(isProcessAlive(node.pid)).toBe(false)
+      expect(existsSync(path.dirname(node.repoPath))).toBe(false)
+    }
+  })
+})
+
+describe('createKuboNode', () => {
+  it('applies the testkit config, then the caller’s patch', async () => {
+    await using node = await createKuboNode({ config: { Swarm: { ConnMgr: { HighWater: 123 } } } })
+    const value = async (key: string): Promise<unknown> =>
+      (await postJson<{ Value: unknown }>(node.apiUrl, 'config', [key])).Value
+    expect(await value('Swarm.ConnMgr.HighWater')).toBe(123)
+    expect(await value('Experimental.Libp2pStreamMounting')).toBe(true)
+    expect(await value('Pubsub.Enabled')).toBe(true)
+    expect(await value('Bootstrap')).toEqual([])
+    expect(await value('Discovery.MDNS.Enabled')).toBe(false)
+    expect(node.env.IPFS_PATH).toBe(node.repoPath)
+    expect(node.binary).toBe((await findKuboBinary()).path)
+  })
+
+  it('stops at the end of an `await using` scope', async () => {
+    let pid = 0
+    let repoPath = ''
+    {
+      await using node = await createKuboNode()
+      pid = node.pid
+      repoPath = node.repoPath
+      expect(isProcessAlive(pid)).toBe(true)
+      expect(existsSync(repoPath)).toBe(true)
+    }
+    expect(isProcessAlive(pid)).toBe(false)
+    expect(existsSync(path.dirname(repoPath))).toBe(false)
+  })
+
+  it('reports Kubo’s stderr when the daemon fails to start, and removes its temp repo', async () => {
+    const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'tk-test-'))
+    const saved = process.env.TMPDIR
+    process.env.TMPDIR = tmp
+    try {
+      const error = await createKuboNode({ args: ['--routing=no-such-routing'] }).catch(
+        (caught: unknown) => caught
+      )
+      expect(error).toBeInstanceOf(KuboStartError)
+      expect((error as KuboStartError).name).toBe('KuboStartError')
+      expect((error as KuboStartError).stderr).toContain('no-such-routing')
+      expect((error as Error).message).toContain('exited before it was ready')
+      expect(await fs.readdir(tmp)).toEqual([])
+    } finally {
+      if (saved == null) delete process.env.TMPDIR
+      else process.env.TMPDIR = saved
+      await fs.rm(tmp, { recursive: true, force: true })
+    }
+  })
+
+  it('a process interrupted with SIGINT takes its daemon and repo with it', async () => {
+    const { child, node } = await startHoldNode(process.env)
+    expect(isProcessAlive(node.pid)).toBe(true)
+    const exited = new Promise(resolve => child.once('exit', resolve))
+    child.kill('SIGINT')
+    await exited
+    expect(await waitForExit(node.pid)).toBe(true)
+    expect(existsSync(path.dirname(node.repoPath))).toBe(false)
+  })
+
+  it('what a SIGKILLed process left behind is removed by the next sweep', async () => {
+    const { child, node } = await startHoldNode(process.env)
+    const exited = new Promise(resolve => child.once('exit', resolve))
+    child.kill('SIGKILL')
+    await exited
+    // Nothing could clean up: the daemon (its own process group) and the repo are still there.
+    expect(isProcessAlive(node.pid)).toBe(true)
+    expect(existsSync(node.repoPath)).toBe(true)
+
+    const removed = await sweepStaleNodes()
+    expect(removed).toContain(path.dirname(node.repoPath))
+    expect(await waitForExit(node.pid)).toBe(true)
+    expect(existsSync(path.dirname(node.repoPath))).toBe(false)
+  })
+})

@@ -1,0 +1,146 @@
+#!/usr/bin/env node
+// Makes a fresh clone ready, then runs what was asked. Needs only Node >= 20.19 with npm (and Go,
+// or a Kubo binary, for the IPFS node):
+//
+//   npm test        → node scripts/bootstrap.mjs test   lint, typecheck and the whole test suite
+//   npm run demo    → node scripts/bootstrap.mjs demo   the demo on two fresh local nodes
+//   npm run kubo    → node scripts/bootstrap.mjs kubo   print the Kubo binary (build it the first time)
+//
+// Set-up, each step skipped when already done: pnpm (the version in package.json's
+// `packageManager`, installed into .tools/ when the machine has no pnpm 10; never globally),
+// `pnpm install`, `turbo run build`, and Kubo (found, or built once with Go into the user cache).
+import { spawn, spawnSync } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const action = process.argv[2] ?? 'test'
+const actions = ['test', 'demo', 'kubo']
+if (!actions.includes(action)) {
+  console.error(`Unknown action "${action}". Use one of: ${actions.join(', ')}`)
+  process.exit(2)
+}
+
+const [major, minor] = process.versions.node.split('.').map(Number)
+if (major < 20 || (major === 20 && minor < 19)) {
+  console.error(
+    `tk needs Node >= 20.19; this is Node ${process.versions.node}. Install a newer Node from https://nodejs.org`
+  )
+  process.exit(1)
+}
+
+const env = { ...process.env, TURBO_TELEMETRY_DISABLED: '1', DO_NOT_TRACK: '1' }
+
+function step(title) {
+  console.log(`\n▶ ${title}`)
+}
+
+/** Runs a command with inherited stdio; resolves with its exit code. Ctrl-C goes to the child. */
+function run(command, args, options = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: root, env, stdio: 'inherit', ...options })
+    const ignore = () => {}
+    // The child gets the terminal's Ctrl-C too and cleans up after itself; we wait for it.
+    process.on('SIGINT', ignore)
+    process.on('SIGTERM', ignore)
+    child.once('error', reject)
+    child.once('exit', (code, signal) => {
+      process.off('SIGINT', ignore)
+      process.off('SIGTERM', ignore)
+      resolve(code ?? (signal == null ? 1 : 128 + 2))
+    })
+  })
+}
+
+async function must(command, args, options) {
+  const code = await run(command, args, options)
+  if (code !== 0) {
+    console.error(`\n✖ \`${[command, ...args].join(' ')}\` failed with exit code ${code}`)
+    process.exit(code)
+  }
+}
+
+function pnpmVersion(command) {
+  const result = spawnSync(command, ['--version'], { env, encoding: 'utf8' })
+  return result.status === 0 ? result.stdout.trim() : undefined
+}
+
+async function ensurePnpm() {
+  const wanted = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).packageManager.replace(
+    /^pnpm@/,
+    ''
+  )
+  const wantedMajor = wanted.split('.')[0]
+  const onPath = pnpmVersion('pnpm')
+  if (onPath?.split('.')[0] === wantedMajor) return 'pnpm'
+
+  const toolsDir = path.join(root, '.tools', 'pnpm')
+  const local = path.join(
+    toolsDir,
+    'node_modules',
+    '.bin',
+    process.platform === 'win32' ? 'pnpm.cmd' : 'pnpm'
+  )
+  if (pnpmVersion(local) !== wanted) {
+    step(
+      `Installing pnpm ${wanted} into .tools/ (${onPath == null ? 'no pnpm on PATH' : `pnpm ${onPath} on PATH`})`
+    )
+    await must('npm', [
+      'install',
+      '--prefix',
+      toolsDir,
+      '--no-audit',
+      '--no-fund',
+      '--loglevel=error',
+      `pnpm@${wanted}`
+    ])
+  }
+  // turbo runs package scripts through pnpm, so children must find it on PATH.
+  env.PATH = `${path.dirname(local)}${path.delimiter}${env.PATH ?? ''}`
+  return local
+}
+
+const pnpm = await ensurePnpm()
+
+step('Installing dependencies (pnpm install)')
+await must(pnpm, ['install', '--frozen-lockfile', '--prefer-offline'])
+
+step('Building packages (turbo run build)')
+await must(pnpm, ['exec', 'turbo', 'run', 'build', '--output-logs=errors-only'])
+
+step('Finding Kubo (built from its Go module the first time; a few minutes)')
+await must(process.execPath, [path.join(root, 'packages', 'testkit', 'bin', 'tk-kubo.js')])
+
+if (action === 'kubo') process.exit(0)
+
+if (action === 'demo') {
+  step('Demo')
+  process.exit(await run(process.execPath, [path.join(root, 'scripts', 'smoke.mjs')]))
+}
+
+step('Lint (biome)')
+await must(pnpm, ['exec', 'biome', 'check', '.'])
+
+step('Typecheck (turbo run typecheck)')
+await must(pnpm, ['exec', 'turbo', 'run', 'typecheck', '--output-logs=errors-only'])
+
+step('Tests (vitest, every package, against real Kubo daemons)')
+const resultsFile = path.join(root, '.tk', 'vitest-results.json')
+const code = await run(pnpm, [
+  'exec',
+  'vitest',
+  'run',
+  '--reporter=default',
+  '--reporter=json',
+  `--outputFile.json=${resultsFile}`
+])
+if (existsSync(resultsFile)) {
+  const results = JSON.parse(readFileSync(resultsFile, 'utf8'))
+  const skipped = results.numPendingTests + results.numTodoTests
+  // A plain closing line that any CI log reader understands.
+  console.log(
+    `\ntests: ${results.numPassedTests} passed, ${results.numFailedTests} failed, ${skipped} skipped`
+  )
+}
+process.exit(code)
