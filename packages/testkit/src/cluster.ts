@@ -23,13 +23,16 @@ export async function connect(a: KuboNode, b: KuboNode, options: ConnectOptions 
     ...(options.signal == null ? [] : [options.signal]),
     AbortSignal.timeout(options.timeout ?? 30_000)
   ])
-  await rpc(a.apiUrl, 'swarm/connect', { args: [...b.swarmAddrs], signal })
+  await rpc(a.apiUrl, 'swarm/connect', { args: [...b.swarmAddrs], signal, authorization: a.authorization })
   await Promise.all([waitForPeer(a, b.peerId, signal), waitForPeer(b, a.peerId, signal)])
 }
 
 async function waitForPeer(node: KuboNode, peerId: string, signal: AbortSignal): Promise<void> {
   for (;;) {
-    const peers = await rpc<{ Peers: Array<{ Peer: string }> | null }>(node.apiUrl, 'swarm/peers', { signal })
+    const peers = await rpc<{ Peers: Array<{ Peer: string }> | null }>(node.apiUrl, 'swarm/peers', {
+      signal,
+      authorization: node.authorization
+    })
     if ((peers.Peers ?? []).some(peer => peer.Peer === peerId)) return
     await new Promise(resolve => setTimeout(resolve, 50))
     signal.throwIfAborted()

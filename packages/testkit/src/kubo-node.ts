@@ -29,6 +29,12 @@ export interface KuboNodeInit {
   initArgs?: string[]
   /** Extra environment for `ipfs init` and the daemon. */
   env?: Record<string, string>
+  /**
+   * The `Authorization` header the testkit itself sends (`Bearer <secret>` / `Basic …`) when
+   * `config` sets `API.Authorizations`; its secret must allow at least `/api/v0/swarm/addrs/listen`,
+   * `/api/v0/swarm/connect`, `/api/v0/swarm/peers` and `/api/v0/shutdown`.
+   */
+  authorization?: string
   signal?: AbortSignal
   /** How long the daemon may take to become ready (ms). */
   timeout?: number
@@ -61,6 +67,8 @@ export interface KuboNode extends AsyncDisposable {
   readonly env: Readonly<Record<string, string>>
   /** Whether the daemon process is still running. */
   readonly running: boolean
+  /** The `Authorization` header given at creation, if any. */
+  readonly authorization: string | undefined
   /** Shuts the daemon down (force-killing it if it does not go) and deletes its repo. Idempotent. */
   stop(options?: StopOptions): Promise<void>
 }
@@ -121,7 +129,11 @@ export async function createKuboNode(init: KuboNodeInit = {}): Promise<KuboNode>
     const apiMultiaddr = (await fs.readFile(path.join(repoPath, 'api'), 'utf8')).trim()
     const apiUrl = multiaddrToUrl(apiMultiaddr)
     const gatewayUrl = (await fs.readFile(path.join(repoPath, 'gateway'), 'utf8')).trim()
-    const listen = await rpc<{ Strings: string[] | null }>(apiUrl, 'swarm/addrs/listen', { signal })
+    const authorization = init.authorization
+    const listen = await rpc<{ Strings: string[] | null }>(apiUrl, 'swarm/addrs/listen', {
+      signal,
+      authorization
+    })
     // Only directly dialable addresses: a relay listen address (`/p2p-circuit`) means nothing on loopback.
     const swarmAddrs = (listen.Strings ?? [])
       .filter(address => /^\/(ip4|ip6)\//.test(address))
@@ -137,7 +149,8 @@ export async function createKuboNode(init: KuboNodeInit = {}): Promise<KuboNode>
       binary,
       env,
       daemon,
-      resources
+      resources,
+      authorization
     })
   } catch (error) {
     if (resources.daemonPid != null) killGroup(resources.daemonPid, 'SIGKILL')
@@ -277,6 +290,7 @@ interface RunningKuboNodeInit {
   env: Record<string, string>
   daemon: Daemon
   resources: NodeResources
+  authorization: string | undefined
 }
 
 class RunningKuboNode implements KuboNode {
@@ -288,6 +302,7 @@ class RunningKuboNode implements KuboNode {
   readonly repoPath: string
   readonly binary: string
   readonly env: Readonly<Record<string, string>>
+  readonly authorization: string | undefined
   readonly #daemon: Daemon
   readonly #resources: NodeResources
   #stopping: Promise<void> | undefined
@@ -301,6 +316,7 @@ class RunningKuboNode implements KuboNode {
     this.repoPath = init.repoPath
     this.binary = init.binary
     this.env = Object.freeze({ IPFS_PATH: init.env.IPFS_PATH ?? init.repoPath })
+    this.authorization = init.authorization
     this.#daemon = init.daemon
     this.#resources = init.resources
   }
@@ -326,7 +342,7 @@ class RunningKuboNode implements KuboNode {
     const daemon = this.#daemon
     if (daemon.running) {
       // Ask nicely first: Kubo flushes its datastore and releases the repo lock.
-      await rpc(this.apiUrl, 'shutdown', { timeout: grace }).catch(() => {
+      await rpc(this.apiUrl, 'shutdown', { timeout: grace, authorization: this.authorization }).catch(() => {
         // The daemon may close the connection before answering, or already be dying; the exit wait below decides.
       })
       if (!(await exitsWithin(daemon, grace))) {

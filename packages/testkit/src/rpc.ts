@@ -7,6 +7,8 @@ export interface RpcOptions {
   body?: Uint8Array
   signal?: AbortSignal
   timeout?: number
+  /** An `Authorization` header, for nodes configured with `API.Authorizations`. */
+  authorization?: string
 }
 
 /**
@@ -32,7 +34,12 @@ export async function rpc<T = unknown>(
   ])
   let response: Response
   try {
-    response = await fetch(url, { method: 'POST', body, signal })
+    response = await fetch(url, {
+      method: 'POST',
+      body,
+      signal,
+      headers: options.authorization == null ? {} : { authorization: options.authorization }
+    })
   } catch (error) {
     throw new KuboRequestError(`POST ${url.pathname} to ${apiUrl} failed: ${(error as Error).message}`, {
       cause: error

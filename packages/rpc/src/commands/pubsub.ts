@@ -1,0 +1,135 @@
+import PQueue from 'p-queue'
+import { entriesFromInput } from '../add-source.js'
+import { PUBSUB_PUBLISH_RETRIES } from '../constants.js'
+import { InvalidArgumentError } from '../errors.js'
+import { type Invoker, list } from '../invoker.js'
+import type { CallOptions } from '../options.js'
+import { checkPeerId, checkTopic } from '../validate.js'
+
+export interface PubsubMessage {
+  /** The publisher's peer id. */
+  from: string
+  /** The payload; empty payloads arrive as an empty array. */
+  data: Uint8Array
+  /** The publisher's sequence number for this message. */
+  seqno: Uint8Array
+  /** The topics the message was published to. */
+  topicIDs: string[]
+}
+
+interface RawMessage {
+  from?: string
+  data?: string
+  seqno?: string
+  topicIDs?: string[] | null
+}
+
+/** Kubo wants topics on HTTP as multibase base64url (`u…`); anything else is rejected. */
+export function encodeTopic(topic: string | Uint8Array): string {
+  return `u${Buffer.from(typeof topic === 'string' ? new TextEncoder().encode(topic) : topic).toString('base64url')}`
+}
+
+/** Decodes a multibase base64url (`u…`) value; other text is returned as its UTF-8 bytes. */
+export function decodeMultibase(value: string | undefined): Uint8Array {
+  if (value == null || value === '') return new Uint8Array(0)
+  if (value.startsWith('u')) return new Uint8Array(Buffer.from(value.slice(1), 'base64url'))
+  return new TextEncoder().encode(value)
+}
+
+function decodeTopic(value: string): string {
+  return new TextDecoder().decode(decodeMultibase(value))
+}
+
+function isValidationIgnored(error: unknown): boolean {
+  return error instanceof Error && /validation ignored/i.test(error.message)
+}
+
+// Kubo drops messages whose per-peer seqno does not increase, and concurrent publishes from one
+// daemon can fail with "validation ignored": one publish at a time per daemon, across clients.
+const publishQueues = new Map<string, PQueue>()
+
+function publishQueueFor(target: string): PQueue {
+  let queue = publishQueues.get(target)
+  if (queue == null) {
+    queue = new PQueue({ concurrency: 1 })
+    publishQueues.set(target, queue)
+  }
+  return queue
+}
+
+/** `pubsub/*`: publish-subscribe between peers (needs `Pubsub.Enabled` in the daemon's config). */
+export function createPubsubCommands(invoker: Invoker) {
+  const publishQueue = publishQueueFor(invoker.transport.target)
+
+  return {
+    /** The topics this node is subscribed to. */
+    ls: async (options: CallOptions = {}): Promise<string[]> =>
+      list((await invoker.json<{ Strings: string[] | null }>('pubsub/ls', options)).Strings).map(decodeTopic),
+
+    /** The peers this node exchanges pubsub messages with, for one topic or all. */
+    peers: async (topic?: string | Uint8Array, options: CallOptions = {}): Promise<string[]> =>
+      list(
+        (
+          await invoker.json<{ Strings: string[] | null }>('pubsub/peers', options, {
+            args: topic == null ? [] : [encodeTopic(checkTopic(topic))]
+          })
+        ).Strings
+      ),
+
+    /**
+     * Publishes one message. Publishes to one daemon are sent one at a time, and Kubo's
+     * transient "validation ignored" refusal is retried.
+     */
+    pub: async (
+      topic: string | Uint8Array,
+      data: Uint8Array | string,
+      options: CallOptions = {}
+    ): Promise<void> => {
+      const args = [encodeTopic(checkTopic(topic))]
+      if (typeof data !== 'string' && !(data instanceof Uint8Array)) {
+        throw new InvalidArgumentError('data', 'a pubsub payload must be a Uint8Array or a string')
+      }
+      await publishQueue.add(
+        async () => {
+          for (let attempt = 0; ; attempt++) {
+            try {
+              await invoker.none('pubsub/pub', options, { args, body: entriesFromInput(data) })
+              return
+            } catch (error) {
+              if (!isValidationIgnored(error) || attempt >= PUBSUB_PUBLISH_RETRIES) throw error
+              await new Promise(resolve => setTimeout(resolve, 20 * 2 ** attempt))
+            }
+          }
+        },
+        { signal: options.signal }
+      )
+    },
+
+    /**
+     * Subscribes to a topic and yields its messages until the iteration stops (`break`) or the
+     * signal aborts; either one ends the subscription on the daemon. No timeout applies.
+     */
+    sub: async function* (
+      topic: string | Uint8Array,
+      options: Omit<CallOptions, 'timeout'> = {}
+    ): AsyncGenerator<PubsubMessage> {
+      for await (const raw of invoker.ndjson<RawMessage>('pubsub/sub', options, {
+        args: [encodeTopic(checkTopic(topic))],
+        longLived: true
+      })) {
+        yield {
+          from: raw.from ?? '',
+          data: decodeMultibase(raw.data),
+          seqno: decodeMultibase(raw.seqno),
+          topicIDs: list(raw.topicIDs).map(decodeTopic)
+        }
+      }
+    },
+
+    /** Forgets the seqno validator state for one peer (or all), so its restarted publisher is accepted again. */
+    reset: async (options: CallOptions & { peer?: string } = {}): Promise<void> => {
+      if (options.peer != null) checkPeerId(options.peer, 'peer')
+      await invoker.none('pubsub/reset', options)
+    }
+  }
+}

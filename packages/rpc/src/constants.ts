@@ -1,0 +1,17 @@
+/** Kubo's default API address, used when nothing else names one. */
+export const DEFAULT_API_MULTIADDR = '/ip4/127.0.0.1/tcp/5001'
+
+/**
+ * How long a call may go without progress — no response headers yet, or no new bytes — before it
+ * fails (ms). Progress, not total time: a 10 GiB `cat` that keeps moving is never cut off.
+ */
+export const DEFAULT_TIMEOUT = 120_000
+
+/** Keep-alive connections per daemon: enough for parallel calls, small enough for Kubo's defaults. */
+export const DEFAULT_CONNECTIONS = 32
+
+/** How long an idle keep-alive connection is kept (ms); Kubo's server keeps them longer. */
+export const KEEP_ALIVE_TIMEOUT = 30_000
+
+/** How often a pubsub publish is retried when Kubo reports its "validation ignored" race. */
+export const PUBSUB_PUBLISH_RETRIES = 5

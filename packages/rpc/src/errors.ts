@@ -1,0 +1,92 @@
+/** Kubo answered with an error: an HTTP error status, or an `X-Stream-Error` trailer after a 200. */
+export class KuboRpcError extends Error {
+  static override readonly name = 'KuboRpcError'
+  override readonly name = 'KuboRpcError'
+  /** The command, e.g. `swarm/connect`. */
+  readonly command: string
+  /** The HTTP status (200 when the error came mid-stream, in the trailer). */
+  readonly status: number
+  /** Kubo's own message. */
+  readonly kuboMessage: string
+  /** Kubo's error code: 0 normal, 1 client (bad request), 2 implementation, 3 rate limited, 4 forbidden. */
+  readonly code: number
+  /** Whether trying the same call again may succeed. */
+  readonly isRetryable: boolean
+
+  constructor(command: string, status: number, kuboMessage: string, code = 0, options?: ErrorOptions) {
+    super(
+      `Kubo refused ${command}: ${kuboMessage}${status === 200 ? ' (mid-stream)' : ` (HTTP ${status})`}`,
+      options
+    )
+    this.command = command
+    this.status = status
+    this.kuboMessage = kuboMessage
+    this.code = code
+    // Kubo answers ordinary refusals ("not pinned", "file does not exist") with 500 as well, so
+    // only rate limiting and gateway-style statuses say that trying again may help.
+    this.isRetryable = code === 3 || status === 429 || status === 502 || status === 503 || status === 504
+  }
+}
+
+/** Nothing answered at the API address: the daemon is not running, or it listens elsewhere. */
+export class DaemonUnreachableError extends Error {
+  static override readonly name = 'DaemonUnreachableError'
+  override readonly name = 'DaemonUnreachableError'
+  readonly isRetryable = true
+  /** The API address that was tried. */
+  readonly address: string
+  readonly command: string
+
+  constructor(address: string, command: string, reason: string, options?: ErrorOptions) {
+    super(
+      `Could not reach the Kubo daemon at ${address} for ${command} (${reason}). Is it running? Start it with \`ipfs daemon\`, or point IPFS_API (or the apiUrl option) at its API address (see Addresses.API in its config).`,
+      options
+    )
+    this.address = address
+    this.command = command
+  }
+}
+
+/** A call took longer than its `timeout`. */
+export class RpcTimeoutError extends Error {
+  static override readonly name = 'RpcTimeoutError'
+  override readonly name = 'RpcTimeoutError'
+  readonly isRetryable = true
+  readonly command: string
+  /** The timeout that ran out (ms). */
+  readonly timeout: number
+
+  constructor(command: string, timeout: number, options?: ErrorOptions) {
+    super(
+      `${command} did not finish within ${timeout} ms; pass a larger \`timeout\` if it needs longer`,
+      options
+    )
+    this.command = command
+    this.timeout = timeout
+  }
+}
+
+/** The caller's `signal` aborted the call. */
+export class AbortError extends Error {
+  static override readonly name = 'AbortError'
+  override readonly name = 'AbortError'
+  readonly command: string
+
+  constructor(command: string, options?: ErrorOptions) {
+    super(`${command} was aborted`, options)
+    this.command = command
+  }
+}
+
+/** An argument was rejected before any request was made. */
+export class InvalidArgumentError extends TypeError {
+  static override readonly name = 'InvalidArgumentError'
+  override readonly name = 'InvalidArgumentError'
+  /** The argument's name, e.g. `cid`. */
+  readonly argument: string
+
+  constructor(argument: string, message: string, options?: ErrorOptions) {
+    super(`Invalid ${argument}: ${message}`, options)
+    this.argument = argument
+  }
+}

@@ -1,0 +1,260 @@
+import { Readable } from 'node:stream'
+import { type Dispatcher, Pool } from 'undici'
+import { type ApiEndpoint, resolveApiEndpoint } from './address.js'
+import { DEFAULT_CONNECTIONS, DEFAULT_TIMEOUT, KEEP_ALIVE_TIMEOUT } from './constants.js'
+import { AbortError, DaemonUnreachableError, KuboRpcError, RpcTimeoutError } from './errors.js'
+import { createBoundary, encodeMultipart } from './multipart.js'
+import type { OptionValue, RpcRequest, RpcResponse, Transport } from './transport.js'
+
+export interface HttpTransportInit {
+  /** The API as a URL or multiaddr; default `IPFS_API`, then `$IPFS_PATH/api`, then `/ip4/127.0.0.1/tcp/5001`. */
+  apiUrl?: string
+  /** An `Authorization` header value for Kubo's `API.Authorizations`: `Bearer <secret>` or `Basic <base64>`. */
+  authorization?: string
+  /** Extra headers sent with every request. */
+  headers?: Record<string, string>
+  /** How long a call may go without progress, unless it passes its own `timeout` (ms). */
+  timeout?: number
+  /** Keep-alive connections kept to the daemon. */
+  connections?: number
+}
+
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOENT',
+  'EPIPE',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_CLOSED'
+])
+
+/** Talks to Kubo's HTTP RPC API over a keep-alive connection pool (undici). */
+export function httpTransport(init: HttpTransportInit = {}): Transport {
+  return new HttpTransport(init)
+}
+
+class HttpTransport implements Transport {
+  readonly target: string
+  readonly #endpoint: ApiEndpoint
+  readonly #pool: Pool
+  readonly #headers: Record<string, string>
+  readonly #timeout: number
+  #closing: Promise<void> | undefined
+
+  constructor(init: HttpTransportInit) {
+    this.#endpoint = resolveApiEndpoint(init.apiUrl)
+    this.target = this.#endpoint.socketPath ?? this.#endpoint.origin
+    this.#timeout = init.timeout ?? DEFAULT_TIMEOUT
+    const authorization = init.authorization ?? this.#endpoint.authorization
+    this.#headers = { ...init.headers, ...(authorization == null ? {} : { authorization }) }
+    this.#pool = new Pool(this.#endpoint.origin, {
+      connections: init.connections ?? DEFAULT_CONNECTIONS,
+      keepAliveTimeout: KEEP_ALIVE_TIMEOUT,
+      ...(this.#endpoint.socketPath == null ? {} : { socketPath: this.#endpoint.socketPath })
+    })
+  }
+
+  async request(request: RpcRequest): Promise<RpcResponse> {
+    const { command } = request
+    request.signal?.throwIfAborted()
+    const deadline =
+      request.timeout == null || !Number.isFinite(request.timeout)
+        ? undefined
+        : AbortSignal.timeout(request.timeout)
+    const signals = [request.signal, deadline].filter(signal => signal != null)
+    const signal =
+      signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals)
+    // Without a caller's deadline, a call fails only when it stops making progress.
+    const progressTimeout = request.longLived === true || deadline != null ? 0 : this.#timeout
+
+    const headers: Record<string, string> = { ...this.#headers }
+    let body: Dispatcher.DispatchOptions['body']
+    if (request.body != null) {
+      const boundary = createBoundary()
+      headers['content-type'] = `multipart/form-data; boundary=${boundary}`
+      // A stream: the body is produced as undici sends it, so files are never held in memory.
+      body = Readable.from(encodeMultipart(request.body, boundary), { objectMode: false })
+    }
+    const mapError = (error: unknown): Error =>
+      this.#mapError(error, request, signal, deadline, progressTimeout)
+
+    let response: Dispatcher.ResponseData
+    try {
+      response = await this.#pool.request({
+        method: 'POST',
+        path: buildPath(request),
+        headers,
+        body,
+        signal,
+        headersTimeout: progressTimeout,
+        bodyTimeout: progressTimeout
+      })
+    } catch (error) {
+      throw mapError(error)
+    }
+
+    if (response.statusCode !== 200) {
+      const text = await response.body.text().catch(() => '')
+      throw errorFromBody(command, response.statusCode, text)
+    }
+    return new HttpResponse(command, response, mapError)
+  }
+
+  async close(): Promise<void> {
+    // Idempotent: `await using` after an explicit close() must not throw.
+    this.#closing ??= this.#pool.close()
+    await this.#closing
+  }
+
+  #mapError(
+    error: unknown,
+    request: RpcRequest,
+    signal: AbortSignal | undefined,
+    deadline: AbortSignal | undefined,
+    progressTimeout: number
+  ): Error {
+    const { command } = request
+    if (error instanceof KuboRpcError) return error
+    if (request.signal?.aborted === true) return new AbortError(command, { cause: request.signal.reason })
+    if (deadline?.aborted === true)
+      return new RpcTimeoutError(command, request.timeout ?? 0, { cause: error })
+    const code = (error as { code?: string }).code ?? ''
+    if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+      return new RpcTimeoutError(command, progressTimeout, { cause: error })
+    }
+    if (signal?.aborted === true) return new AbortError(command, { cause: signal.reason })
+    const cause = (error as { cause?: { code?: string } }).cause
+    const reason = UNREACHABLE_CODES.has(code)
+      ? code
+      : UNREACHABLE_CODES.has(cause?.code ?? '')
+        ? (cause?.code ?? '')
+        : ''
+    if (reason !== '') return new DaemonUnreachableError(this.target, command, reason, { cause: error })
+    return error instanceof Error ? error : new Error(String(error))
+  }
+}
+
+function buildPath(request: RpcRequest): string {
+  const params = new URLSearchParams()
+  for (const arg of request.args ?? []) params.append('arg', arg)
+  for (const [name, value] of Object.entries(request.options ?? {})) appendOption(params, name, value)
+  // Kubo enforces it too, so the daemon stops working on a call the client has given up on.
+  if (request.timeout != null && Number.isFinite(request.timeout) && request.timeout > 0) {
+    params.set('timeout', `${Math.ceil(request.timeout)}ms`)
+  }
+  const query = params.toString()
+  return `/api/v0/${request.command}${query === '' ? '' : `?${query}`}`
+}
+
+function appendOption(params: URLSearchParams, name: string, value: OptionValue): void {
+  if (value == null) return
+  if (Array.isArray(value)) {
+    for (const item of value) params.append(name, String(item))
+  } else {
+    params.append(name, String(value))
+  }
+}
+
+function errorFromBody(command: string, status: number, text: string): KuboRpcError {
+  try {
+    const parsed = JSON.parse(text) as { Message?: string; Code?: number }
+    if (typeof parsed.Message === 'string')
+      return new KuboRpcError(command, status, parsed.Message, parsed.Code ?? 0)
+  } catch {
+    // Not Kubo's JSON error (a proxy, or a 404 for an unknown command): report the text itself.
+  }
+  const message =
+    status === 404
+      ? `unknown command (${text.trim() || '404 page not found'}); is this Kubo's RPC API?`
+      : text.trim()
+  return new KuboRpcError(command, status, message || `HTTP ${status}`)
+}
+
+class HttpResponse implements RpcResponse {
+  readonly #command: string
+  readonly #response: Dispatcher.ResponseData
+  readonly #mapError: (error: unknown) => Error
+
+  constructor(command: string, response: Dispatcher.ResponseData, mapError: (error: unknown) => Error) {
+    this.#command = command
+    this.#response = response
+    this.#mapError = mapError
+  }
+
+  async text(): Promise<string> {
+    let text: string
+    try {
+      text = await this.#response.body.text()
+    } catch (error) {
+      throw this.#mapError(error)
+    }
+    this.#checkTrailer()
+    return text
+  }
+
+  async json<T>(): Promise<T> {
+    const text = await this.text()
+    if (text.trim() === '') return undefined as T
+    // Some commands stream several JSON values even when one is expected; the last one is the result.
+    try {
+      return JSON.parse(text) as T
+    } catch {
+      const lines = text.trim().split('\n')
+      return JSON.parse(lines[lines.length - 1] ?? 'null') as T
+    }
+  }
+
+  async *ndjson<T>(): AsyncGenerator<T> {
+    const decoder = new TextDecoder()
+    let buffered = ''
+    for await (const chunk of this.bytes()) {
+      buffered += decoder.decode(chunk, { stream: true })
+      let newline = buffered.indexOf('\n')
+      while (newline !== -1) {
+        const line = buffered.slice(0, newline).trim()
+        buffered = buffered.slice(newline + 1)
+        if (line !== '') yield JSON.parse(line) as T
+        newline = buffered.indexOf('\n')
+      }
+    }
+    buffered += decoder.decode()
+    if (buffered.trim() !== '') yield JSON.parse(buffered) as T
+  }
+
+  async *bytes(): AsyncGenerator<Uint8Array> {
+    const body = this.#response.body
+    let completed = false
+    try {
+      for await (const chunk of body) yield chunk as Uint8Array
+      completed = true
+    } catch (error) {
+      throw this.#mapError(error)
+    } finally {
+      // A consumer that stops early must not leave the connection half-read: closing it frees the socket.
+      if (!completed) body.destroy()
+    }
+    this.#checkTrailer()
+  }
+
+  async drain(): Promise<void> {
+    for await (const _ of this.bytes()) {
+      // Discard: the command's output carries nothing the caller needs.
+    }
+  }
+
+  #checkTrailer(): void {
+    const trailer = this.#response.trailers['x-stream-error']
+    if (trailer != null && trailer !== '') {
+      throw new KuboRpcError(
+        this.#command,
+        200,
+        Array.isArray(trailer) ? trailer.join('; ') : String(trailer)
+      )
+    }
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * @packageDocumentation
+ *
+ * A typed Kubo HTTP RPC client that covers the whole RPC, shaped like the `ipfs` CLI.
+ *
+ * @example
+ *
+ * ```ts
+ * import { createKuboClient } from '@tk/rpc'
+ *
+ * await using client = createKuboClient() // IPFS_API, then ~/.ipfs/api, then 127.0.0.1:5001
+ * const { cid } = await client.add('hello world')
+ * const chunks = []
+ * for await (const chunk of client.cat(cid)) chunks.push(chunk)
+ * console.log(cid, Buffer.concat(chunks).toString()) // QmY… hello world
+ * ```
+ */
+
+export type { AddContent, AddEntry, AddInput, PathEntriesOptions } from './add-source.js'
+export { type ApiEndpoint, parseApiAddress, resolveApiEndpoint } from './address.js'
+export { createKuboClient, type KuboClient, type KuboClientInit, type RawRequestOptions } from './client.js'
+export type * from './commands/bitswap.js'
+export type * from './commands/dht.js'
+export type * from './commands/files.js'
+export type * from './commands/key.js'
+export type * from './commands/name.js'
+export type * from './commands/pin.js'
+export type * from './commands/provide.js'
+export { decodeMultibase, encodeTopic, type PubsubMessage } from './commands/pubsub.js'
+export type * from './commands/repo.js'
+export type * from './commands/root.js'
+export type * from './commands/routing.js'
+export type * from './commands/stats.js'
+export {
+  AbortError,
+  DaemonUnreachableError,
+  InvalidArgumentError,
+  KuboRpcError,
+  RpcTimeoutError
+} from './errors.js'
+export { type HttpTransportInit, httpTransport } from './http-transport.js'
+export { Invoker, type RequestShape } from './invoker.js'
+export { type CallOptions, kebabCase, toKuboOptions } from './options.js'
+export type * from './transport.js'
+export {
+  checkCid,
+  checkKeyName,
+  checkMultiaddr,
+  checkPath,
+  checkPeerId,
+  checkProtocol,
+  checkTopic
+} from './validate.js'

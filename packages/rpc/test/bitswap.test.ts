@@ -1,0 +1,149 @@
+import { randomBytes } from 'node:crypto'
+import { createKuboCluster, createKuboNode, type KuboCluster, type KuboNode } from '@tk/testkit'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createBitswapCommands } from '../src/commands/bitswap.js'
+import { createProvideCommands } from '../src/commands/provide.js'
+import { createRootCommands } from '../src/commands/root.js'
+import { httpTransport } from '../src/http-transport.js'
+import { Invoker } from '../src/invoker.js'
+import { collect, sha256 } from './helpers.js'
+
+function commandsFor(node: KuboNode | undefined) {
+  if (node == null) throw new Error('no node')
+  const invoker = new Invoker(httpTransport({ apiUrl: node.apiUrl }))
+  return {
+    invoker,
+    bitswap: createBitswapCommands(invoker),
+    root: createRootCommands(invoker),
+    provide: createProvideCommands(invoker)
+  }
+}
+
+async function eventually<T>(probe: () => Promise<T>, done: (value: T) => boolean, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const value = await probe()
+    if (done(value) || Date.now() > deadline) return value
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+}
+
+let cluster: KuboCluster
+let lonely: KuboNode
+let peerA = ''
+let peerB = ''
+let a: ReturnType<typeof commandsFor>
+let b: ReturnType<typeof commandsFor>
+let c: ReturnType<typeof commandsFor>
+
+beforeAll(async () => {
+  ;[cluster, lonely] = await Promise.all([
+    createKuboCluster(2),
+    // The legacy provider: the only one the deprecated `bitswap reprovide` can drive.
+    createKuboNode({ config: { Provide: { DHT: { SweepEnabled: false } } } })
+  ])
+  peerA = cluster.nodes[0]?.peerId ?? ''
+  peerB = cluster.nodes[1]?.peerId ?? ''
+  a = commandsFor(cluster.nodes[0])
+  b = commandsFor(cluster.nodes[1])
+  c = commandsFor(lonely)
+})
+
+afterAll(async () => {
+  await Promise.all([a, b, c].map(async commands => await commands?.invoker.transport.close()))
+  await Promise.all([cluster?.stop(), lonely?.stop()])
+})
+
+describe('bitswap between two nodes', () => {
+  it('after B fetches a block from A, both ledgers and both stats count it', async () => {
+    const bytes = randomBytes(20_000)
+    // One raw block, so the bytes bitswap moves are exactly the content.
+    const added = await a.root.add(bytes, { cidVersion: 1, rawLeaves: true })
+    const [statA, statB] = await Promise.all([a.bitswap.stat(), b.bitswap.stat()])
+
+    expect(sha256(await collect(b.root.cat(added.cid)))).toBe(sha256(bytes))
+
+    const ledgerA = await a.bitswap.ledger(peerB)
+    expect(ledgerA.peer).toBe(peerB)
+    expect(ledgerA.sent).toBeGreaterThanOrEqual(bytes.byteLength)
+    expect(ledgerA.exchanged).toBeGreaterThanOrEqual(1)
+    expect(ledgerA.value).toBeCloseTo(ledgerA.sent / (ledgerA.received + 1))
+    const ledgerB = await b.bitswap.ledger(peerA)
+    expect(ledgerB.received).toBe(ledgerA.sent)
+
+    const [afterA, afterB] = await Promise.all([a.bitswap.stat(), b.bitswap.stat()])
+    expect(afterB.blocksReceived).toBe(statB.blocksReceived + 1)
+    expect(afterB.dataReceived).toBe(statB.dataReceived + bytes.byteLength)
+    expect(afterB.duplicateBlocksReceived).toBe(statB.duplicateBlocksReceived)
+    expect(afterB.messagesReceived).toBeGreaterThan(statB.messagesReceived)
+    expect(afterA.blocksSent).toBe(statA.blocksSent + 1)
+    expect(afterA.dataSent).toBe(statA.dataSent + bytes.byteLength)
+    expect(afterB.wantlist).not.toContain(added.cid)
+  })
+
+  it("a block nobody has stays on B's wantlist, which A also sees, until B gives up", async () => {
+    const missing = (await b.root.add(randomBytes(100), { cidVersion: 1, rawLeaves: true, onlyHash: true }))
+      .cid
+    const controller = new AbortController()
+    const fetching = collect(b.root.cat(missing, { signal: controller.signal })).catch(
+      (error: unknown) => error as Error
+    )
+    try {
+      const wanted = await eventually(
+        async () => await b.bitswap.wantlist(),
+        keys => keys.includes(missing)
+      )
+      expect(wanted).toContain(missing)
+      expect((await b.bitswap.stat()).wantlist).toContain(missing)
+      const seenByA = await eventually(
+        async () => await a.bitswap.wantlist({ peer: peerB }),
+        keys => keys.includes(missing)
+      )
+      expect(seenByA).toContain(missing)
+      // Asking for one's own id is the same as asking for one's own wantlist.
+      expect(await b.bitswap.wantlist({ peer: peerB })).toContain(missing)
+    } finally {
+      controller.abort()
+    }
+    expect(await fetching).toMatchObject({ name: 'AbortError' })
+    const after = await eventually(
+      async () => await b.bitswap.wantlist(),
+      keys => !keys.includes(missing)
+    )
+    expect(after).not.toContain(missing)
+  })
+})
+
+describe('bitswap reprovide (deprecated alias of routing reprovide)', () => {
+  it('with the default sweep provider, Kubo refuses', async () => {
+    const refused = await a.bitswap.reprovide().catch((error: unknown) => error as Error)
+    expect(refused).toMatchObject({
+      name: 'KuboRpcError',
+      kuboMessage:
+        "manual reprovide is not available with the sweep provider; set Provide.DHT.SweepEnabled=false to use the legacy provider, or run 'ipfs provide stat --all' to monitor the sweep schedule"
+    })
+  })
+
+  it('with the legacy provider, it runs a cycle', async () => {
+    await c.root.add('something to reprovide')
+    const before = await c.provide.stat()
+    await c.bitswap.reprovide()
+    const after = await c.provide.stat()
+    if (before.type !== 'legacy' || after.type !== 'legacy') throw new Error('expected the legacy provider')
+    expect(after.lastReprovideBatchSize).toBeGreaterThan(0)
+    expect(after.totalReprovides).toBe(before.totalReprovides + after.lastReprovideBatchSize)
+  })
+})
+
+describe('bitswap arguments', () => {
+  it('rejects bad input before any request', async () => {
+    await expect(a.bitswap.ledger('QmNope')).rejects.toMatchObject({
+      name: 'InvalidArgumentError',
+      argument: 'peerId'
+    })
+    await expect(a.bitswap.wantlist({ peer: 'nope' })).rejects.toMatchObject({
+      name: 'InvalidArgumentError',
+      argument: 'peer'
+    })
+  })
+})

@@ -1,0 +1,191 @@
+import { randomBytes } from 'node:crypto'
+import { createKuboCluster, createKuboNode, type KuboCluster, type KuboNode } from '@tk/testkit'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createProvideCommands, type ProvideStat, type SweepProvideStat } from '../src/commands/provide.js'
+import { createRootCommands } from '../src/commands/root.js'
+import { createRoutingCommands } from '../src/commands/routing.js'
+import { httpTransport } from '../src/http-transport.js'
+import { Invoker } from '../src/invoker.js'
+import { all } from './helpers.js'
+
+/** Kubo's default Provide.DHT.Interval, 22h, in ms. */
+const REPROVIDE_INTERVAL = 22 * 3600_000
+
+function commandsFor(node: KuboNode | undefined) {
+  if (node == null) throw new Error('no node')
+  const invoker = new Invoker(httpTransport({ apiUrl: node.apiUrl }))
+  return {
+    invoker,
+    provide: createProvideCommands(invoker),
+    root: createRootCommands(invoker),
+    routing: createRoutingCommands(invoker)
+  }
+}
+
+function sweep(stat: ProvideStat): SweepProvideStat {
+  if (stat.type !== 'sweep') throw new Error(`expected the sweep provider, got ${stat.type}`)
+  return stat
+}
+
+async function eventually<T>(probe: () => Promise<T>, done: (value: T) => boolean, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const value = await probe()
+    if (done(value) || Date.now() > deadline) return value
+    await new Promise(resolve => setTimeout(resolve, 200))
+  }
+}
+
+let cluster: KuboCluster
+/** Connected to nobody, with the legacy provider: its queue fills up and stays full. */
+let lonely: KuboNode
+let a: ReturnType<typeof commandsFor>
+let b: ReturnType<typeof commandsFor>
+let c: ReturnType<typeof commandsFor>
+
+beforeAll(async () => {
+  ;[cluster, lonely] = await Promise.all([
+    // Only pinned content is announced by itself, so unpinned content is announced only by `provide once`.
+    createKuboCluster(2, { config: { Provide: { Strategy: 'pinned' } } }),
+    createKuboNode({ config: { Provide: { DHT: { SweepEnabled: false } } } })
+  ])
+  a = commandsFor(cluster.nodes[0])
+  b = commandsFor(cluster.nodes[1])
+  c = commandsFor(lonely)
+})
+
+afterAll(async () => {
+  await Promise.all([a, b, c].map(async commands => await commands?.invoker.transport.close()))
+  await Promise.all([cluster?.stop(), lonely?.stop()])
+})
+
+describe('provide once', () => {
+  it('queues each CID once, walks the DAG with recursive, and B then finds A as a provider', async () => {
+    const results = await all(
+      a.root.addAll(
+        [
+          { path: 'shared' },
+          { path: 'shared/one.bin', content: randomBytes(2000) },
+          { path: 'shared/two.bin', content: randomBytes(2000) }
+        ],
+        { pin: false, cidVersion: 1 }
+      )
+    )
+    const root = results.at(-1)?.cid ?? ''
+    const files = results.filter(result => result.name !== 'shared').map(result => result.cid)
+    const peerA = cluster.nodes[0]?.peerId
+
+    // Right after start the LAN provider is not online yet, and what it is given then is not announced.
+    const lan = await eventually(
+      async () => sweep(await a.provide.stat({ lan: true })),
+      stat => stat.connectivity.status === 'online'
+    )
+    expect(lan.connectivity.status).toBe('online')
+
+    expect(await all(a.provide.once(root))).toEqual([root])
+    expect(await all(a.provide.once([root, root]))).toEqual([root])
+    const walked = await all(a.provide.once(root, { recursive: true }))
+    expect(new Set(walked)).toEqual(new Set([root, ...files]))
+
+    // The sweep provider announces in the background: poll until B's lookup sees A.
+    const file = files[0] ?? ''
+    const providers = await eventually(
+      async () =>
+        (await all(b.routing.findprovs(file, { numProviders: 1, timeout: 10_000 })))
+          .filter(event => event.type === 'provider')
+          .map(event => event.responses[0]?.id),
+      found => found.includes(peerA)
+    )
+    expect(providers).toEqual([peerA])
+  })
+
+  it('a node without peers refuses', async () => {
+    const added = await c.root.add('lonely content')
+    await expect(all(c.provide.once(added.cid))).rejects.toMatchObject({
+      name: 'KuboRpcError',
+      kuboMessage: 'cannot provide: no connected peers'
+    })
+  })
+})
+
+describe('provide stat', () => {
+  it('the sweep provider: WAN by default (offline on loopback), LAN online and counting what it provided', async () => {
+    const wan = sweep(await a.provide.stat())
+    expect(wan.connectivity.status).toBe('offline')
+    expect(wan.connectivity.since).toBeUndefined()
+    expect(wan.timing.reprovidesInterval).toBe(REPROVIDE_INTERVAL)
+    expect(wan.network.replicationFactor).toBe(20)
+    expect(wan.workers.max).toBeGreaterThan(0)
+    expect(wan.timing.uptime).toBeGreaterThan(0)
+
+    const lan = sweep(await a.provide.stat({ lan: true }))
+    expect(lan.connectivity.status).toBe('online')
+    expect(lan.connectivity.since?.getTime()).toBeLessThanOrEqual(Date.now())
+    expect(lan.timing.cycleStart).toBeInstanceOf(Date)
+
+    const added = await a.root.add(randomBytes(500), { pin: false, cidVersion: 1 })
+    expect(await all(a.provide.once(added.cid))).toEqual([added.cid])
+    const after = await eventually(
+      async () => sweep(await a.provide.stat({ lan: true })),
+      stat => stat.operations.past.keysProvided > lan.operations.past.keysProvided
+    )
+    expect(after.operations.past.keysProvided).toBeGreaterThan(lan.operations.past.keysProvided)
+    expect(after.network.peers).toBeGreaterThanOrEqual(1)
+  })
+
+  it("the section flags only shape Kubo's text: the result has the same fields", async () => {
+    const plain = sweep(await a.provide.stat({ lan: true }))
+    const flagged = sweep(
+      await a.provide.stat({
+        lan: true,
+        all: true,
+        compact: true,
+        connectivity: true,
+        network: true,
+        schedule: true,
+        timings: true,
+        workers: true,
+        operations: true,
+        queues: true
+      })
+    )
+    expect(Object.keys(flagged).sort()).toEqual(Object.keys(plain).sort())
+    expect(flagged.network.replicationFactor).toBe(plain.network.replicationFactor)
+    expect(flagged.workers).toEqual(plain.workers)
+  })
+
+  it('the legacy provider has its own shape, and no LAN stats', async () => {
+    const stat = await c.provide.stat()
+    expect(stat).toMatchObject({
+      type: 'legacy',
+      reprovideInterval: REPROVIDE_INTERVAL,
+      fullRoutingTable: false
+    })
+    const lan = await c.provide.stat({ lan: true }).catch((error: unknown) => error as Error)
+    expect(lan).toMatchObject({
+      name: 'KuboRpcError',
+      kuboMessage: 'LAN stats only available for Sweep provider with Dual DHT'
+    })
+  })
+})
+
+describe('provide clear', () => {
+  it('empties the queue a peerless legacy provider cannot work off', async () => {
+    // ~1000 blocks: far more than the provider can try (and fail) before clear runs.
+    await c.root.add(randomBytes(1024 * 1024), { chunker: 'size-1024', pin: false })
+    const removed = await c.provide.clear()
+    expect(removed).toBeGreaterThan(0)
+    expect(await c.provide.clear()).toBe(0)
+  })
+})
+
+describe('provide arguments', () => {
+  it('rejects bad input before any request', () => {
+    expect(() => a.provide.once([])).toThrow(
+      expect.objectContaining({ name: 'InvalidArgumentError', argument: 'cids' })
+    )
+    expect(() => a.provide.once('nope')).toThrow(
+      expect.objectContaining({ name: 'InvalidArgumentError', argument: 'cids' })
+    )
+  })
+})

@@ -1,0 +1,95 @@
+import { randomBytes } from 'node:crypto'
+import { createKuboCluster, type KuboCluster } from '@tk/testkit'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createKuboClient, type KuboClient, type PubsubMessage } from '../src/index.js'
+import { waitFor } from './helpers.js'
+
+let cluster: KuboCluster
+let a: KuboClient
+let b: KuboClient
+
+beforeAll(async () => {
+  cluster = await createKuboCluster(2)
+  a = createKuboClient(cluster.nodes[0]?.apiUrl)
+  b = createKuboClient(cluster.nodes[1]?.apiUrl)
+})
+
+afterAll(async () => {
+  await a?.close()
+  await b?.close()
+  await cluster?.stop()
+})
+
+/** Subscribes on B and waits until A's mesh has B for the topic (plus a gossipsub heartbeat). */
+async function subscribe(topic: string, controller: AbortController): Promise<PubsubMessage[]> {
+  const received: PubsubMessage[] = []
+  void (async () => {
+    for await (const message of b.pubsub.sub(topic, { signal: controller.signal })) received.push(message)
+  })().catch(() => {
+    // Ends with AbortError when the test aborts the subscription.
+  })
+  const bId = cluster.nodes[1]?.peerId ?? ''
+  await expect
+    .poll(async () => await a.pubsub.peers(topic), { timeout: 10_000, interval: 100 })
+    .toContain(bId)
+  await new Promise(resolve => setTimeout(resolve, 1_200))
+  return received
+}
+
+describe('pubsub', () => {
+  it('delivers text, binary and empty payloads from A to B, with sender and topic', async () => {
+    const topic = `chat/${randomBytes(4).toString('hex')} with spaces & ünïcode`
+    const controller = new AbortController()
+    const received = await subscribe(topic, controller)
+    expect(await b.pubsub.ls()).toContain(topic)
+
+    const binary = randomBytes(1000)
+    await a.pubsub.pub(topic, 'hello')
+    await a.pubsub.pub(topic, binary)
+    await a.pubsub.pub(topic, new Uint8Array(0))
+    expect(await waitFor(() => received.length === 3, 10_000)).toBe(true)
+
+    expect(new TextDecoder().decode(received[0]?.data)).toBe('hello')
+    expect(Buffer.from(received[1]?.data ?? []).equals(binary)).toBe(true)
+    expect(received[2]?.data).toEqual(new Uint8Array(0))
+    for (const message of received) {
+      expect(message.from).toBe(cluster.nodes[0]?.peerId)
+      expect(message.topicIDs).toEqual([topic])
+      expect(message.seqno.byteLength).toBeGreaterThan(0)
+    }
+    controller.abort()
+    await expect.poll(async () => await b.pubsub.ls(), { timeout: 5_000 }).not.toContain(topic)
+  })
+
+  it('concurrent publishes through one client all arrive, in order', async () => {
+    const topic = `burst-${randomBytes(4).toString('hex')}`
+    const controller = new AbortController()
+    const received = await subscribe(topic, controller)
+    const count = 30
+    await Promise.all(Array.from({ length: count }, (_, index) => a.pubsub.pub(topic, `message ${index}`)))
+    expect(await waitFor(() => received.length === count, 15_000)).toBe(true)
+    expect(received.map(message => new TextDecoder().decode(message.data))).toEqual(
+      Array.from({ length: count }, (_, index) => `message ${index}`)
+    )
+    controller.abort()
+  })
+
+  it('an aborted subscription ends its iterator with AbortError', async () => {
+    const controller = new AbortController()
+    const iteration = (async () => {
+      for await (const _ of b.pubsub.sub('quiet-topic', { signal: controller.signal })) {
+        // No message is ever published here.
+      }
+    })()
+    await expect.poll(async () => await b.pubsub.ls(), { timeout: 5_000 }).toContain('quiet-topic')
+    controller.abort()
+    const error = await iteration.catch((caught: unknown) => caught)
+    expect((error as Error).name).toBe('AbortError')
+  })
+
+  it('rejects an empty topic before any request', async () => {
+    const error = await a.pubsub.pub('', 'x').catch((caught: unknown) => caught)
+    expect((error as { argument: string }).argument).toBe('topic')
+    await b.pubsub.reset()
+  })
+})

@@ -1,0 +1,181 @@
+import { randomBytes } from 'node:crypto'
+import { createKuboCluster, createKuboNode, type KuboCluster, type KuboNode } from '@tk/testkit'
+import { base36 } from 'multiformats/bases/base36'
+import { base58btc } from 'multiformats/bases/base58'
+import { CID } from 'multiformats/cid'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createKeyCommands } from '../src/commands/key.js'
+import { createNameCommands } from '../src/commands/name.js'
+import { createProvideCommands } from '../src/commands/provide.js'
+import { createRootCommands } from '../src/commands/root.js'
+import { createRoutingCommands, type RoutingEvent } from '../src/commands/routing.js'
+import { httpTransport } from '../src/http-transport.js'
+import { Invoker } from '../src/invoker.js'
+import { all, collect } from './helpers.js'
+
+function commandsFor(node: KuboNode) {
+  const invoker = new Invoker(httpTransport({ apiUrl: node.apiUrl }))
+  return {
+    invoker,
+    routing: createRoutingCommands(invoker),
+    root: createRootCommands(invoker),
+    key: createKeyCommands(invoker),
+    name: createNameCommands(invoker),
+    provide: createProvideCommands(invoker)
+  }
+}
+
+const withoutPeerId = (address: string): string => address.replace(/\/p2p\/[^/]+$/, '')
+const providers = (events: RoutingEvent[]): string[] =>
+  events
+    .filter(event => event.type === 'provider')
+    .flatMap(event => event.responses.map(response => response.id))
+
+let cluster: KuboCluster
+let nodeA: KuboNode
+let nodeB: KuboNode
+let a: ReturnType<typeof commandsFor>
+let b: ReturnType<typeof commandsFor>
+/** Connected to nobody, with the legacy provider (the only one `routing reprovide` works with). */
+let lonely: KuboNode
+let c: ReturnType<typeof commandsFor>
+
+beforeAll(async () => {
+  ;[cluster, lonely] = await Promise.all([
+    // Only pinned content is announced by itself, so an unpinned add is findable only after `provide`.
+    createKuboCluster(2, { config: { Provide: { Strategy: 'pinned' } } }),
+    createKuboNode({ config: { Provide: { DHT: { SweepEnabled: false } } } })
+  ])
+  const [first, second] = cluster.nodes
+  if (first == null || second == null) throw new Error('the cluster has no nodes')
+  nodeA = first
+  nodeB = second
+  a = commandsFor(nodeA)
+  b = commandsFor(nodeB)
+  c = commandsFor(lonely)
+})
+
+afterAll(async () => {
+  await Promise.all([a, b, c].map(async commands => await commands?.invoker.transport.close()))
+  await Promise.all([cluster?.stop(), lonely?.stop()])
+})
+
+describe('routing on two nodes', () => {
+  it("B finds A's addresses; a node cannot look itself up", async () => {
+    const events = await all(b.routing.findpeer(nodeA.peerId, { verbose: true }))
+    const found = events.find(event => event.type === 'final-peer')
+    expect(found?.typeNumber).toBe(2)
+    expect(found?.responses[0]?.id).toBe(nodeA.peerId)
+    expect(found?.responses[0]?.addresses).toEqual(
+      expect.arrayContaining(nodeA.swarmAddrs.map(withoutPeerId))
+    )
+
+    const self = await all(a.routing.findpeer(nodeA.peerId)).catch((error: unknown) => error as Error)
+    expect(self).toMatchObject({
+      name: 'KuboRpcError',
+      kuboMessage: 'finding your own node in the DHT is currently not supported'
+    })
+  })
+
+  it('unpinned content on A is found by B only after A provides it', async () => {
+    const added = await a.root.add(randomBytes(1024), { pin: false, cidVersion: 1 })
+    expect(providers(await all(b.routing.findprovs(added.cid, { timeout: 30_000 })))).not.toContain(
+      nodeA.peerId
+    )
+
+    await a.routing.provide(added.cid)
+    const events = await all(b.routing.findprovs(added.cid, { numProviders: 1, timeout: 30_000 }))
+    expect(providers(events)).toEqual([nodeA.peerId])
+    const provider = events.find(event => event.type === 'provider')
+    expect(provider?.typeNumber).toBe(4)
+    expect(provider?.responses[0]?.addresses).toEqual(
+      expect.arrayContaining(nodeA.swarmAddrs.map(withoutPeerId))
+    )
+  })
+
+  it('provide refuses a block the node does not have', async () => {
+    const elsewhere = await b.root.add(randomBytes(64), { cidVersion: 1 })
+    const refused = await a.routing
+      .provide([elsewhere.cid], { recursive: true })
+      .catch((error: unknown) => error as Error)
+    expect(refused).toMatchObject({
+      name: 'KuboRpcError',
+      kuboMessage: `block ${elsewhere.cid} not found locally, cannot provide`
+    })
+  })
+
+  it('put of an IPNS record signed elsewhere reaches A through B; get returns the same bytes', async () => {
+    // The record is made on the lonely node, so A and B can only learn it from `routing put`.
+    const generated = await c.key.gen('elsewhere')
+    const value = `/ipfs/${(await c.root.add('routed', { cidVersion: 1 })).cid}`
+    await c.name.publish(value, { key: 'elsewhere' })
+    const record = await collect(c.name.get(generated.id))
+    expect(Buffer.from(await c.routing.get(`/ipns/${generated.id}`)).equals(Buffer.from(record))).toBe(true)
+
+    const owner = await b.routing.put(`/ipns/${generated.id}`, record)
+    // The owner comes back as a base58 peer id: the same multihash as the base36 name.
+    expect(base58btc.baseDecode(owner)).toEqual(CID.parse(generated.id, base36).multihash.bytes)
+
+    expect(Buffer.from(await b.routing.get(`/ipns/${generated.id}`)).equals(Buffer.from(record))).toBe(true)
+    expect(
+      Buffer.from(await a.routing.get(`/ipns/${generated.id}`, { timeout: 30_000 })).equals(
+        Buffer.from(record)
+      )
+    ).toBe(true)
+    expect(await a.name.resolve(generated.id)).toBe(value)
+  })
+
+  it("get of a key nobody has fails with Kubo's error", async () => {
+    const unknown = await createKeyCommands(c.invoker).gen('never-published')
+    const missing = await b.routing
+      .get(`/ipns/${unknown.id}`, { timeout: 30_000 })
+      .catch((error: unknown) => error as Error)
+    expect(missing).toMatchObject({ name: 'KuboRpcError', kuboMessage: 'routing: not found' })
+  })
+})
+
+describe('routing reprovide', () => {
+  it('with the default sweep provider, Kubo refuses', async () => {
+    const refused = await a.routing.reprovide().catch((error: unknown) => error as Error)
+    expect(refused).toMatchObject({
+      name: 'KuboRpcError',
+      kuboMessage:
+        "manual reprovide is not available with the sweep provider; set Provide.DHT.SweepEnabled=false to use the legacy provider, or run 'ipfs provide stat --all' to monitor the sweep schedule"
+    })
+  })
+
+  it('with the legacy provider, it runs a cycle that provide stat counts', async () => {
+    const before = await c.provide.stat()
+    if (before.type !== 'legacy') throw new Error(`expected the legacy provider, got ${before.type}`)
+    await c.routing.reprovide()
+    const after = await c.provide.stat()
+    if (after.type !== 'legacy') throw new Error(`expected the legacy provider, got ${after.type}`)
+    // Kubo counts CIDs, not cycles: the cycle announced every block of the node's repo.
+    expect(after.lastReprovideBatchSize).toBeGreaterThan(0)
+    expect(after.totalReprovides).toBe(before.totalReprovides + after.lastReprovideBatchSize)
+    expect(after.lastRun?.getTime()).toBeGreaterThan(Date.now() - 60_000)
+  })
+})
+
+describe('routing arguments', () => {
+  it('rejects bad input before any request', async () => {
+    expect(() => a.routing.findpeer('not-a-peer')).toThrow(
+      expect.objectContaining({ name: 'InvalidArgumentError', argument: 'peerId' })
+    )
+    expect(() => a.routing.findprovs('not-a-cid')).toThrow(
+      expect.objectContaining({ name: 'InvalidArgumentError', argument: 'cid' })
+    )
+    await expect(a.routing.get('ipns')).rejects.toMatchObject({
+      name: 'InvalidArgumentError',
+      argument: 'key'
+    })
+    await expect(a.routing.put('/ipns/x', 5 as unknown as Uint8Array)).rejects.toMatchObject({
+      name: 'InvalidArgumentError',
+      argument: 'value'
+    })
+    await expect(a.routing.provide([])).rejects.toMatchObject({
+      name: 'InvalidArgumentError',
+      argument: 'cids'
+    })
+  })
+})
