@@ -1,9 +1,14 @@
 import { type AddInput, entriesFromInput } from './add-source.js'
 import { createBitswapCommands } from './commands/bitswap.js'
+import { createBootstrapCommands } from './commands/bootstrap.js'
+import { createConfigCommands } from './commands/config.js'
 import { createDhtCommands } from './commands/dht.js'
+import { createDiagCommands } from './commands/diag.js'
 import { createFilesCommands } from './commands/files.js'
 import { createKeyCommands } from './commands/key.js'
+import { createLogCommands } from './commands/log.js'
 import { createNameCommands } from './commands/name.js'
+import { createP2pCommands } from './commands/p2p.js'
 import { createPinCommands } from './commands/pin.js'
 import { createProvideCommands } from './commands/provide.js'
 import { createPubsubCommands } from './commands/pubsub.js'
@@ -11,6 +16,7 @@ import { createRepoCommands } from './commands/repo.js'
 import { createRootCommands } from './commands/root.js'
 import { createRoutingCommands } from './commands/routing.js'
 import { createStatsCommands } from './commands/stats.js'
+import { createSwarmCommands } from './commands/swarm.js'
 import { type HttpTransportInit, httpTransport } from './http-transport.js'
 import { Invoker } from './invoker.js'
 import type { CallOptions } from './options.js'
@@ -63,6 +69,12 @@ export function createKuboClient(init: KuboClientInit | string = {}) {
     repo: createRepoCommands(invoker),
     routing: createRoutingCommands(invoker),
     stats: createStatsCommands(invoker),
+    bootstrap: createBootstrapCommands(invoker),
+    config: createConfigCommands(invoker),
+    diag: createDiagCommands(invoker),
+    log: createLogCommands(invoker),
+    p2p: createP2pCommands(invoker),
+    swarm: createSwarmCommands(invoker),
     pubsub: createPubsubCommands(invoker),
 
     /**

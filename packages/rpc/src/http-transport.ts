@@ -45,6 +45,8 @@ class HttpTransport implements Transport {
   readonly #headers: Record<string, string>
   readonly #timeout: number
   #closing: Promise<void> | undefined
+  /** Open long-lived requests (subscriptions, foreground tunnels): close() ends them instead of waiting forever. */
+  readonly #longLived = new Set<AbortController>()
 
   constructor(init: HttpTransportInit) {
     this.#endpoint = resolveApiEndpoint(init.apiUrl)
@@ -66,7 +68,12 @@ class HttpTransport implements Transport {
       request.timeout == null || !Number.isFinite(request.timeout)
         ? undefined
         : AbortSignal.timeout(request.timeout)
-    const signals = [request.signal, deadline].filter(signal => signal != null)
+    let closer: AbortController | undefined
+    if (request.longLived === true) {
+      closer = new AbortController()
+      this.#longLived.add(closer)
+    }
+    const signals = [request.signal, deadline, closer?.signal].filter(signal => signal != null)
     const signal =
       signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals)
     // Without a caller's deadline, a call fails only when it stops making progress.
@@ -95,7 +102,12 @@ class HttpTransport implements Transport {
         bodyTimeout: progressTimeout
       })
     } catch (error) {
+      if (closer != null) this.#longLived.delete(closer)
       throw mapError(error)
+    }
+    if (closer != null) {
+      const done = closer
+      response.body.once('close', () => this.#longLived.delete(done))
     }
 
     if (response.statusCode !== 200) {
@@ -107,6 +119,8 @@ class HttpTransport implements Transport {
 
   async close(): Promise<void> {
     // Idempotent: `await using` after an explicit close() must not throw.
+    for (const closer of this.#longLived) closer.abort(new Error('The client was closed'))
+    this.#longLived.clear()
     this.#closing ??= this.#pool.close()
     await this.#closing
   }

@@ -20,10 +20,15 @@ export type { AddContent, AddEntry, AddInput, PathEntriesOptions } from './add-s
 export { type ApiEndpoint, parseApiAddress, resolveApiEndpoint } from './address.js'
 export { createKuboClient, type KuboClient, type KuboClientInit, type RawRequestOptions } from './client.js'
 export type * from './commands/bitswap.js'
+export type * from './commands/bootstrap.js'
+export type * from './commands/config.js'
 export type * from './commands/dht.js'
+export type * from './commands/diag.js'
 export type * from './commands/files.js'
 export type * from './commands/key.js'
+export type * from './commands/log.js'
 export type * from './commands/name.js'
+export type * from './commands/p2p.js'
 export type * from './commands/pin.js'
 export type * from './commands/provide.js'
 export { decodeMultibase, encodeTopic, type PubsubMessage } from './commands/pubsub.js'
@@ -31,6 +36,7 @@ export type * from './commands/repo.js'
 export type * from './commands/root.js'
 export type * from './commands/routing.js'
 export type * from './commands/stats.js'
+export type * from './commands/swarm.js'
 export {
   AbortError,
   DaemonUnreachableError,
@@ -40,7 +46,7 @@ export {
 } from './errors.js'
 export { type HttpTransportInit, httpTransport } from './http-transport.js'
 export { Invoker, type RequestShape } from './invoker.js'
-export { type CallOptions, kebabCase, toKuboOptions } from './options.js'
+export { type CallOptions, type Duration, kebabCase, toKuboOptions } from './options.js'
 export type * from './transport.js'
 export {
   checkCid,

@@ -30,3 +30,6 @@ export function toKuboOptions(
   }
   return result
 }
+
+/** A Go duration string (`"300ms"`, `"1.5h"`, `"2h45m"`) or a number of milliseconds. */
+export type Duration = string | number

@@ -87,6 +87,22 @@ describe('pubsub', () => {
     expect((error as Error).name).toBe('AbortError')
   })
 
+  it('closing the client ends its open subscriptions instead of waiting for them', async () => {
+    const own = createKuboClient(cluster.nodes[1]?.apiUrl)
+    const iteration = (async () => {
+      for await (const _ of own.pubsub.sub('closing-topic')) {
+        // Nothing is published.
+      }
+    })().catch((caught: unknown) => caught)
+    await expect.poll(async () => await b.pubsub.ls(), { timeout: 5_000 }).toContain('closing-topic')
+    const started = Date.now()
+    await own.close()
+    const error = await iteration
+    expect((error as Error).name).toBe('AbortError')
+    expect(Date.now() - started).toBeLessThan(2_000)
+    await expect.poll(async () => await b.pubsub.ls(), { timeout: 5_000 }).not.toContain('closing-topic')
+  })
+
   it('rejects an empty topic before any request', async () => {
     const error = await a.pubsub.pub('', 'x').catch((caught: unknown) => caught)
     expect((error as { argument: string }).argument).toBe('topic')

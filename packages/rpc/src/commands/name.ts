@@ -1,12 +1,9 @@
 import { entriesFromInput } from '../add-source.js'
 import { InvalidArgumentError } from '../errors.js'
 import { type Invoker, list } from '../invoker.js'
-import type { CallOptions } from '../options.js'
+import type { CallOptions, Duration } from '../options.js'
 import { checkPath, checkPeerId } from '../validate.js'
 import type { IpnsBase } from './key.js'
-
-/** A Go duration string (`"300s"`, `"1.5h"`, `"2h45m"`) or a number of milliseconds. */
-export type Duration = string | number
 
 export interface NamePublishOptions extends CallOptions {
   /** The key to publish with, by name (`ipfs key ls`) or peer id; default `self`. */

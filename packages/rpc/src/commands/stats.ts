@@ -1,9 +1,9 @@
 import { InvalidArgumentError } from '../errors.js'
 import { type Invoker, list } from '../invoker.js'
-import type { CallOptions } from '../options.js'
+import type { CallOptions, Duration } from '../options.js'
 import { checkPeerId } from '../validate.js'
 import { type BitswapStat, type RawBitswapStat, toBitswapStat } from './bitswap.js'
-import { type Duration, toGoDuration } from './name.js'
+import { toGoDuration } from './name.js'
 import { type ProvideStat, type ProvideStatOptions, type RawProvideStat, toProvideStat } from './provide.js'
 
 /** Which routing table `stats.dht` lists: the client tables `wan`/`lan`, or the server tables `wanserver`/`lanserver`. */

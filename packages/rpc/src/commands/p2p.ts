@@ -1,0 +1,419 @@
+import { InvalidArgumentError, KuboRpcError, RpcTimeoutError } from '../errors.js'
+import { type Invoker, list } from '../invoker.js'
+import type { CallOptions } from '../options.js'
+import { checkMultiaddr, checkPeerId, checkProtocol } from '../validate.js'
+
+export interface P2pListenOptions extends CallOptions {
+  /** Accept a protocol name that does not start with `/x/`. */
+  allowCustomProtocol?: boolean
+  /** Kubo first writes the remote peer id and `\n` to each new connection to the target. */
+  reportPeerId?: boolean
+  /**
+   * Keep the request open while the tunnel lives and resolve with a handle; closing the handle (or
+   * aborting `signal`) removes the tunnel. `timeout` then only limits how long opening may take.
+   */
+  foreground?: boolean
+}
+
+export interface P2pForwardOptions extends CallOptions {
+  /** Accept a protocol name that does not start with `/x/`. */
+  allowCustomProtocol?: boolean
+  /** As for {@link P2pListenOptions.foreground}. */
+  foreground?: boolean
+}
+
+export interface P2pCloseOptions extends CallOptions {
+  /** Close every tunnel; cannot be combined with the matches below. */
+  all?: boolean
+  /** Close tunnels with this protocol name. */
+  protocol?: string
+  /** Close tunnels with this listen address (`/p2p/<ownId>` for `listen` tunnels). */
+  listenAddress?: string
+  /** Close tunnels with this target address (`/p2p/<peerId>` for `forward` tunnels). */
+  targetAddress?: string
+}
+
+export interface P2pStreamCloseOptions extends CallOptions {
+  /** Close every stream. */
+  all?: boolean
+}
+
+/**
+ * A tunnel end on this node, as `p2p ls` lists it. For `listen`: listenAddress `/p2p/<ownId>`,
+ * targetAddress the local service. For `forward`: listenAddress the local TCP address (with the
+ * real port when `/tcp/0` was asked for), targetAddress `/p2p/<remoteId>`.
+ */
+export interface P2pListener {
+  protocol: string
+  listenAddress: string
+  targetAddress: string
+}
+
+/** An open stream through a tunnel. */
+export interface P2pStream {
+  /** Kubo's handler id, a decimal number; pass it to `stream.close`. */
+  id: string
+  protocol: string
+  /** Where the stream came from: the local TCP client (forward side) or `/p2p/<remoteId>` (listen side). */
+  originAddress: string
+  /** Where it goes: `/p2p/<remoteId>` (forward side) or the local service (listen side). */
+  targetAddress: string
+}
+
+/** A status line of a foreground tunnel. */
+export interface P2pForegroundStatus {
+  /** `active` once the tunnel is open; `closing` when it was removed with `p2p close`. */
+  status: 'active' | 'closing'
+  protocol: string
+  /** The address as given: the target for `listen`, the listen address for `forward`. */
+  address: string
+}
+
+/** A tunnel that lives as long as its request (`foreground`); close it before closing the client, whose connection pool waits for open requests. */
+export interface P2pForegroundTunnel extends P2pListener, AsyncDisposable {
+  /** Kubo's status lines, `active` first; ends when the tunnel ends, throws if the request failed. Each iteration replays from the start. */
+  readonly status: AsyncIterable<P2pForegroundStatus>
+  /** Resolves once the tunnel is gone from Kubo (closed here, aborted, or removed with `p2p close`); never rejects. */
+  readonly closed: Promise<void>
+  /** Ends the request, which removes the tunnel; resolves when Kubo no longer has it. Idempotent. */
+  close(): Promise<void>
+}
+
+interface RawListener {
+  Protocol: string
+  ListenAddress: string
+  TargetAddress: string
+}
+
+interface RawForegroundStatus {
+  Status: string
+  Protocol: string
+  Address: string
+}
+
+/** How long the clean-up `p2p close` after a foreground tunnel may take (ms). */
+const CLEANUP_TIMEOUT = 10_000
+
+const PORT_ZERO = /\/(?:tcp|udp)\/0(?:\/|$)/
+
+function toListener(raw: RawListener): P2pListener {
+  return { protocol: raw.Protocol, listenAddress: raw.ListenAddress, targetAddress: raw.TargetAddress }
+}
+
+function toStatus(raw: RawForegroundStatus): P2pForegroundStatus {
+  return {
+    status: raw.Status === 'closing' ? 'closing' : 'active',
+    protocol: raw.Protocol,
+    address: raw.Address
+  }
+}
+
+/** Kubo's `listen` target must name a local TCP or UDP port, and not port 0. */
+function checkTargetPort(address: string, argument: string): string {
+  const checked = checkMultiaddr(address, argument)
+  const port = /\/(?:tcp|udp)\/(\d+)/.exec(checked)?.[1]
+  if (port == null)
+    throw new InvalidArgumentError(argument, `"${address}" needs a /tcp/<port> or /udp/<port>`)
+  if (Number(port) === 0)
+    throw new InvalidArgumentError(argument, `"${address}" cannot use port 0: it must name a running service`)
+  return checked
+}
+
+/** `/p2p/<peerId>`, a full multiaddr ending in it, or a `/dnsaddr/` Kubo resolves to one. */
+function checkRemoteAddress(address: string, argument: string): string {
+  const checked = checkMultiaddr(address, argument)
+  if (checked.startsWith('/dnsaddr/')) return checked
+  const match = /\/(?:p2p|ipfs)\/([^/]+)$/.exec(checked)
+  if (match == null) throw new InvalidArgumentError(argument, `"${address}" must end in /p2p/<peerId>`)
+  checkPeerId(match[1] ?? '', argument)
+  return checked
+}
+
+/**
+ * `p2p/*`: tunnels TCP connections over libp2p streams. Kubo needs
+ * `Experimental.Libp2pStreamMounting` (`ipfs config --json Experimental.Libp2pStreamMounting true`).
+ */
+export function createP2pCommands(invoker: Invoker) {
+  const ls = async (options: CallOptions = {}): Promise<P2pListener[]> =>
+    list((await invoker.json<{ Listeners: RawListener[] | null }>('p2p/ls', options)).Listeners).map(
+      toListener
+    )
+
+  const close = async (options: P2pCloseOptions = {}): Promise<number> => {
+    const matches = [options.protocol, options.listenAddress, options.targetAddress].filter(
+      value => value != null
+    )
+    if (options.all !== true && matches.length === 0) {
+      throw new InvalidArgumentError(
+        'options',
+        'give all: true, or at least one of protocol, listenAddress, targetAddress'
+      )
+    }
+    if (options.all === true && matches.length > 0) {
+      throw new InvalidArgumentError(
+        'options',
+        'all: true cannot be combined with protocol, listenAddress or targetAddress'
+      )
+    }
+    if (options.protocol === '') throw new InvalidArgumentError('protocol', 'a protocol name cannot be empty')
+    if (options.listenAddress != null) checkMultiaddr(options.listenAddress, 'listenAddress')
+    if (options.targetAddress != null) checkMultiaddr(options.targetAddress, 'targetAddress')
+    return await invoker.json<number>('p2p/close', options)
+  }
+
+  async function openForeground(
+    command: 'p2p/listen' | 'p2p/forward',
+    args: string[],
+    options: P2pListenOptions | P2pForwardOptions,
+    find: (listeners: P2pListener[]) => P2pListener | undefined
+  ): Promise<P2pForegroundTunnel> {
+    const { signal: callerSignal, timeout, ...kuboOptions } = options
+    callerSignal?.throwIfAborted()
+    const controller = new AbortController()
+    const signal =
+      callerSignal == null ? controller.signal : AbortSignal.any([callerSignal, controller.signal])
+    // The request lives as long as the tunnel, so the caller's timeout only bounds the opening.
+    let timedOut = false
+    const timer =
+      timeout == null || !Number.isFinite(timeout)
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true
+            controller.abort()
+          }, timeout)
+    const lines = invoker.ndjson<RawForegroundStatus>(
+      command,
+      { ...kuboOptions, signal },
+      { args, options: { foreground: true }, longLived: true }
+    )
+    let first: IteratorResult<RawForegroundStatus>
+    try {
+      first = await lines.next()
+    } catch (error) {
+      if (timedOut) throw new RpcTimeoutError(command, timeout ?? 0, { cause: error })
+      throw error
+    } finally {
+      clearTimeout(timer)
+    }
+    if (first.done === true)
+      throw new KuboRpcError(command, 200, 'the foreground tunnel ended before it became active')
+
+    const statuses: P2pForegroundStatus[] = [toStatus(first.value)]
+    let ended = false
+    let failure: unknown
+    let notify = (): void => {}
+    let changed = new Promise<void>(resolve => {
+      notify = resolve
+    })
+    const wake = (): void => {
+      const resolve = notify
+      changed = new Promise<void>(next => {
+        notify = next
+      })
+      resolve()
+    }
+
+    const info = find(await ls({ signal }).catch(() => [])) ?? {
+      protocol: first.value.Protocol,
+      listenAddress: command === 'p2p/forward' ? first.value.Address : '',
+      targetAddress: command === 'p2p/listen' ? first.value.Address : ''
+    }
+
+    const closed = (async (): Promise<void> => {
+      try {
+        for (;;) {
+          const next = await lines.next()
+          if (next.done === true) break
+          statuses.push(toStatus(next.value))
+          wake()
+        }
+      } catch (error) {
+        // Aborting the request (close(), or the caller's signal) is how a foreground tunnel ends.
+        if (!signal.aborted) failure = error
+      }
+      if (signal.aborted) {
+        // Kubo removes the tunnel when it notices the request is gone, a moment after we stop
+        // waiting; closing it by its exact addresses makes the removal certain before `closed`.
+        const exactly: P2pCloseOptions = {
+          protocol: info.protocol,
+          ...(info.listenAddress === '' ? {} : { listenAddress: info.listenAddress }),
+          ...(info.targetAddress === '' ? {} : { targetAddress: info.targetAddress }),
+          timeout: CLEANUP_TIMEOUT
+        }
+        await invoker.json('p2p/close', exactly).catch(() => {
+          // Best effort: the daemon may be gone, and then so is the tunnel.
+        })
+      }
+      ended = true
+      wake()
+    })()
+
+    let closing: Promise<void> | undefined
+    const closeTunnel = async (): Promise<void> => {
+      closing ??= (async () => {
+        controller.abort()
+        await closed
+      })()
+      await closing
+    }
+
+    return {
+      ...info,
+      status: {
+        async *[Symbol.asyncIterator](): AsyncGenerator<P2pForegroundStatus> {
+          let index = 0
+          for (;;) {
+            const next = statuses[index]
+            if (next != null) {
+              index++
+              yield next
+              continue
+            }
+            if (ended) {
+              if (failure != null) throw failure
+              return
+            }
+            await changed
+          }
+        }
+      },
+      closed,
+      close: closeTunnel,
+      [Symbol.asyncDispose]: closeTunnel
+    }
+  }
+
+  /**
+   * Serves `protocol` to other peers: each incoming stream is connected to `targetAddress`, a local
+   * service (e.g. `/ip4/127.0.0.1/tcp/8080`). With `foreground: true`, resolves with a handle whose
+   * `close()` removes the tunnel.
+   */
+  function listen(
+    protocol: string,
+    targetAddress: string,
+    options: P2pListenOptions & { foreground: true }
+  ): Promise<P2pForegroundTunnel>
+  function listen(
+    protocol: string,
+    targetAddress: string,
+    options?: P2pListenOptions & { foreground?: false }
+  ): Promise<void>
+  async function listen(
+    protocol: string,
+    targetAddress: string,
+    options: P2pListenOptions = {}
+  ): Promise<unknown> {
+    checkProtocol(protocol, options.allowCustomProtocol)
+    const target = checkTargetPort(targetAddress, 'targetAddress')
+    if (options.foreground === true) {
+      return await openForeground('p2p/listen', [protocol, target], options, listeners =>
+        listeners.find(
+          listener =>
+            listener.protocol === protocol &&
+            listener.targetAddress === target &&
+            listener.listenAddress.startsWith('/p2p/')
+        )
+      )
+    }
+    await invoker.none('p2p/listen', options, { args: [protocol, target] })
+  }
+
+  /**
+   * Listens on `listenAddress` (e.g. `/ip4/127.0.0.1/tcp/0`) and tunnels each connection to
+   * `protocol` on the peer at `targetAddress` (`/p2p/<peerId>` or a multiaddr ending in it). With
+   * `foreground: true`, resolves with a handle whose `close()` removes the tunnel and whose
+   * `listenAddress` has the real port.
+   */
+  function forward(
+    protocol: string,
+    listenAddress: string,
+    targetAddress: string,
+    options: P2pForwardOptions & { foreground: true }
+  ): Promise<P2pForegroundTunnel>
+  function forward(
+    protocol: string,
+    listenAddress: string,
+    targetAddress: string,
+    options?: P2pForwardOptions & { foreground?: false }
+  ): Promise<void>
+  async function forward(
+    protocol: string,
+    listenAddress: string,
+    targetAddress: string,
+    options: P2pForwardOptions = {}
+  ): Promise<unknown> {
+    checkProtocol(protocol, options.allowCustomProtocol)
+    const listenOn = checkMultiaddr(listenAddress, 'listenAddress')
+    const target = checkRemoteAddress(targetAddress, 'targetAddress')
+    const args = [protocol, listenOn, target]
+    if (options.foreground === true) {
+      // With port 0 only Kubo knows the port: the new listener is the one that was not there before.
+      const anyPort = PORT_ZERO.test(listenOn)
+      const before = anyPort
+        ? new Set(
+            (await ls({ signal: options.signal }))
+              .filter(listener => listener.protocol === protocol)
+              .map(listener => listener.listenAddress)
+          )
+        : new Set<string>()
+      return await openForeground('p2p/forward', args, options, listeners =>
+        listeners.find(
+          listener =>
+            listener.protocol === protocol &&
+            !listener.listenAddress.startsWith('/p2p/') &&
+            (anyPort ? !before.has(listener.listenAddress) : listener.listenAddress === listenOn)
+        )
+      )
+    }
+    await invoker.none('p2p/forward', options, { args })
+  }
+
+  return {
+    listen,
+    forward,
+    /** The tunnels on this node: `listen` and `forward` ends alike. */
+    ls,
+    /** Closes the tunnels that match every option given (or all); resolves with how many were closed. */
+    close,
+
+    stream: {
+      /** The streams open through this node's tunnels. */
+      ls: async (options: CallOptions = {}): Promise<P2pStream[]> =>
+        list(
+          (
+            await invoker.json<{
+              Streams: Array<{
+                HandlerID: string
+                Protocol: string
+                OriginAddress: string
+                TargetAddress: string
+              }> | null
+            }>('p2p/stream/ls', options)
+          ).Streams
+        ).map(stream => ({
+          id: stream.HandlerID,
+          protocol: stream.Protocol,
+          originAddress: stream.OriginAddress,
+          targetAddress: stream.TargetAddress
+        })),
+
+      /** Resets one stream by its id (from `stream.ls`), or every stream with `{ all: true }`. */
+      close: async (
+        id: string | P2pStreamCloseOptions,
+        options: P2pStreamCloseOptions = {}
+      ): Promise<void> => {
+        if (typeof id === 'object') {
+          if (id.all !== true) throw new InvalidArgumentError('id', 'give a stream id, or { all: true }')
+          await invoker.none('p2p/stream/close', id)
+          return
+        }
+        if (!/^\d+$/.test(String(id)))
+          throw new InvalidArgumentError(
+            'id',
+            `"${String(id)}" is not a stream id (a decimal number from stream.ls)`
+          )
+        await invoker.none('p2p/stream/close', options, { args: [id] })
+      }
+    }
+  }
+}

@@ -1,0 +1,297 @@
+import net from 'node:net'
+import { connect, createKuboNode, type KuboNode } from '@tk/testkit'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { createP2pCommands } from '../src/commands/p2p.js'
+import { httpTransport } from '../src/http-transport.js'
+import { Invoker } from '../src/invoker.js'
+
+/** A TCP service on 127.0.0.1 that records what each connection sends. */
+interface EchoServer {
+  port: number
+  /** The sockets accepted so far, in order, with the text each has received. */
+  connections: Array<{ socket: net.Socket; received: string }>
+  close(): Promise<void>
+}
+
+async function startServer(): Promise<EchoServer> {
+  const connections: EchoServer['connections'] = []
+  const server = net.createServer(socket => {
+    const connection = { socket, received: '' }
+    connections.push(connection)
+    socket.setEncoding('utf8')
+    socket.on('data', (chunk: string) => {
+      connection.received += chunk
+    })
+    socket.on('error', () => {
+      // A reset from the tunnel (stream close) is expected here.
+    })
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as net.AddressInfo).port
+  return {
+    port,
+    connections,
+    close: async () => {
+      for (const { socket } of connections) socket.destroy()
+      await new Promise<void>(resolve => server.close(() => resolve()))
+    }
+  }
+}
+
+async function dial(
+  address: string
+): Promise<{ socket: net.Socket; received: () => string; ended: Promise<void> }> {
+  const port = Number(/\/tcp\/(\d+)/.exec(address)?.[1])
+  const socket = net.connect(port, '127.0.0.1')
+  let text = ''
+  socket.setEncoding('utf8')
+  socket.on('data', (chunk: string) => {
+    text += chunk
+  })
+  const ended = new Promise<void>(resolve => socket.once('close', () => resolve()))
+  socket.on('error', () => {
+    // The tunnel resets the connection when its stream is closed; `ended` reports it.
+  })
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve)
+    socket.once('error', reject)
+  })
+  return { socket, received: () => text, ended }
+}
+
+describe('p2p', () => {
+  let a: KuboNode
+  let b: KuboNode
+  let server: EchoServer
+  let target: string
+  let invokerA: Invoker
+  let invokerB: Invoker
+  let p2pA: ReturnType<typeof createP2pCommands>
+  let p2pB: ReturnType<typeof createP2pCommands>
+
+  beforeAll(async () => {
+    ;[a, b, server] = await Promise.all([createKuboNode(), createKuboNode(), startServer()])
+    await connect(a, b)
+    target = `/ip4/127.0.0.1/tcp/${server.port}`
+    invokerA = new Invoker(httpTransport({ apiUrl: a.apiUrl }))
+    invokerB = new Invoker(httpTransport({ apiUrl: b.apiUrl }))
+    p2pA = createP2pCommands(invokerA)
+    p2pB = createP2pCommands(invokerB)
+  })
+
+  afterAll(async () => {
+    await Promise.all([invokerA?.transport.close(), invokerB?.transport.close(), server?.close()])
+    await Promise.all([a?.stop(), b?.stop()])
+  })
+
+  it('tunnels bytes both ways, reports the peer id, lists tunnels and streams, and closes them', async () => {
+    await p2pB.listen('/x/test', target, { reportPeerId: true })
+    expect(await p2pB.ls()).toEqual([
+      { protocol: '/x/test', listenAddress: `/p2p/${b.peerId}`, targetAddress: target }
+    ])
+
+    await p2pA.forward('/x/test', '/ip4/127.0.0.1/tcp/0', `/p2p/${b.peerId}`)
+    const [forwarder] = await p2pA.ls()
+    expect(forwarder).toEqual({
+      protocol: '/x/test',
+      listenAddress: expect.stringMatching(/^\/ip4\/127\.0\.0\.1\/tcp\/[1-9]\d*$/),
+      targetAddress: `/p2p/${b.peerId}`
+    })
+
+    const client = await dial(forwarder?.listenAddress ?? '')
+    client.socket.write('hello\n')
+    await vi.waitFor(() => expect(server.connections[0]?.received).toBe(`${a.peerId}\nhello\n`), {
+      timeout: 10_000
+    })
+    server.connections[0]?.socket.write('world\n')
+    await vi.waitFor(() => expect(client.received()).toBe('world\n'), { timeout: 10_000 })
+
+    const streamsA = await p2pA.stream.ls()
+    expect(streamsA).toEqual([
+      {
+        id: expect.stringMatching(/^\d+$/),
+        protocol: '/x/test',
+        originAddress: `/ip4/127.0.0.1/tcp/${client.socket.localPort}`,
+        targetAddress: `/p2p/${b.peerId}`
+      }
+    ])
+    expect(await p2pB.stream.ls()).toEqual([
+      {
+        id: expect.stringMatching(/^\d+$/),
+        protocol: '/x/test',
+        originAddress: `/p2p/${a.peerId}`,
+        targetAddress: target
+      }
+    ])
+
+    await p2pA.stream.close(streamsA[0]?.id ?? '')
+    await client.ended
+    expect(await p2pA.stream.ls()).toEqual([])
+
+    // A second connection, closed from the listening side with `all`.
+    const second = await dial(forwarder?.listenAddress ?? '')
+    second.socket.write('again\n')
+    await vi.waitFor(() => expect(server.connections[1]?.received).toBe(`${a.peerId}\nagain\n`), {
+      timeout: 10_000
+    })
+    expect(await p2pB.stream.ls()).toHaveLength(1)
+    await p2pB.stream.close({ all: true })
+    await second.ended
+    await vi.waitFor(async () => expect(await p2pB.stream.ls()).toEqual([]), { timeout: 5_000 })
+
+    expect(await p2pA.close({ protocol: '/x/test' })).toBe(1)
+    expect(await p2pA.ls()).toEqual([])
+    expect(await p2pB.close({ all: true })).toBe(1)
+    expect(await p2pB.ls()).toEqual([])
+  })
+
+  it('a foreground listener lives until its handle is closed', async () => {
+    const tunnel = await p2pB.listen('/x/foreground', target, { foreground: true })
+    expect(tunnel).toMatchObject({
+      protocol: '/x/foreground',
+      listenAddress: `/p2p/${b.peerId}`,
+      targetAddress: target
+    })
+    expect(await p2pB.ls()).toContainEqual({
+      protocol: '/x/foreground',
+      listenAddress: `/p2p/${b.peerId}`,
+      targetAddress: target
+    })
+
+    const statuses = tunnel.status[Symbol.asyncIterator]()
+    expect(await statuses.next()).toEqual({
+      done: false,
+      value: { status: 'active', protocol: '/x/foreground', address: target }
+    })
+
+    await tunnel.close()
+    expect(await p2pB.ls()).toEqual([])
+    expect(await statuses.next()).toEqual({ done: true, value: undefined })
+    await tunnel.close()
+  })
+
+  it('a foreground forwarder on port 0 reports its real port and is removed at the end of its scope', async () => {
+    await p2pB.listen('/x/scoped', target)
+    {
+      await using tunnel = await p2pA.forward('/x/scoped', '/ip4/127.0.0.1/tcp/0', `/p2p/${b.peerId}`, {
+        foreground: true
+      })
+      expect(tunnel.listenAddress).toMatch(/^\/ip4\/127\.0\.0\.1\/tcp\/[1-9]\d*$/)
+      expect(tunnel.targetAddress).toBe(`/p2p/${b.peerId}`)
+      expect(await p2pA.ls()).toEqual([
+        { protocol: '/x/scoped', listenAddress: tunnel.listenAddress, targetAddress: `/p2p/${b.peerId}` }
+      ])
+
+      const client = await dial(tunnel.listenAddress)
+      client.socket.write('scoped\n')
+      await vi.waitFor(
+        () => expect(server.connections.some(connection => connection.received === 'scoped\n')).toBe(true),
+        { timeout: 10_000 }
+      )
+      client.socket.destroy()
+    }
+    expect(await p2pA.ls()).toEqual([])
+    expect(await p2pB.close({ protocol: '/x/scoped' })).toBe(1)
+  })
+
+  it('the timeout of a foreground tunnel only bounds its opening', async () => {
+    const tunnel = await p2pB.listen('/x/outlives-timeout', target, { foreground: true, timeout: 300 })
+    await new Promise(resolve => setTimeout(resolve, 800))
+    expect((await p2pB.ls()).map(listener => listener.protocol)).toEqual(['/x/outlives-timeout'])
+    await tunnel.close()
+    expect(await p2pB.ls()).toEqual([])
+  })
+
+  it('a foreground tunnel closed with p2p close reports closing and ends', async () => {
+    const tunnel = await p2pB.listen('/x/remote-close', target, { foreground: true })
+    expect(await p2pB.close({ protocol: '/x/remote-close' })).toBe(1)
+    const statuses = []
+    for await (const status of tunnel.status) statuses.push(status.status)
+    expect(statuses).toEqual(['active', 'closing'])
+    await tunnel.closed
+    expect(await p2pB.ls()).toEqual([])
+  })
+
+  it('aborting the signal of a foreground tunnel removes it', async () => {
+    const controller = new AbortController()
+    const tunnel = await p2pB.listen('/x/aborted', target, { foreground: true, signal: controller.signal })
+    expect((await p2pB.ls()).map(listener => listener.protocol)).toEqual(['/x/aborted'])
+    controller.abort()
+    await tunnel.closed
+    expect(await p2pB.ls()).toEqual([])
+  })
+
+  it('accepts a custom protocol name only when allowed', async () => {
+    await expect(p2pB.listen('/custom/1.0.0', target)).rejects.toMatchObject({
+      name: 'InvalidArgumentError',
+      argument: 'protocol'
+    })
+    await p2pB.listen('/custom/1.0.0', target, { allowCustomProtocol: true })
+    expect(await p2pB.ls()).toEqual([
+      { protocol: '/custom/1.0.0', listenAddress: `/p2p/${b.peerId}`, targetAddress: target }
+    ])
+    expect(await p2pB.close({ protocol: '/custom/1.0.0', targetAddress: target })).toBe(1)
+  })
+
+  it('surfaces Kubo’s refusal of a protocol that is already served', async () => {
+    await p2pB.listen('/x/twice', target)
+    await expect(p2pB.listen('/x/twice', target)).rejects.toMatchObject({
+      name: 'KuboRpcError',
+      kuboMessage: 'listener already registered'
+    })
+    await expect(p2pB.listen('/x/twice', target, { foreground: true })).rejects.toMatchObject({
+      name: 'KuboRpcError',
+      kuboMessage: 'listener already registered'
+    })
+    expect(await p2pB.close({ all: true })).toBe(1)
+  })
+
+  it('rejects bad input before any request', async () => {
+    await expect(p2pB.listen('x/test', target)).rejects.toMatchObject({
+      name: 'InvalidArgumentError',
+      argument: 'protocol'
+    })
+    await expect(p2pB.listen('/x/test', '/ip4/127.0.0.1/tcp/0')).rejects.toMatchObject({
+      name: 'InvalidArgumentError',
+      argument: 'targetAddress'
+    })
+    await expect(p2pB.listen('/x/test', '127.0.0.1:80')).rejects.toMatchObject({
+      name: 'InvalidArgumentError',
+      argument: 'targetAddress'
+    })
+    await expect(p2pA.forward('/x/test', 'localhost:80', `/p2p/${b.peerId}`)).rejects.toMatchObject({
+      name: 'InvalidArgumentError',
+      argument: 'listenAddress'
+    })
+    await expect(
+      p2pA.forward('/x/test', '/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/4001')
+    ).rejects.toMatchObject({
+      name: 'InvalidArgumentError',
+      argument: 'targetAddress'
+    })
+    await expect(p2pA.close()).rejects.toMatchObject({ name: 'InvalidArgumentError', argument: 'options' })
+    await expect(p2pA.close({ all: true, protocol: '/x/test' })).rejects.toMatchObject({
+      name: 'InvalidArgumentError',
+      argument: 'options'
+    })
+    await expect(p2pA.stream.close('first')).rejects.toMatchObject({
+      name: 'InvalidArgumentError',
+      argument: 'id'
+    })
+  })
+})
+
+describe('p2p without stream mounting', () => {
+  it('reports Kubo’s refusal', async () => {
+    await using node = await createKuboNode({ config: { Experimental: { Libp2pStreamMounting: false } } })
+    const invoker = new Invoker(httpTransport({ apiUrl: node.apiUrl }))
+    try {
+      await expect(createP2pCommands(invoker).ls()).rejects.toMatchObject({
+        name: 'KuboRpcError',
+        kuboMessage: 'libp2p stream mounting not enabled'
+      })
+    } finally {
+      await invoker.transport.close()
+    }
+  })
+})
