@@ -136,8 +136,11 @@ export async function peerFromEvents(events: AsyncIterable<RawRoutingEvent>): Pr
   return id
 }
 
-/** `routing/*`: the content and peer routing system (the DHT, and HTTP routers if configured). */
-export function createRoutingCommands(invoker: Invoker) {
+/**
+ * The lookups `routing/*` and the deprecated `dht/*` share, with the same arguments and output;
+ * `prefix` picks the namespace.
+ */
+export function createRoutingLookups(invoker: Invoker, prefix: 'routing' | 'dht') {
   async function* events(
     command: string,
     options: CallOptions,
@@ -153,17 +156,17 @@ export function createRoutingCommands(invoker: Invoker) {
      * holds its id and addresses; a failed lookup ends with a `query-error` event and a `KuboRpcError`.
      */
     findpeer: (peerId: string, options: RoutingVerboseOptions = {}): AsyncGenerator<RoutingEvent> =>
-      events('routing/findpeer', options, [checkPeerId(peerId)]),
+      events(`${prefix}/findpeer`, options, [checkPeerId(peerId)]),
 
     /** Looks up peers that provide a CID: one `provider` event per provider, `responses[0]` being the provider. */
     findprovs: (cid: string, options: RoutingFindProvidersOptions = {}): AsyncGenerator<RoutingEvent> =>
-      events('routing/findprovs', options, [checkCid(cid)]),
+      events(`${prefix}/findprovs`, options, [checkCid(cid)]),
 
     /** The best value the routing system knows for a key, e.g. the raw IPNS record of `/ipns/<name>`. */
     get: async (key: string, options: CallOptions = {}): Promise<Uint8Array> =>
       await valueFromEvents(
-        invoker.ndjson<RawRoutingEvent>('routing/get', options, { args: [checkRoutingKey(key)] }),
-        'routing/get'
+        invoker.ndjson<RawRoutingEvent>(`${prefix}/get`, options, { args: [checkRoutingKey(key)] }),
+        `${prefix}/get`
       ),
 
     /**
@@ -172,7 +175,7 @@ export function createRoutingCommands(invoker: Invoker) {
      */
     put: async (key: string, value: Uint8Array | string, options: RoutingPutOptions = {}): Promise<string> =>
       await peerFromEvents(
-        invoker.ndjson<RawRoutingEvent>('routing/put', options, {
+        invoker.ndjson<RawRoutingEvent>(`${prefix}/put`, options, {
           args: [checkRoutingKey(key)],
           body: entriesFromInput(checkValue(value))
         })
@@ -186,8 +189,15 @@ export function createRoutingCommands(invoker: Invoker) {
       const all = typeof cids === 'string' ? [cids] : [...cids]
       if (all.length === 0) throw new InvalidArgumentError('cids', 'name at least one CID to provide')
       for (const cid of all) checkCid(cid, 'cids')
-      await invoker.none('routing/provide', options, { args: all })
-    },
+      await invoker.none(`${prefix}/provide`, options, { args: all })
+    }
+  }
+}
+
+/** `routing/*`: the content and peer routing system (the DHT, and HTTP routers if configured). */
+export function createRoutingCommands(invoker: Invoker) {
+  return {
+    ...createRoutingLookups(invoker, 'routing'),
 
     /**
      * Starts a reprovide cycle now. Only the legacy provider (`Provide.DHT.SweepEnabled=false`) can;
