@@ -93,6 +93,16 @@ describe('add and read back', () => {
       const names = (await client.ls(root.cid)).links.map(link => link.name)
       expect(names).toEqual(['a.bin', 'nested'])
       expect(sha256(await collect(client.cat(`${root.cid}/a.bin`)))).toBe(sha256(photo))
+      await fs.chmod(path.join(dir, 'photos', 'a.bin'), 0o640)
+      const when = new Date('2024-02-03T04:05:06Z')
+      await fs.utimes(path.join(dir, 'photos', 'a.bin'), when, when)
+      const preserved = await client.addPath(path.join(dir, 'photos'), {
+        preserveMode: true,
+        preserveMtime: true
+      })
+      const file = (await client.ls(preserved.cid, { long: true })).links.find(link => link.name === 'a.bin')
+      expect(file?.mode).toBe(0o640)
+      expect(file?.mtime?.toISOString()).toBe(when.toISOString())
       const withHidden = await client.addPath(path.join(dir, 'photos'), { cidVersion: 1, hidden: true })
       expect((await client.ls(withHidden.cid)).links.map(link => link.name)).toEqual([
         '.hidden',

@@ -75,6 +75,7 @@ export interface LsOptions extends CallOptions {
   resolveType?: boolean
   /** Resolve each link's size, default true. */
   size?: boolean
+  /** Also report each entry's mode and modification time. */
   long?: boolean
 }
 
@@ -85,7 +86,9 @@ export interface LsLink {
   /** 0 raw, 1 directory, 2 file, 3 metadata, 4 symlink, 5 HAMT shard (UnixFS types). */
   type: number
   target?: string
-  mode?: string
+  /** POSIX permission bits, with `long`, when the entry records them (added with `preserveMode`). */
+  mode?: number
+  /** Modification time, with `long`, when the entry records it (added with `preserveMtime`). */
   mtime?: Date
 }
 
@@ -211,7 +214,8 @@ export function createRootCommands(invoker: Invoker) {
     const onProgress = options.onProgress
     for await (const raw of invoker.ndjson<RawAddEntry>('add', options, {
       body: entries,
-      omit: ['onProgress', 'hidden', 'dereferenceSymlinks', 'preserveMode', 'preserveMtime'],
+      // preserveMode / preserveMtime go to Kubo too: it stores what the parts carry only when asked.
+      omit: ['onProgress', 'hidden', 'dereferenceSymlinks'],
       options: { 'stream-channels': true, progress: onProgress != null ? true : undefined }
     })) {
       if (raw.Hash == null) {
@@ -329,8 +333,8 @@ export function createRootCommands(invoker: Invoker) {
             Size: number
             Type: number
             Target?: string
-            Mode?: string
-            Mtime?: number
+            Mode?: number
+            ModTime?: string
           }> | null
         }>
       }>('ls', options, { args: [checkPath(path)], options: { stream: false } })
@@ -343,8 +347,11 @@ export function createRootCommands(invoker: Invoker) {
           size: link.Size,
           type: link.Type,
           ...(link.Target == null || link.Target === '' ? {} : { target: link.Target }),
-          ...(link.Mode == null || link.Mode === '' ? {} : { mode: link.Mode }),
-          ...(link.Mtime == null || link.Mtime === 0 ? {} : { mtime: new Date(link.Mtime * 1000) })
+          ...(link.Mode == null || link.Mode === 0 ? {} : { mode: link.Mode & 0o7777 }),
+          // Go's zero time (year 1) means "not recorded".
+          ...(link.ModTime == null || link.ModTime.startsWith('0001-')
+            ? {}
+            : { mtime: new Date(link.ModTime) })
         }))
       }
     },
