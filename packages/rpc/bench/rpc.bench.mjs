@@ -41,7 +41,7 @@ async function makeClient(kind, api) {
     const client = createKuboClient(api)
     return {
       id: () => client.id(),
-      blockPut: bytes => client.request('block/put', { body: bytes }).then(response => response.json()),
+      blockPut: bytes => client.block.put(bytes),
       add: source => client.add(source, { pin: false }).then(result => result.cid),
       cat: cid => client.cat(cid),
       close: () => client.close()

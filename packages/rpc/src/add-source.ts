@@ -161,7 +161,7 @@ async function* walk(
     return
   }
   if (stat.isFile()) {
-    yield { kind: 'file', path: relative, content: readLazily(absolute), mode, mtime }
+    yield { kind: 'file', path: relative, content: readLazily(absolute), mode, mtime, absolutePath: absolute }
   }
   // Sockets, FIFOs and devices have no content to add; skip them as `ipfs add` does.
 }

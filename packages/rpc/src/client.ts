@@ -1,13 +1,19 @@
 import { type AddInput, entriesFromInput } from './add-source.js'
 import { createBitswapCommands } from './commands/bitswap.js'
+import { createBlockCommands } from './commands/block.js'
 import { createBootstrapCommands } from './commands/bootstrap.js'
+import { createCidCommands } from './commands/cid.js'
 import { createConfigCommands } from './commands/config.js'
+import { createDagCommands } from './commands/dag.js'
 import { createDhtCommands } from './commands/dht.js'
 import { createDiagCommands } from './commands/diag.js'
 import { createFilesCommands } from './commands/files.js'
+import { createFilestoreCommands } from './commands/filestore.js'
 import { createKeyCommands } from './commands/key.js'
 import { createLogCommands } from './commands/log.js'
+import { createMultibaseCommands } from './commands/multibase.js'
 import { createNameCommands } from './commands/name.js'
+import { createObjectCommands } from './commands/object.js'
 import { createP2pCommands } from './commands/p2p.js'
 import { createPinCommands } from './commands/pin.js'
 import { createProvideCommands } from './commands/provide.js'
@@ -75,6 +81,12 @@ export function createKuboClient(init: KuboClientInit | string = {}) {
     log: createLogCommands(invoker),
     p2p: createP2pCommands(invoker),
     swarm: createSwarmCommands(invoker),
+    block: createBlockCommands(invoker),
+    cid: createCidCommands(invoker),
+    dag: createDagCommands(invoker),
+    filestore: createFilestoreCommands(invoker),
+    multibase: createMultibaseCommands(invoker),
+    object: createObjectCommands(invoker),
     pubsub: createPubsubCommands(invoker),
 
     /**

@@ -52,5 +52,9 @@ function partHeaders(entry: BodyEntry): string {
   }
   const name = params.size > 0 ? `file?${params}` : 'file'
   const disposition = `form-data; name="${name}"; filename="${encodeURIComponent(entry.path)}"`
-  return `Content-Disposition: ${disposition}\r\nContent-Type: ${type}\r\n`
+  const absolutePath =
+    entry.kind === 'file' && entry.absolutePath != null
+      ? `Abspath-Encoded: ${encodeURIComponent(entry.absolutePath)}\r\n`
+      : ''
+  return `Content-Disposition: ${disposition}\r\nContent-Type: ${type}\r\n${absolutePath}`
 }

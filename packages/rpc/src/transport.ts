@@ -36,6 +36,8 @@ export interface FileEntry {
   content: Uint8Array | AsyncIterable<Uint8Array> | Iterable<Uint8Array>
   mode?: number
   mtime?: Date
+  /** Where the file lives on disk; Kubo needs it to reference the file instead of copying it (`nocopy`). */
+  absolutePath?: string
 }
 
 export interface DirectoryEntry {

@@ -1,8 +1,16 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { base58btc } from 'multiformats/bases/base58'
+import { bases } from 'multiformats/basics'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { InvalidArgumentError } from './errors.js'
+
+/** Decodes a multibase string in any base Kubo accepts (base16, base32, base36, base58, base64, …). */
+function decodeAnyBase(value: string): Uint8Array {
+  const codec = Object.values(bases).find(base => value.startsWith(base.prefix))
+  if (codec == null) throw new Error(`unknown multibase prefix "${value.slice(0, 1)}"`)
+  return codec.decode(value)
+}
 
 const LIBP2P_KEY_CODEC = 0x72
 const IDENTITY_HASH = 0x00
@@ -13,10 +21,9 @@ export function checkCid(value: string, argument = 'cid'): string {
   if (typeof value !== 'string' || value === '')
     throw new InvalidArgumentError(argument, 'expected a CID string, got nothing')
   try {
-    CID.parse(
-      value,
-      value.startsWith('z') || value.startsWith('Q') || value.startsWith('1') ? base58btc : undefined
-    )
+    // CIDv0 is bare base58btc; anything else carries its multibase prefix.
+    if (value.startsWith('Qm') || value.startsWith('1')) CID.parse(value)
+    else CID.decode(decodeAnyBase(value))
   } catch (error) {
     throw new InvalidArgumentError(argument, `"${value}" is not a CID`, { cause: error })
   }
