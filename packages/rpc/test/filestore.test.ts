@@ -36,35 +36,9 @@ afterAll(async () => {
   await Promise.all([node?.stop(), plainNode?.stop()])
 })
 
-/**
- * `add --nocopy` over HTTP: Kubo learns where the file lies from an `Abspath-Encoded` header on
- * its multipart part, which @tk/rpc's body entries cannot carry yet, so the request is built here.
- */
+/** `add --nocopy` through the client: `addPath` tells Kubo where each file lies on disk. */
 async function addNoCopy(file: string): Promise<string> {
-  const boundary = `tk-${randomBytes(8).toString('hex')}`
-  const head = [
-    `--${boundary}`,
-    `Content-Disposition: form-data; name="file"; filename="${encodeURIComponent(path.basename(file))}"`,
-    `Abspath-Encoded: ${encodeURIComponent(file)}`,
-    'Content-Type: application/octet-stream',
-    '',
-    ''
-  ].join('\r\n')
-  const body = Buffer.concat([
-    Buffer.from(head),
-    await fs.readFile(file),
-    Buffer.from(`\r\n--${boundary}--\r\n`)
-  ])
-  const response = await fetch(`${node.apiUrl}/api/v0/add?nocopy=true&chunker=size-${CHUNK}`, {
-    method: 'POST',
-    headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
-    body
-  })
-  const text = await response.text()
-  expect(response.status, text).toBe(200)
-  const last = JSON.parse(text.trim().split('\n').at(-1) ?? '{}') as { Hash?: string }
-  if (last.Hash == null) throw new Error(`add --nocopy returned no CID: ${text}`)
-  return last.Hash
+  return (await root.addPath(file, { nocopy: true, chunker: `size-${CHUNK}` })).cid
 }
 
 const byOffset = (entries: FilestoreEntry[]): FilestoreEntry[] =>
