@@ -15,3 +15,6 @@ export const KEEP_ALIVE_TIMEOUT = 30_000
 
 /** How often a pubsub publish is retried when Kubo reports its "validation ignored" race. */
 export const PUBSUB_PUBLISH_RETRIES = 5
+
+/** How long close() waits for requests in flight before cutting them off (ms). */
+export const CLOSE_GRACE = 2_000

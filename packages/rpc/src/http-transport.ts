@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream'
 import { type Dispatcher, Pool } from 'undici'
 import { type ApiEndpoint, resolveApiEndpoint } from './address.js'
-import { DEFAULT_CONNECTIONS, DEFAULT_TIMEOUT, KEEP_ALIVE_TIMEOUT } from './constants.js'
+import { CLOSE_GRACE, DEFAULT_CONNECTIONS, DEFAULT_TIMEOUT, KEEP_ALIVE_TIMEOUT } from './constants.js'
 import { AbortError, DaemonUnreachableError, KuboRpcError, RpcTimeoutError } from './errors.js'
 import { createBoundary, encodeMultipart } from './multipart.js'
 import type { OptionValue, RpcRequest, RpcResponse, Transport } from './transport.js'
@@ -121,8 +121,23 @@ class HttpTransport implements Transport {
     // Idempotent: `await using` after an explicit close() must not throw.
     for (const closer of this.#longLived) closer.abort(new Error('The client was closed'))
     this.#longLived.clear()
-    this.#closing ??= this.#pool.close()
+    this.#closing ??= this.#closePool()
     await this.#closing
+  }
+
+  /** Lets requests in flight finish for a moment, then cuts off any left (e.g. a response nobody reads). */
+  async #closePool(): Promise<void> {
+    const closed = this.#pool.close().then(
+      () => true,
+      () => true
+    )
+    let timer: NodeJS.Timeout | undefined
+    const grace = new Promise<boolean>(resolve => {
+      timer = setTimeout(() => resolve(false), CLOSE_GRACE)
+    })
+    const finished = await Promise.race([closed, grace])
+    clearTimeout(timer)
+    if (!finished) await this.#pool.destroy()
   }
 
   #mapError(

@@ -208,3 +208,16 @@ describe('API.Authorizations', () => {
     expect((await authorized.id()).id).toBe(secured.peerId)
   })
 })
+
+describe('closing', () => {
+  it('close() does not hang on a response nobody reads, and frees its connection', async () => {
+    const client = createKuboClient(node.apiUrl)
+    const { cid } = await client.add(randomBytes(4 * 1024 * 1024))
+    const unread = await client.request('cat', { args: [cid] })
+    expect(unread).toBeDefined()
+    const started = Date.now()
+    await client.close()
+    expect(Date.now() - started).toBeLessThan(5_000)
+    expect(await waitFor(() => openConnectionsTo(port) === 0)).toBe(true)
+  })
+})

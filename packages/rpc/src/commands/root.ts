@@ -313,14 +313,12 @@ export function createRootCommands(invoker: Invoker) {
     addPathAll,
 
     /** Streams a file's bytes. */
-    cat: async function* (path: string, options: CatOptions = {}): AsyncGenerator<Uint8Array> {
-      yield* invoker.bytes('cat', options, { args: [checkPath(path)] })
-    },
+    cat: (path: string, options: CatOptions = {}): AsyncGenerator<Uint8Array> =>
+      invoker.bytes('cat', options, () => ({ args: [checkPath(path)] })),
 
     /** Streams a file or directory as a TAR archive (gzip with `compress`). */
-    get: async function* (path: string, options: GetOptions = {}): AsyncGenerator<Uint8Array> {
-      yield* invoker.bytes('get', options, { args: [checkPath(path)], options: { archive: true } })
-    },
+    get: (path: string, options: GetOptions = {}): AsyncGenerator<Uint8Array> =>
+      invoker.bytes('get', options, () => ({ args: [checkPath(path)], options: { archive: true } })),
 
     /** Lists the links of a directory (or of any DAG node). */
     ls: async (path: string, options: LsOptions = {}): Promise<LsObject> => {
