@@ -1,0 +1,17 @@
+/**
+ * How long a call may go without progress — no output yet, or no new bytes either way — before
+ * the process is killed (ms). The same as @tk/rpc's HTTP transport, so both fail alike.
+ */
+export const DEFAULT_TIMEOUT = 120_000
+
+/** How long a process gets to exit after SIGTERM before SIGKILL (ms); `ipfs` cancels its request on SIGTERM. */
+export const KILL_GRACE = 2_000
+
+/** Prefix of the temp folders bodies and output files go through; each is removed when its call ends. */
+export const TEMP_DIR_PREFIX = 'tk-cli-'
+
+/** How much of a process's stderr is kept for error messages (bytes); Kubo's errors are one line. */
+export const STDERR_LIMIT = 64 * 1024
+
+/** What `target` says for this transport, in messages. */
+export const CLI_TARGET = 'ipfs (CLI)'
