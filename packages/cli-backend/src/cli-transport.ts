@@ -11,6 +11,8 @@ import {
   InvalidArgumentError,
   KuboRpcError,
   type OptionValue,
+  parseJsonOutput,
+  parseNdjson,
   type RpcRequest,
   type RpcResponse,
   RpcTimeoutError,
@@ -493,32 +495,11 @@ class CliResponse implements RpcResponse {
   }
 
   async json<T>(): Promise<T> {
-    const text = await this.text()
-    if (text.trim() === '') return undefined as T
-    // Commands that emit several values print one per line; the last one is the result, as over HTTP.
-    try {
-      return JSON.parse(text) as T
-    } catch {
-      const lines = text.trim().split('\n')
-      return JSON.parse(lines[lines.length - 1] ?? 'null') as T
-    }
+    return parseJsonOutput<T>(await this.text())
   }
 
-  async *ndjson<T>(): AsyncGenerator<T> {
-    const decoder = new TextDecoder()
-    let buffered = ''
-    for await (const chunk of this.#chunks) {
-      buffered += decoder.decode(chunk, { stream: true })
-      let newline = buffered.indexOf('\n')
-      while (newline !== -1) {
-        const line = buffered.slice(0, newline).trim()
-        buffered = buffered.slice(newline + 1)
-        if (line !== '') yield JSON.parse(line) as T
-        newline = buffered.indexOf('\n')
-      }
-    }
-    buffered += decoder.decode()
-    if (buffered.trim() !== '') yield JSON.parse(buffered) as T
+  ndjson<T>(): AsyncGenerator<T> {
+    return parseNdjson<T>(this.#chunks)
   }
 
   async drain(): Promise<void> {

@@ -4,6 +4,7 @@ import { type ApiEndpoint, resolveApiEndpoint } from './address.js'
 import { CLOSE_GRACE, DEFAULT_CONNECTIONS, DEFAULT_TIMEOUT, KEEP_ALIVE_TIMEOUT } from './constants.js'
 import { AbortError, DaemonUnreachableError, KuboRpcError, RpcTimeoutError } from './errors.js'
 import { createBoundary, encodeMultipart } from './multipart.js'
+import { parseJsonOutput, parseNdjson } from './output.js'
 import type { OptionValue, RpcRequest, RpcResponse, Transport } from './transport.js'
 
 export interface HttpTransportInit {
@@ -227,32 +228,11 @@ class HttpResponse implements RpcResponse {
   }
 
   async json<T>(): Promise<T> {
-    const text = await this.text()
-    if (text.trim() === '') return undefined as T
-    // Some commands stream several JSON values even when one is expected; the last one is the result.
-    try {
-      return JSON.parse(text) as T
-    } catch {
-      const lines = text.trim().split('\n')
-      return JSON.parse(lines[lines.length - 1] ?? 'null') as T
-    }
+    return parseJsonOutput<T>(await this.text())
   }
 
-  async *ndjson<T>(): AsyncGenerator<T> {
-    const decoder = new TextDecoder()
-    let buffered = ''
-    for await (const chunk of this.bytes()) {
-      buffered += decoder.decode(chunk, { stream: true })
-      let newline = buffered.indexOf('\n')
-      while (newline !== -1) {
-        const line = buffered.slice(0, newline).trim()
-        buffered = buffered.slice(newline + 1)
-        if (line !== '') yield JSON.parse(line) as T
-        newline = buffered.indexOf('\n')
-      }
-    }
-    buffered += decoder.decode()
-    if (buffered.trim() !== '') yield JSON.parse(buffered) as T
+  ndjson<T>(): AsyncGenerator<T> {
+    return parseNdjson<T>(this.bytes())
   }
 
   async *bytes(): AsyncGenerator<Uint8Array> {
