@@ -31,7 +31,9 @@ describe('createKuboCluster', () => {
       expect(id.ID).toBe(node.peerId)
       const peers = await postJson<{ Peers: Array<{ Peer: string }> }>(node.apiUrl, 'swarm/peers')
       // `swarm peers` lists connections: two to the same peer are possible, so compare the set.
-      expect([...new Set(peers.Peers.map(peer => peer.Peer))].sort()).toEqual(ids.filter(id => id !== node.peerId).sort())
+      expect([...new Set(peers.Peers.map(peer => peer.Peer))].sort()).toEqual(
+        ids.filter(id => id !== node.peerId).sort()
+      )
     }
 
     const block = randomBytes(64 * 1024)
