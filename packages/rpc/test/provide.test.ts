@@ -171,9 +171,13 @@ describe('provide stat', () => {
 
 describe('provide clear', () => {
   it('empties the queue a peerless legacy provider cannot work off', async () => {
-    // ~1000 blocks: far more than the provider can try (and fail) before clear runs.
-    await c.root.add(randomBytes(1024 * 1024), { chunker: 'size-1024', pin: false })
-    const removed = await c.provide.clear()
+    // ~1000 blocks per add: usually far more than the provider can try (and fail) before clear
+    // runs; on a loaded machine it may get through them first, so try a few rounds.
+    let removed = 0
+    for (let round = 0; round < 5 && removed === 0; round++) {
+      await c.root.add(randomBytes(1024 * 1024), { chunker: 'size-1024', pin: false })
+      removed = await c.provide.clear()
+    }
     expect(removed).toBeGreaterThan(0)
     expect(await c.provide.clear()).toBe(0)
   })
