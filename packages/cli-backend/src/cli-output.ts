@@ -7,7 +7,26 @@
 const encoder = new TextEncoder()
 
 /** How the process's output is turned into the command's HTTP-shaped output. */
-export type OutputKind = 'stdout' | 'add' | 'ls' | 'file'
+export type OutputKind =
+  | 'stdout'
+  | 'add'
+  | 'ls'
+  | 'file'
+  | 'block-rm'
+  | 'cid-format'
+  | 'stats-bw'
+  | 'filestore-ls'
+  | 'filestore-verify'
+
+/** What an adapter may need besides stdout: the request's arguments and, once stdout has ended, stderr. */
+export interface OutputContext {
+  args: readonly string[]
+  options: Readonly<Record<string, unknown>>
+  /** The process's stderr lines, without the final `Error: …` line; complete once stdout has ended. */
+  stderrLines: () => string[]
+}
+
+const ndjsonLine = (value: unknown): Uint8Array => encoder.encode(`${JSON.stringify(value)}\n`)
 
 async function* lines(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
   const decoder = new TextDecoder()
@@ -81,4 +100,207 @@ export async function* lsOutput(
   }
   if (objects.length === 0) objects.push({ Hash: paths[0] ?? '', Links: [] })
   yield encoder.encode(JSON.stringify({ Objects: objects }))
+}
+
+/**
+ * Puts the results a command reports per argument, some on stdout and some on stderr, back in the
+ * order of the arguments (the order Kubo handles them in); `matches` says whether a result is for an
+ * argument. A result that matches no argument in turn (e.g. a path argument) keeps its stream order.
+ */
+function inArgumentOrder<T>(
+  args: readonly string[],
+  stdout: T[],
+  stderr: T[],
+  matches: (result: T, arg: string) => boolean
+): T[] {
+  const ordered: T[] = []
+  let out = 0
+  let err = 0
+  for (const arg of args) {
+    const fromOut = stdout[out]
+    const fromErr = stderr[err]
+    if (fromErr != null && matches(fromErr, arg)) {
+      ordered.push(fromErr)
+      err++
+    } else if (fromOut != null && matches(fromOut, arg)) {
+      ordered.push(fromOut)
+      out++
+    }
+  }
+  return [...ordered, ...stdout.slice(out), ...stderr.slice(err)]
+}
+
+/**
+ * `block rm`: `removed <cid>` lines on stdout and `cannot remove <cid>: <error>` lines on stderr (the
+ * exit status then says "some blocks not removed") → `{"Hash"[,"Error"]}` lines in argument order.
+ */
+export async function* blockRmOutput(
+  chunks: AsyncIterable<Uint8Array>,
+  context: OutputContext
+): AsyncGenerator<Uint8Array> {
+  const removed: Array<{ Hash: string; Error?: string }> = []
+  for await (const line of lines(chunks)) {
+    const match = /^removed (\S+)$/.exec(line)
+    if (match?.[1] != null) removed.push({ Hash: match[1] })
+  }
+  const failed: Array<{ Hash: string; Error?: string }> = []
+  for (const line of context.stderrLines()) {
+    const match = /^cannot remove (\S+): (.*)$/.exec(line)
+    if (match?.[1] != null) failed.push({ Hash: match[1], Error: match[2] ?? '' })
+  }
+  const isFor = (result: { Hash: string }, arg: string): boolean =>
+    arg === result.Hash || arg.endsWith(`/${result.Hash}`)
+  for (const result of inArgumentOrder(context.args, removed, failed, isFor)) yield ndjsonLine(result)
+}
+
+/**
+ * `cid format` / `cid base32`: one formatted CID per line on stdout, `<cid>: <error>` lines on stderr
+ * for the ones that failed → `{"CidStr","Formatted","ErrorMsg"}` lines, one per argument, in order.
+ */
+export async function* cidFormatOutput(
+  chunks: AsyncIterable<Uint8Array>,
+  context: OutputContext
+): AsyncGenerator<Uint8Array> {
+  const formatted: string[] = []
+  for await (const line of lines(chunks)) formatted.push(line)
+  const failures = context.stderrLines()
+  let out = 0
+  let err = 0
+  for (const arg of context.args) {
+    const failure = failures[err]
+    if (failure?.startsWith(`${arg}: `) === true) {
+      err++
+      yield ndjsonLine({ CidStr: arg, Formatted: '', ErrorMsg: failure.slice(arg.length + 2) })
+    } else {
+      yield ndjsonLine({ CidStr: arg, Formatted: formatted[out++] ?? '', ErrorMsg: '' })
+    }
+  }
+}
+
+const BYTE_UNITS = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB']
+
+/** go-humanize's `Bytes` text (`0 B`, `999 B`, `1.2 kB`, `45 MB`) → bytes, as exact as the text is. */
+export function parseHumanBytes(text: string): number {
+  const match = /^\s*([\d.]+)\s*([kMGTPE]?B)\s*$/.exec(text)
+  if (match == null) return Number.NaN
+  return Math.round(Number(match[1]) * 1000 ** BYTE_UNITS.indexOf(match[2] ?? 'B'))
+}
+
+/**
+ * `stats bw`: `TotalIn: 1.2 kB` … lines, or with `--poll` a header and one `\r`-ended row per
+ * reading (`<out> <in> <rate out>/s <rate in>/s`) → `{"TotalIn","TotalOut","RateIn","RateOut"}`
+ * values. The CLI rounds to go-humanize's units, so values of 1000 bytes and more are approximate.
+ */
+export async function* bandwidthOutput(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const decoder = new TextDecoder()
+  const single: Record<string, number> = {}
+  let buffered = ''
+  const row =
+    /^\s*(\d[\d.]* [kMGTPE]?B)\s+(\d[\d.]* [kMGTPE]?B)\s+(\d[\d.]* [kMGTPE]?B)\/s\s+(\d[\d.]* [kMGTPE]?B)\/s/
+  for await (const chunk of chunks) {
+    buffered += decoder.decode(chunk, { stream: true })
+    const records = buffered.split(/[\r\n]/)
+    buffered = records.pop() ?? ''
+    for (const record of records) {
+      const polled = row.exec(record)
+      if (polled != null) {
+        yield ndjsonLine({
+          TotalIn: parseHumanBytes(polled[2] ?? ''),
+          TotalOut: parseHumanBytes(polled[1] ?? ''),
+          RateIn: parseHumanBytes(polled[4] ?? ''),
+          RateOut: parseHumanBytes(polled[3] ?? '')
+        })
+        continue
+      }
+      const field = /^(TotalIn|TotalOut|RateIn|RateOut): (.*?)(\/s)?$/.exec(record)
+      if (field?.[1] != null) single[field[1]] = parseHumanBytes(field[2] ?? '')
+    }
+  }
+  if (Object.keys(single).length > 0) {
+    yield ndjsonLine({
+      TotalIn: single.TotalIn ?? 0,
+      TotalOut: single.TotalOut ?? 0,
+      RateIn: single.RateIn ?? 0,
+      RateOut: single.RateOut ?? 0
+    })
+  }
+}
+
+/** Kubo's filestore status words (`ipfs filestore verify --help`) and their codes. */
+const FILESTORE_STATUS: Readonly<Record<string, number>> = {
+  ok: 0,
+  error: 10,
+  'no-file': 11,
+  changed: 12,
+  ERROR: 20,
+  missing: 30
+}
+
+interface FilestoreEntryJson {
+  Status: number
+  ErrorMsg: string
+  Key: { '/': string } | null
+  FilePath: string
+  Offset: number
+  Size: number
+}
+
+/** boxo's `ListRes.FormatLong`: `<cid> <size> <path> <offset>`, a bare `<cid>` without a file, or `<corrupt key>`. */
+function parseFilestoreEntry(text: string, status: number, errorMessage: string): FilestoreEntryJson {
+  const full = /^(\S+)\s+(\d+) (.*) (\d+)$/.exec(text)
+  if (full != null) {
+    return {
+      Status: status,
+      ErrorMsg: errorMessage,
+      Key: { '/': full[1] ?? '' },
+      FilePath: full[3] ?? '',
+      Offset: Number(full[4]),
+      Size: Number(full[2])
+    }
+  }
+  const key = text.trim()
+  return {
+    Status: status,
+    ErrorMsg: errorMessage,
+    Key: key === '<corrupt key>' ? null : { '/': key },
+    FilePath: '',
+    Offset: 0,
+    Size: 0
+  }
+}
+
+/**
+ * `filestore ls`: one `<cid> <size> <path> <offset>` line per block → the HTTP API's ListRes lines
+ * (status ok). Entries with an error are only on stderr, without their CID, and make the call fail.
+ */
+export async function* filestoreLsOutput(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  for await (const line of lines(chunks)) {
+    if (line.trim() !== '') yield ndjsonLine(parseFilestoreEntry(line, 0, ''))
+  }
+}
+
+/**
+ * `filestore verify`: `<status> <cid> <size> <path> <offset> [keep|remove]` lines → ListRes lines.
+ * The CLI prints the error text only for `ERROR` entries (on stderr, in order); the other statuses
+ * come without their `ErrorMsg`.
+ */
+export async function* filestoreVerifyOutput(
+  chunks: AsyncIterable<Uint8Array>,
+  context: OutputContext
+): AsyncGenerator<Uint8Array> {
+  const removing = context.options['remove-bad-blocks'] === true
+  const entries: FilestoreEntryJson[] = []
+  for await (const line of lines(chunks)) {
+    const match = /^(\S+)\s+(.*)$/.exec(line)
+    if (match == null) continue
+    const status = FILESTORE_STATUS[match[1] ?? ''] ?? -1
+    const rest = removing ? (match[2] ?? '').replace(/ (keep|remove)$/, '') : (match[2] ?? '')
+    entries.push(parseFilestoreEntry(rest, status, ''))
+  }
+  const internalErrors = context.stderrLines()
+  let next = 0
+  for (const entry of entries) {
+    if (entry.Status === FILESTORE_STATUS.ERROR) entry.ErrorMsg = internalErrors[next++] ?? ''
+    yield ndjsonLine(entry)
+  }
 }

@@ -19,7 +19,17 @@ import {
   type Transport
 } from '@tk/rpc'
 import { type BodyPlan, planBody } from './cli-body.js'
-import { addOutput, lsOutput, type OutputKind } from './cli-output.js'
+import {
+  addOutput,
+  bandwidthOutput,
+  blockRmOutput,
+  cidFormatOutput,
+  filestoreLsOutput,
+  filestoreVerifyOutput,
+  lsOutput,
+  type OutputContext,
+  type OutputKind
+} from './cli-output.js'
 import { CLI_TARGET, DEFAULT_TIMEOUT, KILL_GRACE, STDERR_LIMIT, TEMP_DIR_PREFIX } from './constants.js'
 import { KuboBinaryNotFoundError } from './errors.js'
 import { findIpfsBinary } from './kubo-binary.js'
@@ -147,6 +157,10 @@ class CliCall {
   #stderr = ''
   #tempDir: string | undefined
   #output: OutputKind = 'stdout'
+  /** Kubo's closing error for "some items failed, each reported in the output": not a failure of the call. */
+  #partialFailure: string | undefined
+  /** Commands whose stderr carries results keep all of it. */
+  #stderrLimit = STDERR_LIMIT
   #outputFile: string | undefined
   #deadlineTimer: NodeJS.Timeout | undefined
   #idleTimer: NodeJS.Timeout | undefined
@@ -202,7 +216,7 @@ class CliCall {
     })
     child.stderr?.setEncoding('utf8')
     child.stderr?.on('data', (text: string) => {
-      this.#stderr = (this.#stderr + text).slice(-STDERR_LIMIT)
+      this.#stderr = (this.#stderr + text).slice(-this.#stderrLimit)
     })
     this.#touch()
     if (stdin != null && child.stdin != null) void this.#pump(child, stdin)
@@ -269,6 +283,27 @@ class CliCall {
         )
         options.output = this.#outputFile
         this.#output = 'file'
+        break
+      case 'block/rm':
+        this.#output = 'block-rm'
+        this.#partialFailure = 'some blocks not removed'
+        this.#stderrLimit = Number.POSITIVE_INFINITY
+        break
+      case 'cid/format':
+      case 'cid/base32':
+        this.#output = 'cid-format'
+        this.#partialFailure = 'errors while displaying some entries'
+        this.#stderrLimit = Number.POSITIVE_INFINITY
+        break
+      case 'stats/bw':
+        this.#output = 'stats-bw'
+        break
+      case 'filestore/ls':
+        this.#output = 'filestore-ls'
+        break
+      case 'filestore/verify':
+        this.#output = 'filestore-verify'
+        this.#stderrLimit = Number.POSITIVE_INFINITY
         break
       case 'key/export':
         this.#outputFile = path.join(await this.#makeTempDir(), 'key')
@@ -368,14 +403,37 @@ class CliCall {
   }
 
   #adapt(chunks: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+    const context: OutputContext = {
+      args: this.#request.args ?? [],
+      options: this.#request.options ?? {},
+      stderrLines: () => this.#stderrLines()
+    }
     switch (this.#output) {
       case 'add':
         return addOutput(chunks)
       case 'ls':
-        return lsOutput(chunks, this.#request.args ?? [])
+        return lsOutput(chunks, context.args)
+      case 'block-rm':
+        return blockRmOutput(chunks, context)
+      case 'cid-format':
+        return cidFormatOutput(chunks, context)
+      case 'stats-bw':
+        return bandwidthOutput(chunks)
+      case 'filestore-ls':
+        return filestoreLsOutput(chunks)
+      case 'filestore-verify':
+        return filestoreVerifyOutput(chunks, context)
       default:
         return chunks
     }
+  }
+
+  /** stderr's lines without the closing `Error: …` of a partial failure (what some commands report items on). */
+  #stderrLines(): string[] {
+    const stderrLines = this.#stderr.split('\n').filter(line => line !== '')
+    if (this.#partialFailure != null && stderrLines.at(-1) === `Error: ${this.#partialFailure}`)
+      stderrLines.pop()
+    return stderrLines
   }
 
   /** Waits for the exit and says how the call failed, if it did. */
@@ -388,6 +446,9 @@ class CliCall {
       return new KuboBinaryNotFoundError([`${this.#context.binary} (${code})`], { cause: exit.error })
     }
     if (exit.code === 0) return undefined
+    // Each failed item is in the output already (see #stderrLines), as over HTTP.
+    const lastLine = this.#stderr.trimEnd().split('\n').at(-1)
+    if (this.#partialFailure != null && lastLine === `Error: ${this.#partialFailure}`) return undefined
     // The file-writing commands' output file is read after exit; nothing is left to do on success.
     return this.#errorFromStderr(exit.code, midStream)
   }
