@@ -4,6 +4,8 @@
  * typed client reads both transports alike.
  */
 
+import { splitLines } from '@tk/rpc'
+
 const encoder = new TextEncoder()
 
 /** How the process's output is turned into the command's HTTP-shaped output. */
@@ -28,25 +30,9 @@ export interface OutputContext {
 
 const ndjsonLine = (value: unknown): Uint8Array => encoder.encode(`${JSON.stringify(value)}\n`)
 
-async function* lines(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
-  const decoder = new TextDecoder()
-  let buffered = ''
-  for await (const chunk of chunks) {
-    buffered += decoder.decode(chunk, { stream: true })
-    let newline = buffered.indexOf('\n')
-    while (newline !== -1) {
-      yield buffered.slice(0, newline)
-      buffered = buffered.slice(newline + 1)
-      newline = buffered.indexOf('\n')
-    }
-  }
-  buffered += decoder.decode()
-  if (buffered !== '') yield buffered
-}
-
 /** `added <cid> <name>` (or a bare CID with `--quiet`) → `{"Name","Hash"}` lines, as `add` streams over HTTP. */
 export async function* addOutput(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-  for await (const line of lines(chunks)) {
+  for await (const line of splitLines(chunks)) {
     const added = /^added (\S+) ?(.*)$/.exec(line)
     const bare = /^\s*(\S+)\s*$/.exec(line)
     const hash = added?.[1] ?? bare?.[1]
@@ -74,7 +60,7 @@ export async function* lsOutput(
 ): AsyncGenerator<Uint8Array> {
   const objects: Array<{ Hash: string; Links: LsLinkJson[] }> = []
   let current: { Hash: string; Links: LsLinkJson[] } | undefined
-  for await (const line of lines(chunks)) {
+  for await (const line of splitLines(chunks)) {
     if (line.trim() === '') continue
     const link = /^(\S+)\s+(\S+)\s(.*)$/.exec(line)
     if (link == null) {
@@ -139,7 +125,7 @@ export async function* blockRmOutput(
   context: OutputContext
 ): AsyncGenerator<Uint8Array> {
   const removed: Array<{ Hash: string; Error?: string }> = []
-  for await (const line of lines(chunks)) {
+  for await (const line of splitLines(chunks)) {
     const match = /^removed (\S+)$/.exec(line)
     if (match?.[1] != null) removed.push({ Hash: match[1] })
   }
@@ -162,7 +148,7 @@ export async function* cidFormatOutput(
   context: OutputContext
 ): AsyncGenerator<Uint8Array> {
   const formatted: string[] = []
-  for await (const line of lines(chunks)) formatted.push(line)
+  for await (const line of splitLines(chunks)) formatted.push(line)
   const failures = context.stderrLines()
   let out = 0
   let err = 0
@@ -274,7 +260,7 @@ function parseFilestoreEntry(text: string, status: number, errorMessage: string)
  * (status ok). Entries with an error are only on stderr, without their CID, and make the call fail.
  */
 export async function* filestoreLsOutput(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-  for await (const line of lines(chunks)) {
+  for await (const line of splitLines(chunks)) {
     if (line.trim() !== '') yield ndjsonLine(parseFilestoreEntry(line, 0, ''))
   }
 }
@@ -290,7 +276,7 @@ export async function* filestoreVerifyOutput(
 ): AsyncGenerator<Uint8Array> {
   const removing = context.options['remove-bad-blocks'] === true
   const entries: FilestoreEntryJson[] = []
-  for await (const line of lines(chunks)) {
+  for await (const line of splitLines(chunks)) {
     const match = /^(\S+)\s+(.*)$/.exec(line)
     if (match == null) continue
     const status = FILESTORE_STATUS[match[1] ?? ''] ?? -1

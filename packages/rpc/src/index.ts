@@ -53,7 +53,7 @@ export {
 export { type HttpTransportInit, httpTransport } from './http-transport.js'
 export { Invoker, type RequestShape } from './invoker.js'
 export { type CallOptions, type Duration, kebabCase, toKuboOptions } from './options.js'
-export { parseJsonOutput, parseNdjson } from './output.js'
+export { parseJsonOutput, parseNdjson, splitLines } from './output.js'
 export type * from './transport.js'
 export {
   checkCid,

@@ -13,20 +13,26 @@ export function parseJsonOutput<T>(text: string): T {
   }
 }
 
-/** Parses newline-delimited JSON as the chunks arrive, one value per line. */
-export async function* parseNdjson<T>(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<T> {
+/** Splits streamed text output into lines as the chunks arrive (without the newlines). */
+export async function* splitLines(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
   const decoder = new TextDecoder()
   let buffered = ''
   for await (const chunk of chunks) {
     buffered += decoder.decode(chunk, { stream: true })
     let newline = buffered.indexOf('\n')
     while (newline !== -1) {
-      const line = buffered.slice(0, newline).trim()
+      yield buffered.slice(0, newline)
       buffered = buffered.slice(newline + 1)
-      if (line !== '') yield JSON.parse(line) as T
       newline = buffered.indexOf('\n')
     }
   }
   buffered += decoder.decode()
-  if (buffered.trim() !== '') yield JSON.parse(buffered) as T
+  if (buffered !== '') yield buffered
+}
+
+/** Parses newline-delimited JSON as the chunks arrive, one value per line. */
+export async function* parseNdjson<T>(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<T> {
+  for await (const line of splitLines(chunks)) {
+    if (line.trim() !== '') yield JSON.parse(line) as T
+  }
 }
