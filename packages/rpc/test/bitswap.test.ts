@@ -6,7 +6,7 @@ import { createProvideCommands } from '../src/commands/provide.js'
 import { createRootCommands } from '../src/commands/root.js'
 import { httpTransport } from '../src/http-transport.js'
 import { Invoker } from '../src/invoker.js'
-import { collect, sha256 } from './helpers.js'
+import { collect, eventually, sha256 } from './helpers.js'
 
 function commandsFor(node: KuboNode | undefined) {
   if (node == null) throw new Error('no node')
@@ -16,15 +16,6 @@ function commandsFor(node: KuboNode | undefined) {
     bitswap: createBitswapCommands(invoker),
     root: createRootCommands(invoker),
     provide: createProvideCommands(invoker)
-  }
-}
-
-async function eventually<T>(probe: () => Promise<T>, done: (value: T) => boolean, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const value = await probe()
-    if (done(value) || Date.now() > deadline) return value
-    await new Promise(resolve => setTimeout(resolve, 100))
   }
 }
 

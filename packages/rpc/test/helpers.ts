@@ -38,3 +38,17 @@ export async function waitFor(condition: () => boolean, ms = 5_000): Promise<boo
   }
   return condition()
 }
+
+/** Probes until `done` says yes or `ms` pass, and returns the last value for the test to assert on. */
+export async function eventually<T>(
+  probe: () => Promise<T>,
+  done: (value: T) => boolean,
+  ms = 10_000
+): Promise<T> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const value = await probe()
+    if (done(value) || Date.now() > deadline) return value
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+}

@@ -6,7 +6,7 @@ import { createRootCommands } from '../src/commands/root.js'
 import { createRoutingCommands } from '../src/commands/routing.js'
 import { httpTransport } from '../src/http-transport.js'
 import { Invoker } from '../src/invoker.js'
-import { all } from './helpers.js'
+import { all, eventually } from './helpers.js'
 
 /** Kubo's default Provide.DHT.Interval, 22h, in ms. */
 const REPROVIDE_INTERVAL = 22 * 3600_000
@@ -25,15 +25,6 @@ function commandsFor(node: KuboNode | undefined) {
 function sweep(stat: ProvideStat): SweepProvideStat {
   if (stat.type !== 'sweep') throw new Error(`expected the sweep provider, got ${stat.type}`)
   return stat
-}
-
-async function eventually<T>(probe: () => Promise<T>, done: (value: T) => boolean, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const value = await probe()
-    if (done(value) || Date.now() > deadline) return value
-    await new Promise(resolve => setTimeout(resolve, 200))
-  }
 }
 
 let cluster: KuboCluster
@@ -78,7 +69,8 @@ describe('provide once', () => {
     // Right after start the LAN provider is not online yet, and what it is given then is not announced.
     const lan = await eventually(
       async () => sweep(await a.provide.stat({ lan: true })),
-      stat => stat.connectivity.status === 'online'
+      stat => stat.connectivity.status === 'online',
+      20_000
     )
     expect(lan.connectivity.status).toBe('online')
 
@@ -94,7 +86,8 @@ describe('provide once', () => {
         (await all(b.routing.findprovs(file, { numProviders: 1, timeout: 10_000 })))
           .filter(event => event.type === 'provider')
           .map(event => event.responses[0]?.id),
-      found => found.includes(peerA)
+      found => found.includes(peerA),
+      20_000
     )
     expect(providers).toEqual([peerA])
   })
@@ -127,7 +120,8 @@ describe('provide stat', () => {
     expect(await all(a.provide.once(added.cid))).toEqual([added.cid])
     const after = await eventually(
       async () => sweep(await a.provide.stat({ lan: true })),
-      stat => stat.operations.past.keysProvided > lan.operations.past.keysProvided
+      stat => stat.operations.past.keysProvided > lan.operations.past.keysProvided,
+      20_000
     )
     expect(after.operations.past.keysProvided).toBeGreaterThan(lan.operations.past.keysProvided)
     expect(after.network.peers).toBeGreaterThanOrEqual(1)

@@ -7,7 +7,7 @@ import { createRootCommands } from '../src/commands/root.js'
 import { type Bandwidth, createStatsCommands } from '../src/commands/stats.js'
 import { httpTransport } from '../src/http-transport.js'
 import { Invoker } from '../src/invoker.js'
-import { all, collect, sha256 } from './helpers.js'
+import { all, collect, eventually, sha256 } from './helpers.js'
 
 function commandsFor(node: KuboNode | undefined) {
   if (node == null) throw new Error('no node')
@@ -19,15 +19,6 @@ function commandsFor(node: KuboNode | undefined) {
     bitswap: createBitswapCommands(invoker),
     provide: createProvideCommands(invoker),
     root: createRootCommands(invoker)
-  }
-}
-
-async function eventually<T>(probe: () => Promise<T>, done: (value: T) => boolean, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const value = await probe()
-    if (done(value) || Date.now() > deadline) return value
-    await new Promise(resolve => setTimeout(resolve, 200))
   }
 }
 
