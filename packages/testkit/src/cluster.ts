@@ -16,7 +16,8 @@ export interface KuboCluster extends AsyncDisposable {
 
 /**
  * Connects two nodes: `a` dials `b`'s swarm addresses, then waits until each lists the other in
- * `swarm peers`.
+ * `swarm peers` and, when the DHT runs, in its LAN routing table (a peer is connected a moment
+ * before the DHT has checked its protocols and taken it in; a query in between finds nobody).
  */
 export async function connect(a: KuboNode, b: KuboNode, options: ConnectOptions = {}): Promise<void> {
   const signal = AbortSignal.any([
@@ -25,6 +26,41 @@ export async function connect(a: KuboNode, b: KuboNode, options: ConnectOptions 
   ])
   await rpc(a.apiUrl, 'swarm/connect', { args: [...b.swarmAddrs], signal, authorization: a.authorization })
   await Promise.all([waitForPeer(a, b.peerId, signal), waitForPeer(b, a.peerId, signal)])
+  await Promise.all([waitForRoutingTable(a, b, signal), waitForRoutingTable(b, a, signal)])
+}
+
+interface DhtTable {
+  Buckets: Array<{ Peers: Array<{ ID: string }> | null }> | null
+}
+
+const LAN_DHT_PROTOCOL = '/ipfs/lan/kad/1.0.0'
+
+/** Waits until `node`'s LAN DHT holds `peer`, if `peer` serves the LAN DHT (else it never will). */
+async function waitForRoutingTable(node: KuboNode, peer: KuboNode, signal: AbortSignal): Promise<void> {
+  const id = await rpc<{ Protocols: string[] | null }>(peer.apiUrl, 'id', {
+    signal,
+    authorization: peer.authorization
+  })
+  if (!(id.Protocols ?? []).includes(LAN_DHT_PROTOCOL)) return
+  for (;;) {
+    let table: DhtTable
+    try {
+      table = await rpc<DhtTable>(node.apiUrl, 'stats/dht', {
+        args: ['lan'],
+        signal,
+        authorization: node.authorization
+      })
+    } catch (error) {
+      signal.throwIfAborted()
+      // A node configured without the DHT (Routing.Type none, or a delegated router) has no table to wait for.
+      if (/routing service is not a DHT/.test((error as Error).message)) return
+      throw error
+    }
+    const peers = (table.Buckets ?? []).flatMap(bucket => bucket.Peers ?? [])
+    if (peers.some(entry => entry.ID === peer.peerId)) return
+    await new Promise(resolve => setTimeout(resolve, 50))
+    signal.throwIfAborted()
+  }
 }
 
 async function waitForPeer(node: KuboNode, peerId: string, signal: AbortSignal): Promise<void> {
