@@ -35,9 +35,11 @@ describe('createKuboCluster', () => {
         ids.filter(id => id !== node.peerId).sort()
       )
       // connect() also waits for the DHT to take the peers in: a query right away finds them.
-      const lan = await postJson<{ Buckets: Array<{ Peers: Array<{ ID: string }> | null }> }>(node.apiUrl, 'stats/dht', [
-        'lan'
-      ])
+      const lan = await postJson<{ Buckets: Array<{ Peers: Array<{ ID: string }> | null }> }>(
+        node.apiUrl,
+        'stats/dht',
+        ['lan']
+      )
       expect(lan.Buckets.flatMap(bucket => (bucket.Peers ?? []).map(peer => peer.ID)).sort()).toEqual(
         ids.filter(id => id !== node.peerId).sort()
       )
