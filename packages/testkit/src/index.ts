@@ -40,5 +40,6 @@ export {
   type KuboConfigPatch,
   type KuboNode,
   type KuboNodeInit,
+  type RestartOptions,
   type StopOptions
 } from './kubo-node.js'

@@ -69,8 +69,19 @@ export interface KuboNode extends AsyncDisposable {
   readonly running: boolean
   /** The `Authorization` header given at creation, if any. */
   readonly authorization: string | undefined
+  /**
+   * Shuts the daemon down and starts it again on the same repo, peer id, API address and swarm
+   * addresses (to test what happens to clients and subscriptions across a restart).
+   */
+  restart(options?: RestartOptions): Promise<void>
   /** Shuts the daemon down (force-killing it if it does not go) and deletes its repo. Idempotent. */
   stop(options?: StopOptions): Promise<void>
+}
+
+export interface RestartOptions extends StopOptions {
+  signal?: AbortSignal
+  /** How long the new daemon may take to become ready (ms). */
+  startTimeout?: number
 }
 
 let swept: Promise<unknown> | undefined
@@ -111,20 +122,8 @@ export async function createKuboNode(init: KuboNodeInit = {}): Promise<KuboNode>
     const config = await configure(repoPath, init.config)
     const peerId = (config.Identity as { PeerID: string }).PeerID
 
-    const child = spawn(binary, ['daemon', ...(init.args ?? [])], {
-      env: processEnv,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      // Its own process group: stop() and the exit hooks kill the group, and a Ctrl-C in the
-      // terminal reaches us first, so we can shut it down and delete the repo.
-      detached: true
-    })
-    const daemon = new Daemon(child)
-    if (child.pid == null) {
-      throw await daemon.spawnError()
-    }
-    resources.daemonPid = child.pid
-    await writeOwner(resources)
-    await daemon.ready(signal)
+    const daemonArgs = ['daemon', ...(init.args ?? [])]
+    const daemon = await startDaemon(binary, daemonArgs, processEnv, resources, signal)
 
     const apiMultiaddr = (await fs.readFile(path.join(repoPath, 'api'), 'utf8')).trim()
     const apiUrl = multiaddrToUrl(apiMultiaddr)
@@ -140,6 +139,8 @@ export async function createKuboNode(init: KuboNodeInit = {}): Promise<KuboNode>
       .map(address => `${address}/p2p/${peerId}`)
 
     return new RunningKuboNode({
+      daemonArgs,
+      processEnv,
       peerId,
       apiUrl,
       apiMultiaddr,
@@ -161,6 +162,37 @@ export async function createKuboNode(init: KuboNodeInit = {}): Promise<KuboNode>
       cause: error
     })
   }
+}
+
+/** Spawns `ipfs daemon` in its own process group and resolves once it is ready. */
+async function startDaemon(
+  binary: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  resources: NodeResources,
+  signal: AbortSignal
+): Promise<Daemon> {
+  const child = spawn(binary, args, {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group: stop() and the exit hooks kill the group, and a Ctrl-C in the
+    // terminal reaches us first, so we can shut it down and delete the repo.
+    detached: true
+  })
+  const daemon = new Daemon(child)
+  if (child.pid == null) {
+    throw await daemon.spawnError()
+  }
+  resources.daemonPid = child.pid
+  await writeOwner(resources)
+  try {
+    await daemon.ready(signal)
+  } catch (error) {
+    killGroup(child.pid, 'SIGKILL')
+    await daemon.exited
+    throw error
+  }
+  return daemon
 }
 
 async function configure(repoPath: string, patch: KuboConfigPatch = {}): Promise<KuboConfigPatch> {
@@ -280,6 +312,8 @@ class Daemon {
 }
 
 interface RunningKuboNodeInit {
+  daemonArgs: string[]
+  processEnv: NodeJS.ProcessEnv
   peerId: string
   apiUrl: string
   apiMultiaddr: string
@@ -303,9 +337,12 @@ class RunningKuboNode implements KuboNode {
   readonly binary: string
   readonly env: Readonly<Record<string, string>>
   readonly authorization: string | undefined
-  readonly #daemon: Daemon
+  readonly #daemonArgs: string[]
+  readonly #processEnv: NodeJS.ProcessEnv
   readonly #resources: NodeResources
+  #daemon: Daemon
   #stopping: Promise<void> | undefined
+  #restarting: Promise<void> | undefined
 
   constructor(init: RunningKuboNodeInit) {
     this.peerId = init.peerId
@@ -319,6 +356,8 @@ class RunningKuboNode implements KuboNode {
     this.authorization = init.authorization
     this.#daemon = init.daemon
     this.#resources = init.resources
+    this.#daemonArgs = init.daemonArgs
+    this.#processEnv = init.processEnv
   }
 
   get pid(): number {
@@ -338,7 +377,43 @@ class RunningKuboNode implements KuboNode {
     await this.stop()
   }
 
+  async restart(options: RestartOptions = {}): Promise<void> {
+    if (this.#stopping != null) throw new Error('This node has been stopped; it cannot restart')
+    this.#restarting ??= this.#restart(options).finally(() => {
+      this.#restarting = undefined
+    })
+    await this.#restarting
+  }
+
+  async #restart(options: RestartOptions): Promise<void> {
+    const signal = AbortSignal.any([
+      ...(options.signal == null ? [] : [options.signal]),
+      AbortSignal.timeout(options.startTimeout ?? DEFAULT_START_TIMEOUT)
+    ])
+    await this.#halt(options.timeout ?? DEFAULT_SHUTDOWN_GRACE)
+    // The ports the OS gave the first daemon become fixed, so the node keeps its addresses.
+    await configure(this.repoPath, {
+      Addresses: {
+        API: this.apiMultiaddr,
+        Gateway: new URL(this.gatewayUrl).host.replace(/^(.*):(\d+)$/, '/ip4/$1/tcp/$2'),
+        Swarm: this.swarmAddrs.map(address => address.replace(/\/p2p\/[^/]+$/, ''))
+      }
+    })
+    const binary = this.binary
+    this.#daemon = await startDaemon(binary, this.#daemonArgs, this.#processEnv, this.#resources, signal)
+  }
+
   async #stop(grace: number): Promise<void> {
+    await this.#restarting?.catch(() => {
+      // A failed restart leaves no daemon; stopping still removes the repo.
+    })
+    await this.#halt(grace)
+    await fs.rm(this.#resources.dir, { recursive: true, force: true, maxRetries: 5 })
+    untrack(this.#resources)
+  }
+
+  /** Shuts the daemon down: `ipfs shutdown`, then SIGTERM, then SIGKILL. */
+  async #halt(grace: number): Promise<void> {
     const daemon = this.#daemon
     if (daemon.running) {
       // Ask nicely first: Kubo flushes its datastore and releases the repo lock.
@@ -353,8 +428,6 @@ class RunningKuboNode implements KuboNode {
         }
       }
     }
-    await fs.rm(this.#resources.dir, { recursive: true, force: true, maxRetries: 5 })
-    untrack(this.#resources)
   }
 }
 

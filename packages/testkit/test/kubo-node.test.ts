@@ -5,6 +5,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import {
+  connect,
   createKuboCluster,
   createKuboNode,
   findKuboBinary,
@@ -86,6 +87,35 @@ describe('createKuboNode', () => {
     }
     expect(isProcessAlive(pid)).toBe(false)
     expect(existsSync(path.dirname(repoPath))).toBe(false)
+  })
+
+  it('restart() brings the daemon back on the same repo, peer id and addresses', async () => {
+    const [a, b] = await Promise.all([createKuboNode(), createKuboNode()])
+    try {
+      const block = randomBytes(4096)
+      const put = await postJson<{ Key: string }>(a.apiUrl, 'block/put', [], block)
+      const before = { peerId: a.peerId, apiUrl: a.apiUrl, swarmAddrs: [...a.swarmAddrs], pid: a.pid }
+
+      await a.restart()
+      expect(isProcessAlive(before.pid)).toBe(false)
+      expect(a.pid).not.toBe(before.pid)
+      expect(a.running).toBe(true)
+      expect({ peerId: a.peerId, apiUrl: a.apiUrl, swarmAddrs: [...a.swarmAddrs] }).toEqual({
+        peerId: before.peerId,
+        apiUrl: before.apiUrl,
+        swarmAddrs: before.swarmAddrs
+      })
+      // The same API answers with the same identity and the data kept in the repo.
+      expect((await postJson<{ ID: string }>(a.apiUrl, 'id')).ID).toBe(before.peerId)
+      expect(sha256(await post(a.apiUrl, 'block/get', [put.Key]))).toBe(sha256(block))
+      // Peers can dial the same swarm address again.
+      await connect(b, a)
+      expect(sha256(await post(b.apiUrl, 'block/get', [put.Key]))).toBe(sha256(block))
+    } finally {
+      await Promise.all([a.stop(), b.stop()])
+    }
+    expect(isProcessAlive(a.pid)).toBe(false)
+    expect(existsSync(path.dirname(a.repoPath))).toBe(false)
   })
 
   it('reports Kubo’s stderr when the daemon fails to start, and removes its temp repo', async () => {
