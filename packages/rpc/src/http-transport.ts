@@ -18,6 +18,8 @@ export interface HttpTransportInit {
   timeout?: number
   /** Keep-alive connections kept to the daemon. */
   connections?: number
+  /** Where `IPFS_API` and `IPFS_PATH` are read when `apiUrl` is not given; default `process.env`. */
+  env?: NodeJS.ProcessEnv
 }
 
 const UNREACHABLE_CODES = new Set([
@@ -50,7 +52,7 @@ class HttpTransport implements Transport {
   readonly #longLived = new Set<AbortController>()
 
   constructor(init: HttpTransportInit) {
-    this.#endpoint = resolveApiEndpoint(init.apiUrl)
+    this.#endpoint = resolveApiEndpoint(init.apiUrl, init.env)
     this.target = this.#endpoint.socketPath ?? this.#endpoint.origin
     this.#timeout = init.timeout ?? DEFAULT_TIMEOUT
     const authorization = init.authorization ?? this.#endpoint.authorization

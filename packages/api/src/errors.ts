@@ -1,0 +1,50 @@
+/** Neither backend reached a Kubo node; `tried` says what was attempted and why it failed. */
+export class NoIpfsNodeError extends Error {
+  static override readonly name = 'NoIpfsNodeError'
+  override readonly name = 'NoIpfsNodeError'
+  readonly isRetryable = true
+  /** One line per attempt, e.g. `HTTP http://127.0.0.1:5001: connection refused`. */
+  readonly tried: readonly string[]
+
+  constructor(tried: readonly string[], options?: ErrorOptions) {
+    super(
+      [
+        `No IPFS node answered (tried: ${tried.join('; ')}).`,
+        'Start Kubo with `ipfs daemon` (or `ipfs.startDaemon()`), or point the `api` option or IPFS_API',
+        'at its API address (Addresses.API in its config); for the CLI backend, put `ipfs` on PATH or set KUBO_BINARY.'
+      ].join(' '),
+      options
+    )
+    this.tried = tried
+  }
+}
+
+/** A local file or directory given to publish (or another call) does not exist or cannot be read. */
+export class LocalPathError extends Error {
+  static override readonly name = 'LocalPathError'
+  override readonly name = 'LocalPathError'
+  readonly isRetryable = false
+  /** The path at fault: the argument itself, or the entry inside a directory that failed. */
+  readonly path: string
+
+  constructor(path: string, problem: string, options?: ErrorOptions) {
+    super(`${path}: ${problem}`, options)
+    this.path = path
+  }
+}
+
+/** Kubo's Libp2pStreamMounting is off, so tunnels (p2p listen/forward) cannot work. */
+export class StreamMountingDisabledError extends Error {
+  static override readonly name = 'StreamMountingDisabledError'
+  override readonly name = 'StreamMountingDisabledError'
+  readonly isRetryable = false
+
+  constructor(options?: ErrorOptions) {
+    super(
+      'Kubo has stream mounting (Experimental.Libp2pStreamMounting) turned off, so tunnels cannot be opened. ' +
+        'Run `ipfs config --json Experimental.Libp2pStreamMounting true` and restart the daemon, ' +
+        'or call `ipfs.checkStreamMounting({ enable: true })` and restart it.',
+      options
+    )
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * @packageDocumentation
+ *
+ * The programmer-friendly IPFS API: publish, download, IPNS, pubsub, peers and tunnels on a Kubo
+ * node, over its HTTP API or, when that cannot be used, the `ipfs` command line.
+ *
+ * @example
+ *
+ * ```ts
+ * import { ipfs } from '@tk/api'
+ *
+ * const cid = await ipfs.publish('hello world')
+ * console.log(cid, new TextDecoder().decode(await ipfs.read(cid)))
+ * ```
+ */
+
+import { createIpfs } from './ipfs.js'
+
+export {
+  AbortError,
+  DaemonUnreachableError,
+  InvalidArgumentError,
+  KuboRpcError,
+  RpcTimeoutError
+} from '@tk/rpc'
+export { httpAuthorization } from './backend.js'
+export type { ApiContext } from './context.js'
+export { LocalPathError, NoIpfsNodeError, StreamMountingDisabledError } from './errors.js'
+export { createIpfs, type Ipfs } from './ipfs.js'
+export type { WaitOptions } from './node.js'
+export type { BackendName, CallOptions, IpfsOptions } from './options.js'
+
+/** A ready instance for quick scripts: `auto` backend, the default API address. */
+export const ipfs = createIpfs()
