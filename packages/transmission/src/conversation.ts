@@ -1,0 +1,534 @@
+import { createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { InvalidArgumentError } from '@tk/rpc'
+import { StreamClosedError, TransmissionError } from './errors.js'
+import { publishPart, sanitizeFileName } from './file-names.js'
+import type { FrameStream } from './frame-stream.js'
+import { type Listener, type ListenOptions, type ReceivedFile, startListener } from './listener.js'
+import {
+  type CallOptions,
+  CHUNK_SIZE,
+  callSignal,
+  checkedPeerId,
+  DEFAULT_MAX_MESSAGE_SIZE,
+  ENCRYPTION_ALLOWANCE,
+  type Transform
+} from './options.js'
+import {
+  type CloseBody,
+  type FileDoneBody,
+  type FileOpenHeader,
+  FrameType,
+  readId,
+  withId
+} from './protocol.js'
+import { explain, openStream, type TransmitFileOptions, type TransmitOptions } from './sender.js'
+
+export interface ConversationOptions {
+  /** Applied to every message and file chunk this side sends. */
+  encrypt?: Transform
+  /** Undoes the other side's `encrypt`. */
+  decrypt?: Transform
+  /** Where files the peer sends in this conversation are stored; default the OS temp dir. */
+  directory?: string
+  /** Largest message taken from the peer (bytes); default 32 MiB. */
+  maxMessageSize?: number
+}
+
+export interface StartConversationOptions extends TransmitOptions, ConversationOptions {}
+
+/** Messages received but not yet read, beyond which we stop reading (the peer's `say` waits). */
+const INBOX_LIMIT = 1_000
+
+/**
+ * Two peers talking over one stream: `say()` resolves when the peer has the message; `listen()`
+ * and `for await` read what the peer says; files travel on the same stream. `close()` tells the
+ * peer, whose iteration then ends.
+ */
+export class Conversation implements AsyncIterable<Uint8Array>, AsyncDisposable {
+  /** The conversation's name, as the starter gave it. */
+  readonly name: string
+  /** The other peer (authenticated by Kubo on the listening side). */
+  readonly peerId: string
+  /** Resolves when the conversation has ended, with who ended it. */
+  readonly closed: Promise<{ by: 'us' | 'peer' | 'error'; reason?: string }>
+  readonly #stream: FrameStream
+  readonly #options: ConversationOptions
+  readonly #inbox: Uint8Array[] = []
+  readonly #files: ReceivedFile[] = []
+  #waiters: Array<() => void> = []
+  readonly #pendingAcks = new Map<number, { resolve: () => void; reject: (error: Error) => void }>()
+  #fileDone: { id: number; resolve: (body: FileDoneBody) => void; reject: (error: Error) => void } | undefined
+  #nextMessageId = 1
+  #nextFileId = 1
+  #sendingFile: Promise<void> = Promise.resolve()
+  #ended: Error | undefined
+  #closing: Promise<void> | undefined
+  #markClosed: (value: { by: 'us' | 'peer' | 'error'; reason?: string }) => void = () => {}
+
+  constructor(name: string, peerId: string, stream: FrameStream, options: ConversationOptions) {
+    this.name = name
+    this.peerId = peerId
+    this.#stream = stream
+    this.#options = options
+    this.closed = new Promise(resolve => {
+      this.#markClosed = resolve
+    })
+    stream.idleTimeout = 0
+    stream.maxFrame =
+      Math.max(options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE, CHUNK_SIZE) + ENCRYPTION_ALLOWANCE + 4
+    void this.#readLoop()
+  }
+
+  /** Sends one message; resolves when the peer has received it. */
+  async say(data: Uint8Array | string, options: CallOptions = {}): Promise<void> {
+    const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data
+    if (!(bytes instanceof Uint8Array))
+      throw new InvalidArgumentError('data', 'expected a Uint8Array or a string')
+    this.#checkOpen()
+    const signal = callSignal(options)
+    const id = this.#nextMessageId++
+    const acknowledged = new Promise<void>((resolve, reject) =>
+      this.#pendingAcks.set(id, { resolve, reject })
+    )
+    const payload = this.#options.encrypt == null ? bytes : await this.#options.encrypt(bytes)
+    try {
+      await this.#stream.write(FrameType.message, withId(id, payload))
+      await raceAbort(acknowledged, signal)
+    } catch (error) {
+      this.#pendingAcks.delete(id)
+      throw explain(error, signal, this.peerId, this.#stream)
+    }
+  }
+
+  /** The next message from the peer; rejects with `StreamClosedError` once the conversation ended and nothing is left. */
+  async listen(options: CallOptions = {}): Promise<Uint8Array> {
+    const signal = callSignal(options, Number.POSITIVE_INFINITY)
+    for (;;) {
+      const next = this.#inbox.shift()
+      if (next != null) {
+        this.#wake()
+        return next
+      }
+      if (this.#ended != null) throw this.#ended
+      await raceAbort(this.#changed(), signal)
+    }
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+    for (;;) {
+      try {
+        yield await this.listen()
+      } catch (error) {
+        if (error instanceof StreamClosedError && this.#inbox.length === 0) return
+        throw error
+      }
+    }
+  }
+
+  /** Sends a file on this conversation; resolves once the peer stored it with a matching SHA-256. */
+  async transmitFile(
+    filePath: string,
+    options: Omit<TransmitFileOptions, 'ipfs' | 'encrypt' | 'retries'> = {}
+  ): Promise<void> {
+    const previous = this.#sendingFile
+    let done: () => void = () => {}
+    this.#sendingFile = new Promise(resolve => {
+      done = resolve
+    })
+    await previous
+    try {
+      await this.#sendFile(filePath, options)
+    } finally {
+      done()
+    }
+  }
+
+  /** The next file the peer sends on this conversation. */
+  async listenForFile(options: CallOptions = {}): Promise<ReceivedFile> {
+    const signal = callSignal(options, Number.POSITIVE_INFINITY)
+    for (;;) {
+      const next = this.#files.shift()
+      if (next != null) return next
+      if (this.#ended != null) throw this.#ended
+      await raceAbort(this.#changed(), signal)
+    }
+  }
+
+  /** Ends the conversation and tells the peer. Idempotent. */
+  async close(reason?: string): Promise<void> {
+    this.#closing ??= (async () => {
+      if (this.#ended == null) {
+        await this.#stream.writeJson(FrameType.close, { reason } satisfies CloseBody).catch(() => {})
+        this.#end(new StreamClosedError('The conversation was closed', this.peerId), { by: 'us', reason })
+        await this.#stream.closeAfterPeer(1_000)
+      }
+      this.#stream.close()
+    })()
+    await this.#closing
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+
+  async #sendFile(
+    filePath: string,
+    options: Omit<TransmitFileOptions, 'ipfs' | 'encrypt' | 'retries'>
+  ): Promise<void> {
+    this.#checkOpen()
+    const stat = await fs.stat(filePath).catch((error: unknown) => {
+      throw new InvalidArgumentError('filePath', `cannot read ${filePath}: ${(error as Error).message}`)
+    })
+    if (!stat.isFile()) throw new InvalidArgumentError('filePath', `${filePath} is not a file`)
+    const metadata =
+      typeof options.metadata === 'string' ? new TextEncoder().encode(options.metadata) : options.metadata
+    const signal = callSignal(options, Number.POSITIVE_INFINITY)
+    const id = this.#nextFileId++
+    const done = new Promise<FileDoneBody>((resolve, reject) => {
+      this.#fileDone = { id, resolve, reject }
+    })
+    try {
+      const header: FileOpenHeader = {
+        id,
+        name: path.basename(filePath),
+        size: stat.size,
+        metadata: metadata == null ? undefined : Buffer.from(metadata).toString('base64')
+      }
+      await this.#stream.writeJson(FrameType.fileOpen, header)
+      const hash = createHash('sha256')
+      const started = Date.now()
+      let sent = 0
+      for await (const chunk of createReadStream(filePath, { highWaterMark: CHUNK_SIZE, signal })) {
+        const piece = chunk as Buffer
+        hash.update(piece)
+        const payload = this.#options.encrypt == null ? piece : await this.#options.encrypt(piece)
+        await this.#stream.write(FrameType.fileChunk, withId(id, payload))
+        sent += piece.byteLength
+        options.onProgress?.({
+          bytes: sent,
+          total: stat.size,
+          rate: sent / Math.max((Date.now() - started) / 1000, 0.001)
+        })
+      }
+      await this.#stream.write(FrameType.fileEnd, withId(id, hash.digest()))
+      const body = await raceAbort(done, signal)
+      if (!body.ok) {
+        throw new TransmissionError(
+          body.code ?? 'internal',
+          `The peer did not store ${header.name}: ${body.message ?? ''}`,
+          {
+            remote: true,
+            peerId: this.peerId
+          }
+        )
+      }
+      if (stat.size === 0) options.onProgress?.({ bytes: 0, total: 0, rate: 0 })
+    } catch (error) {
+      throw explain(error, signal, this.peerId, this.#stream)
+    } finally {
+      this.#fileDone = undefined
+    }
+  }
+
+  async #readLoop(): Promise<void> {
+    let incoming:
+      | {
+          header: FileOpenHeader
+          part: string
+          file: fs.FileHandle
+          hash: ReturnType<typeof createHash>
+          written: number
+        }
+      | undefined
+    try {
+      for (;;) {
+        while (this.#inbox.length >= INBOX_LIMIT) await this.#changed()
+        const frame = await this.#stream.read()
+        switch (frame.type) {
+          case FrameType.message: {
+            const { id, rest } = readId(frame.payload)
+            const message = this.#options.decrypt == null ? rest.slice() : await this.#options.decrypt(rest)
+            this.#inbox.push(message)
+            this.#wake()
+            await this.#stream.write(FrameType.messageAck, withId(id, new Uint8Array(0)))
+            break
+          }
+          case FrameType.messageAck: {
+            const { id } = readId(frame.payload)
+            this.#pendingAcks.get(id)?.resolve()
+            this.#pendingAcks.delete(id)
+            break
+          }
+          case FrameType.close: {
+            let reason: string | undefined
+            try {
+              reason = (JSON.parse(new TextDecoder().decode(frame.payload)) as CloseBody).reason
+            } catch {
+              reason = undefined
+            }
+            this.#end(new StreamClosedError('The peer closed the conversation', this.peerId), {
+              by: 'peer',
+              reason
+            })
+            this.#stream.close()
+            return
+          }
+          case FrameType.fileOpen: {
+            if (incoming != null)
+              throw new TransmissionError('protocol', 'a file began before the last one ended', {
+                peerId: this.peerId
+              })
+            const header = JSON.parse(new TextDecoder().decode(frame.payload)) as FileOpenHeader
+            if (
+              !Number.isSafeInteger(header.id) ||
+              !Number.isSafeInteger(header.size) ||
+              header.size < 0 ||
+              typeof header.name !== 'string'
+            ) {
+              throw new TransmissionError('protocol', 'a bad file header', { peerId: this.peerId })
+            }
+            const directory = this.#options.directory ?? os.tmpdir()
+            const part = path.join(directory, `.tk-${process.pid}-${Date.now()}-${header.id}.part`)
+            incoming = {
+              header,
+              part,
+              file: await fs.open(part, 'w'),
+              hash: createHash('sha256'),
+              written: 0
+            }
+            break
+          }
+          case FrameType.fileChunk: {
+            const { id, rest } = readId(frame.payload)
+            if (incoming == null || id !== incoming.header.id)
+              throw new TransmissionError('protocol', 'a chunk of no open file', { peerId: this.peerId })
+            const piece = this.#options.decrypt == null ? rest : await this.#options.decrypt(rest)
+            if (incoming.written + piece.byteLength > incoming.header.size) {
+              throw new TransmissionError('too-large', 'more file bytes than announced', {
+                peerId: this.peerId
+              })
+            }
+            incoming.hash.update(piece)
+            await incoming.file.write(piece, 0, piece.byteLength, incoming.written)
+            incoming.written += piece.byteLength
+            break
+          }
+          case FrameType.fileEnd: {
+            const { id, rest } = readId(frame.payload)
+            if (incoming == null || id !== incoming.header.id)
+              throw new TransmissionError('protocol', 'the end of no open file', { peerId: this.peerId })
+            const current = incoming
+            incoming = undefined
+            await current.file.sync()
+            await current.file.close()
+            const matches =
+              current.written === current.header.size && Buffer.from(rest).equals(current.hash.digest())
+            if (!matches) {
+              await fs.rm(current.part, { force: true })
+              await this.#stream.writeJson(FrameType.fileDone, {
+                id,
+                ok: false,
+                code: 'digest-mismatch',
+                message: 'size or SHA-256 differs'
+              } satisfies FileDoneBody)
+              break
+            }
+            const name = sanitizeFileName(current.header.name)
+            const finalPath = await publishPart(current.part, this.#options.directory ?? os.tmpdir(), name)
+            this.#files.push({
+              peerId: this.peerId,
+              path: finalPath,
+              name: path.basename(finalPath),
+              size: current.header.size,
+              metadata:
+                current.header.metadata == null
+                  ? new Uint8Array(0)
+                  : new Uint8Array(Buffer.from(current.header.metadata, 'base64'))
+            })
+            this.#wake()
+            await this.#stream.writeJson(FrameType.fileDone, { id, ok: true } satisfies FileDoneBody)
+            break
+          }
+          case FrameType.fileDone: {
+            const body = JSON.parse(new TextDecoder().decode(frame.payload)) as FileDoneBody
+            if (this.#fileDone?.id === body.id) this.#fileDone.resolve(body)
+            break
+          }
+          default:
+            throw new TransmissionError('protocol', `unexpected frame ${frame.type} in a conversation`, {
+              peerId: this.peerId
+            })
+        }
+      }
+    } catch (error) {
+      if (incoming != null) {
+        await incoming.file.close().catch(() => {})
+        await fs.rm(incoming.part, { force: true })
+      }
+      const failure = error instanceof Error ? error : new Error(String(error))
+      if (this.#ended == null) {
+        if (failure instanceof TransmissionError && !failure.remote) {
+          await this.#stream.fail({ code: failure.code, message: failure.message })
+        }
+        const ended =
+          failure instanceof StreamClosedError
+            ? new StreamClosedError('The conversation ended: the stream closed', this.peerId, {
+                cause: failure
+              })
+            : failure
+        this.#end(ended, { by: 'error', reason: failure.message })
+      }
+      this.#stream.close()
+    }
+  }
+
+  #end(error: Error, how: { by: 'us' | 'peer' | 'error'; reason?: string }): void {
+    if (this.#ended != null) return
+    this.#ended = error
+    for (const pending of this.#pendingAcks.values()) pending.reject(error)
+    this.#pendingAcks.clear()
+    this.#fileDone?.reject(error)
+    this.#wake()
+    this.#markClosed(how)
+  }
+
+  #checkOpen(): void {
+    if (this.#ended != null) throw this.#ended
+  }
+
+  async #changed(): Promise<void> {
+    await new Promise<void>(resolve => this.#waiters.push(resolve))
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters
+    this.#waiters = []
+    for (const wake of waiters) wake()
+  }
+}
+
+async function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  signal.throwIfAborted()
+  let onAbort: (() => void) | undefined
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        onAbort = () => reject(signal.reason)
+        signal.addEventListener('abort', onAbort, { once: true })
+      })
+    ])
+  } finally {
+    if (onAbort != null) signal.removeEventListener('abort', onAbort)
+  }
+}
+
+/** Starts a conversation with the conversation listener `listenerName` on `peerId`; resolves once the peer joined. */
+export async function startConversation(
+  conversationName: string,
+  peerId: string,
+  listenerName: string,
+  options: StartConversationOptions = {}
+): Promise<Conversation> {
+  checkedPeerId(peerId)
+  if (typeof conversationName !== 'string' || conversationName === '' || conversationName.length > 256) {
+    throw new InvalidArgumentError('conversationName', 'expected a name of 1 to 256 characters')
+  }
+  const signal = callSignal(options)
+  const { stream } = await openStream(
+    peerId,
+    listenerName,
+    { kind: 'conversation', name: conversationName },
+    options,
+    signal
+  )
+  return new Conversation(conversationName, peerId, stream, options)
+}
+
+/** A peer asks to talk; `join()` accepts, anything else (or `ignore()`) declines. */
+export interface ConversationRequest {
+  readonly peerId: string
+  /** The name the starter gave. */
+  readonly name: string
+  join(options?: ConversationOptions): Promise<Conversation>
+  ignore(): void
+}
+
+/**
+ * Serves conversations on `/x/<listenerName>`: `handler` gets each request and may `join()` it.
+ * A request the handler neither joins nor ignores within the idle timeout is declined.
+ */
+export async function listenForConversations(
+  listenerName: string,
+  handler: (request: ConversationRequest) => void | Promise<void>,
+  options: ListenOptions = {}
+): Promise<Listener> {
+  const decisions = new WeakMap<
+    FrameStream,
+    { joined: ConversationOptions | undefined; made: (conversation: Conversation) => void }
+  >()
+  return await startListener(
+    listenerName,
+    {
+      kind: 'conversation',
+      accept: async incoming => {
+        const name = typeof incoming.header.name === 'string' ? incoming.header.name.slice(0, 256) : ''
+        let decide: (joined: ConversationOptions | undefined) => void = () => {}
+        const decision = new Promise<ConversationOptions | undefined>(resolve => {
+          decide = resolve
+        })
+        let made: (conversation: Conversation) => void = () => {}
+        const conversation = new Promise<Conversation>(resolve => {
+          made = resolve
+        })
+        const request: ConversationRequest = {
+          peerId: incoming.peerId,
+          name,
+          join: async (joinOptions = {}) => {
+            decide({ decrypt: options.decrypt, ...joinOptions })
+            return await conversation
+          },
+          ignore: () => decide(undefined)
+        }
+        void (async () => {
+          try {
+            await handler(request)
+          } catch (error) {
+            options.onError?.(error as Error, incoming.peerId)
+          }
+          decide(undefined)
+        })()
+        const joined = await raceAbort(
+          decision,
+          AbortSignal.any([incoming.signal, AbortSignal.timeout(options.idleTimeout ?? 30_000)])
+        ).catch(() => undefined)
+        if (joined == null)
+          throw new TransmissionError('declined', 'the peer did not join this conversation', {
+            peerId: incoming.peerId
+          })
+        decisions.set(incoming.stream, { joined, made })
+        return {
+          maxFrame:
+            Math.max(joined.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE, CHUNK_SIZE) + ENCRYPTION_ALLOWANCE + 4
+        }
+      },
+      serve: async incoming => {
+        const decided = decisions.get(incoming.stream)
+        if (decided?.joined == null) return
+        const conversation = new Conversation(
+          incoming.header.name ?? '',
+          incoming.peerId,
+          incoming.stream,
+          decided.joined
+        )
+        decided.made(conversation)
+        return 'keep'
+      }
+    },
+    options
+  )
+}

@@ -1,0 +1,350 @@
+import type { Socket } from 'node:net'
+import { StreamClosedError, TransmissionError } from './errors.js'
+import {
+  type ErrorBody,
+  FRAME_HEADER_BYTES,
+  FrameType,
+  type FrameTypeCode,
+  frameHeader,
+  frameTypeName,
+  isErrorCode
+} from './protocol.js'
+
+export interface Frame {
+  type: FrameTypeCode
+  payload: Uint8Array
+}
+
+export interface FrameStreamInit {
+  /** Largest payload accepted from the other side (bytes). */
+  maxFrame: number
+  /** No byte for this long → `idle-timeout` (ms). */
+  idleTimeout: number
+  /** The other peer, for error messages. */
+  peerId?: string
+}
+
+/**
+ * Frames over one TCP connection to Kubo's tunnel. Reads are pull-based (the socket pauses while
+ * nobody reads, so a slow consumer slows the sender instead of filling memory); writes wait for
+ * the socket to drain.
+ */
+export class FrameStream {
+  readonly socket: Socket
+  peerId: string | undefined
+  #maxFrame: number
+  #idleTimeout: number
+  #chunks: Uint8Array[] = []
+  #buffered = 0
+  #ended = false
+  #failure: Error | undefined
+  #wake: (() => void) | undefined
+
+  constructor(socket: Socket, init: FrameStreamInit) {
+    this.socket = socket
+    this.#maxFrame = init.maxFrame
+    this.#idleTimeout = init.idleTimeout
+    this.peerId = init.peerId
+    socket.setNoDelay(true)
+    socket.on('data', (chunk: Buffer) => {
+      this.#chunks.push(chunk)
+      this.#buffered += chunk.byteLength
+      // Keep at most a couple of frames buffered: beyond that, let TCP push back on the sender.
+      if (this.#buffered > this.#maxFrame * 2 + 65_536) socket.pause()
+      this.#notify()
+    })
+    socket.on('end', () => {
+      this.#ended = true
+      this.#notify()
+    })
+    socket.on('close', () => {
+      this.#ended = true
+      this.#notify()
+    })
+    socket.on('error', error => {
+      this.#failure ??= error
+      this.#notify()
+    })
+  }
+
+  set maxFrame(value: number) {
+    this.#maxFrame = value
+  }
+
+  /** 0 or Infinity: wait for the peer without limit (an open conversation may be quiet for hours). */
+  set idleTimeout(value: number) {
+    this.#idleTimeout = value
+  }
+
+  /**
+   * After a failed write: the peer may have said why before it closed (an `error` frame we have
+   * not read yet). Returns that as a remote error, or undefined.
+   */
+  bufferedError(): TransmissionError | undefined {
+    try {
+      for (;;) {
+        if (this.#buffered < FRAME_HEADER_BYTES) return undefined
+        const head = this.#peek(FRAME_HEADER_BYTES)
+        const length = new DataView(head.buffer, head.byteOffset, FRAME_HEADER_BYTES).getUint32(1)
+        if (this.#buffered < FRAME_HEADER_BYTES + length) return undefined
+        const frame = this.#peek(FRAME_HEADER_BYTES + length)
+        const type = frame[0]
+        const payload = frame.slice(FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + length)
+        this.#consume(FRAME_HEADER_BYTES + length)
+        if (type === FrameType.error) return remoteError(payload, this.peerId)
+      }
+    } catch {
+      return undefined
+    }
+  }
+
+  /** Reads one line (Kubo's `--report-peer-id` line), at most `limit` bytes. */
+  async readLine(limit: number, signal?: AbortSignal): Promise<string> {
+    for (;;) {
+      const joined = this.#peek()
+      const newline = joined.indexOf(0x0a)
+      if (newline >= 0) {
+        this.#consume(newline + 1)
+        return new TextDecoder().decode(joined.subarray(0, newline))
+      }
+      if (joined.byteLength > limit)
+        throw new TransmissionError('protocol', `expected a line of at most ${limit} bytes`, {
+          peerId: this.peerId
+        })
+      await this.#more(signal)
+    }
+  }
+
+  /** Reads exactly `length` raw bytes (the preamble). */
+  async readBytes(length: number, signal?: AbortSignal): Promise<Uint8Array> {
+    while (this.#buffered < length) await this.#more(signal)
+    const bytes = this.#peek(length).slice(0, length)
+    this.#consume(length)
+    return bytes
+  }
+
+  /** The next frame; an `error` frame from the other side is thrown as a remote `TransmissionError`. */
+  async read(signal?: AbortSignal): Promise<Frame> {
+    while (this.#buffered < FRAME_HEADER_BYTES) await this.#more(signal)
+    const head = this.#peek(FRAME_HEADER_BYTES)
+    const type = head[0] ?? 0
+    const length = new DataView(head.buffer, head.byteOffset, FRAME_HEADER_BYTES).getUint32(1)
+    if (frameTypeName(type) == null) {
+      throw new TransmissionError('protocol', `unknown frame type 0x${type.toString(16)}`, {
+        peerId: this.peerId
+      })
+    }
+    if (length > this.#maxFrame) {
+      throw new TransmissionError(
+        'too-large',
+        `a frame of ${length} bytes is beyond the limit of ${this.#maxFrame}`,
+        {
+          peerId: this.peerId
+        }
+      )
+    }
+    while (this.#buffered < FRAME_HEADER_BYTES + length) await this.#more(signal)
+    const joined = this.#peek(FRAME_HEADER_BYTES + length)
+    const payload = joined.subarray(FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + length)
+    this.#consume(FRAME_HEADER_BYTES + length)
+    if (type === FrameType.error) throw remoteError(payload, this.peerId)
+    return { type: type as FrameTypeCode, payload }
+  }
+
+  /** Reads a frame that must be one of `types`. */
+  async expect(types: readonly FrameTypeCode[], signal?: AbortSignal): Promise<Frame> {
+    const frame = await this.read(signal)
+    if (!types.includes(frame.type)) {
+      throw new TransmissionError(
+        'protocol',
+        `expected ${types.map(type => frameTypeName(type)).join(' or ')}, got ${frameTypeName(frame.type)}`,
+        { peerId: this.peerId }
+      )
+    }
+    return frame
+  }
+
+  /** Writes a frame; resolves when the socket has taken it (waits for drain under backpressure). */
+  async write(type: FrameTypeCode, payload: Uint8Array = new Uint8Array(0)): Promise<void> {
+    this.#checkWritable()
+    this.socket.cork()
+    this.socket.write(frameHeader(type, payload.byteLength))
+    const flushed = this.socket.write(payload)
+    this.socket.uncork()
+    if (!flushed) await this.#drain()
+  }
+
+  /** Writes raw bytes (the preamble). */
+  async writeRaw(bytes: Uint8Array): Promise<void> {
+    this.#checkWritable()
+    if (!this.socket.write(bytes)) await this.#drain()
+  }
+
+  async writeJson(type: FrameTypeCode, body: object): Promise<void> {
+    await this.write(type, new TextEncoder().encode(JSON.stringify(body)))
+  }
+
+  /** Tells the other side why, best effort, then closes. */
+  async fail(error: ErrorBody): Promise<void> {
+    if (!this.socket.destroyed && this.socket.writable) {
+      await new Promise<void>(resolve => {
+        const body = new TextEncoder().encode(JSON.stringify(error))
+        this.socket.cork()
+        this.socket.write(frameHeader(FrameType.error, body.byteLength))
+        this.socket.write(body)
+        this.socket.uncork()
+        // Give Kubo a moment to carry the frame before the teardown that `end` causes.
+        setTimeout(resolve, 50).unref()
+      })
+    }
+    this.close()
+  }
+
+  /** Waits (bounded) for the other side to close first, so our last frame is not cut off. */
+  async closeAfterPeer(ms: number): Promise<void> {
+    if (!this.#ended) {
+      await new Promise<void>(resolve => {
+        const timer = setTimeout(resolve, ms)
+        timer.unref()
+        this.socket.once('close', () => {
+          clearTimeout(timer)
+          resolve()
+        })
+        this.socket.resume()
+      })
+    }
+    this.close()
+  }
+
+  close(): void {
+    this.socket.destroy()
+  }
+
+  get closed(): boolean {
+    return this.socket.destroyed
+  }
+
+  #checkWritable(): void {
+    if (this.socket.destroyed || !this.socket.writable) {
+      throw new StreamClosedError('The stream to the peer is closed', this.peerId, { cause: this.#failure })
+    }
+  }
+
+  async #drain(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      const onDrain = (): void => {
+        cleanup()
+        resolve()
+      }
+      const onClose = (): void => {
+        cleanup()
+        reject(
+          new StreamClosedError('The stream to the peer closed while sending', this.peerId, {
+            cause: this.#failure
+          })
+        )
+      }
+      const cleanup = (): void => {
+        this.socket.off('drain', onDrain)
+        this.socket.off('close', onClose)
+      }
+      this.socket.on('drain', onDrain)
+      this.socket.on('close', onClose)
+    })
+  }
+
+  /** The buffered bytes from the start, at least `length` of them contiguous (merging only what is needed). */
+  #peek(length = this.#buffered): Uint8Array {
+    const first = this.#chunks[0]
+    if (first != null && first.byteLength >= length) return first
+    const merged = new Uint8Array(Math.max(length, 0))
+    let offset = 0
+    let used = 0
+    for (const chunk of this.#chunks) {
+      if (offset >= length) break
+      const take = Math.min(chunk.byteLength, length - offset)
+      merged.set(chunk.subarray(0, take), offset)
+      offset += take
+      if (take < chunk.byteLength) {
+        this.#chunks[used] = chunk.subarray(take)
+        break
+      }
+      used++
+    }
+    this.#chunks.splice(0, used, merged)
+    return merged
+  }
+
+  #consume(length: number): void {
+    let left = length
+    while (left > 0) {
+      const first = this.#chunks[0]
+      if (first == null) break
+      if (first.byteLength <= left) {
+        this.#chunks.shift()
+        left -= first.byteLength
+      } else {
+        this.#chunks[0] = first.subarray(left)
+        left = 0
+      }
+    }
+    this.#buffered -= length
+    if (this.socket.isPaused() && this.#buffered <= this.#maxFrame * 2 + 65_536) this.socket.resume()
+  }
+
+  async #more(signal?: AbortSignal): Promise<void> {
+    if (this.#failure != null) {
+      throw new StreamClosedError(`The stream to the peer failed: ${this.#failure.message}`, this.peerId, {
+        cause: this.#failure
+      })
+    }
+    if (this.#ended)
+      throw new StreamClosedError('The peer closed the stream before the transmission finished', this.peerId)
+    signal?.throwIfAborted()
+    if (this.socket.isPaused()) this.socket.resume()
+    await new Promise<void>((resolve, reject) => {
+      const timer = !(this.#idleTimeout > 0 && Number.isFinite(this.#idleTimeout))
+        ? undefined
+        : setTimeout(() => {
+            cleanup()
+            reject(
+              new TransmissionError('idle-timeout', `no data from the peer for ${this.#idleTimeout} ms`, {
+                peerId: this.peerId
+              })
+            )
+          }, this.#idleTimeout)
+      const onAbort = (): void => {
+        cleanup()
+        reject(signal?.reason)
+      }
+      const cleanup = (): void => {
+        clearTimeout(timer)
+        signal?.removeEventListener('abort', onAbort)
+        this.#wake = undefined
+      }
+      this.#wake = () => {
+        cleanup()
+        resolve()
+      }
+      signal?.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+
+  #notify(): void {
+    this.#wake?.()
+  }
+}
+
+function remoteError(payload: Uint8Array, peerId: string | undefined): TransmissionError {
+  try {
+    const body = JSON.parse(new TextDecoder().decode(payload)) as Partial<ErrorBody>
+    const code = isErrorCode(body.code) ? body.code : 'internal'
+    const message = typeof body.message === 'string' ? body.message.slice(0, 500) : 'no reason given'
+    return new TransmissionError(code, `The peer refused: ${message} (${code})`, { remote: true, peerId })
+  } catch {
+    return new TransmissionError('protocol', 'The peer sent an unreadable error frame', {
+      remote: true,
+      peerId
+    })
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * @packageDocumentation
+ *
+ * Peer-to-peer data, files and conversations between IPFS nodes, by peer id, over Kubo's libp2p
+ * stream mounting. The wire protocol is in PROTOCOL.md.
+ *
+ * @example
+ *
+ * ```ts
+ * import { listenForTransmissions, transmitData } from '@tk/transmission'
+ *
+ * // on one node
+ * await using inbox = await listenForTransmissions('inbox', (data, peerId) => console.log(peerId, data))
+ * // on another: resolves once the receiver checked the SHA-256 of what it got
+ * await transmitData('hello', '12D3KooW…', 'inbox')
+ * ```
+ */
+
+export {
+  Conversation,
+  type ConversationOptions,
+  type ConversationRequest,
+  listenForConversations,
+  type StartConversationOptions,
+  startConversation
+} from './conversation.js'
+export { StreamClosedError, TransmissionError } from './errors.js'
+export { MAX_FILE_NAME_BYTES, sanitizeFileName } from './file-names.js'
+export {
+  type FileListenOptions,
+  type Listener,
+  type ListenOptions,
+  listenForFileTransmissions,
+  listenForTransmissions,
+  type ReceivedFile
+} from './listener.js'
+export { CHUNK_SIZE, DEFAULT_MAX_MESSAGE_SIZE, type PeerOptions, type Transform } from './options.js'
+export { ERROR_CODES, type ErrorCode, PROTOCOL_VERSION } from './protocol.js'
+export {
+  type Progress,
+  type TransmitFileOptions,
+  type TransmitOptions,
+  transmitData,
+  transmitFile
+} from './sender.js'

@@ -1,0 +1,423 @@
+import { createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import fs from 'node:fs/promises'
+import type { Socket } from 'node:net'
+import { checkPeerId } from '@tk/rpc'
+import PQueue from 'p-queue'
+import { StreamClosedError, TransmissionError } from './errors.js'
+import { partPathFor, publishPart, sanitizeFileName } from './file-names.js'
+import { FrameStream } from './frame-stream.js'
+import {
+  CHUNK_SIZE,
+  checkPositive,
+  clientOf,
+  DEFAULT_IDLE_TIMEOUT,
+  DEFAULT_MAX_MESSAGE_SIZE,
+  ENCRYPTION_ALLOWANCE,
+  MAX_CONTROL_FRAME,
+  type PeerOptions,
+  protocolFor,
+  type Transform
+} from './options.js'
+import {
+  type AcceptHeader,
+  type ErrorCode,
+  FrameType,
+  type OpenHeader,
+  PREAMBLE,
+  type TransmissionKind
+} from './protocol.js'
+import type { Progress } from './sender.js'
+import { openListenerTunnel } from './tunnels.js'
+
+export interface ListenOptions extends Omit<PeerOptions, 'timeout'> {
+  /** Undoes the sender's `encrypt` on every chunk. */
+  decrypt?: Transform
+  /** Whether to serve this peer (Kubo authenticated its id); refused peers get `forbidden`. */
+  allow?: (peerId: string) => boolean | Promise<boolean>
+  /** Transmissions served at once; default 16. */
+  concurrency?: number
+  /** Transmissions waiting for a slot; beyond this a sender gets `busy`. Default 64. */
+  maxQueued?: number
+  /** Largest data transmission (bytes; held in memory); default 32 MiB. */
+  maxMessageSize?: number
+  /** Called with each transmission that failed, and each handler error; the listener keeps serving. */
+  onError?: (error: Error, peerId: string | undefined) => void
+  /** How long opening the listener may take (ms); default 30 000. */
+  timeout?: number
+}
+
+export interface FileListenOptions extends ListenOptions {
+  /** Where files are stored; must exist. Default: the current directory. */
+  directory?: string
+  /** Largest file accepted (bytes); default no limit. */
+  maxFileSize?: number
+  /** Progress of each incoming file. */
+  onProgress?: (progress: Progress & { peerId: string; name: string }) => void
+}
+
+/** A running listener. `close()` (or `await using`) removes its tunnel; transfers in progress are cut. */
+export interface Listener extends AsyncDisposable {
+  /** The libp2p protocol it serves, `/x/<name>`. */
+  readonly protocol: string
+  close(): Promise<void>
+}
+
+export interface ReceivedFile {
+  /** The sender, as Kubo authenticated it. */
+  peerId: string
+  /** Where the file now is. */
+  path: string
+  /** The name the sender gave, sanitized. */
+  name: string
+  size: number
+  metadata: Uint8Array
+}
+
+/** What each kind's server does with an accepted stream. */
+export interface Incoming {
+  stream: FrameStream
+  peerId: string
+  header: OpenHeader
+  signal: AbortSignal
+}
+
+interface ServeSpec {
+  kind: TransmissionKind
+  /** Checks the `open` header; returns the accept header or throws a `TransmissionError`. */
+  accept: (incoming: Incoming) => Promise<AcceptHeader>
+  /** Serves the stream after `accept` was sent; `keep` hands the stream on (a conversation) instead of closing it. */
+  serve: (incoming: Incoming, accept: AcceptHeader) => Promise<void | 'keep'>
+}
+
+/** Runs a listener: the tunnel, the admission rules, and a serve function per stream. */
+export async function startListener(
+  listenerName: string,
+  spec: ServeSpec,
+  options: ListenOptions
+): Promise<Listener> {
+  const protocol = protocolFor(listenerName)
+  checkPositive('concurrency', options.concurrency)
+  checkPositive('maxMessageSize', options.maxMessageSize)
+  const client = clientOf(options)
+  const controller = new AbortController()
+  const queue = new PQueue({ concurrency: options.concurrency ?? 16 })
+  const maxQueued = options.maxQueued ?? 64
+  const report = (error: Error, peerId: string | undefined): void => {
+    if (options.onError != null) {
+      try {
+        options.onError(error, peerId)
+      } catch {
+        // A failing error reporter must not take the listener down.
+      }
+    }
+  }
+
+  const handle = async (socket: Socket): Promise<void> => {
+    const stream = new FrameStream(socket, {
+      maxFrame: MAX_CONTROL_FRAME,
+      idleTimeout: options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT
+    })
+    const signal = controller.signal
+    let kept = false
+    try {
+      // Kubo's --report-peer-id line: the sender's id, authenticated by libp2p.
+      const peerId = (await stream.readLine(128, signal)).trim()
+      checkPeerId(peerId)
+      stream.peerId = peerId
+      const preamble = await stream.readBytes(PREAMBLE.byteLength, signal)
+      if (preamble.some((byte, index) => byte !== PREAMBLE[index])) {
+        throw new TransmissionError(
+          'unsupported-version',
+          preamble[0] === 0 && preamble[1] === PREAMBLE[1]
+            ? `protocol version ${preamble[4]} is not supported (this side speaks 1)`
+            : 'not a tk transmission',
+          { peerId }
+        )
+      }
+      const opened = await stream.expect([FrameType.open], signal)
+      const header = parseOpen(opened.payload, peerId)
+      if (header.kind !== spec.kind) {
+        throw new TransmissionError(
+          'wrong-kind',
+          `this listener takes ${spec.kind} transmissions, not ${header.kind}`,
+          {
+            peerId
+          }
+        )
+      }
+      if (options.allow != null && !(await options.allow(peerId))) {
+        throw new TransmissionError('forbidden', 'this listener does not serve your peer id', { peerId })
+      }
+      if (queue.pending + queue.size >= queue.concurrency + maxQueued) {
+        throw new TransmissionError('busy', 'the listener is serving its maximum; try again later', {
+          peerId
+        })
+      }
+      const incoming: Incoming = { stream, peerId, header, signal }
+      await queue.add(async () => {
+        const accept = await spec.accept(incoming)
+        await stream.writeJson(FrameType.accept, accept)
+        kept = (await spec.serve(incoming, accept)) === 'keep'
+      })
+    } catch (error) {
+      const failure = error instanceof Error ? error : new Error(String(error))
+      if (
+        !(failure instanceof StreamClosedError) &&
+        !(failure instanceof TransmissionError && failure.remote)
+      ) {
+        await stream.fail({ code: codeOf(failure), message: failure.message.slice(0, 300) })
+      }
+      if (!controller.signal.aborted) report(failure, stream.peerId)
+    } finally {
+      if (!kept) stream.close()
+    }
+  }
+
+  const tunnel = await openListenerTunnel(
+    client,
+    protocol,
+    socket => {
+      void handle(socket)
+    },
+    options.timeout == null && options.signal == null
+      ? controller.signal
+      : AbortSignal.any([
+          controller.signal,
+          ...(options.signal == null ? [] : [options.signal]),
+          AbortSignal.timeout(options.timeout ?? 30_000)
+        ])
+  )
+  let closing: Promise<void> | undefined
+  const close = async (): Promise<void> => {
+    closing ??= (async () => {
+      controller.abort(new TransmissionError('aborted', 'the listener was closed'))
+      await tunnel.close()
+      queue.clear()
+      await queue.onIdle()
+    })()
+    await closing
+  }
+  options.signal?.addEventListener('abort', () => void close(), { once: true })
+  return { protocol, close, [Symbol.asyncDispose]: close }
+}
+
+function parseOpen(payload: Uint8Array, peerId: string): OpenHeader {
+  let header: OpenHeader
+  try {
+    header = JSON.parse(new TextDecoder().decode(payload)) as OpenHeader
+  } catch {
+    throw new TransmissionError('protocol', 'the open frame is not JSON', { peerId })
+  }
+  const kinds: TransmissionKind[] = ['data', 'file', 'conversation']
+  if (typeof header !== 'object' || header == null || !kinds.includes(header.kind)) {
+    throw new TransmissionError('protocol', 'the open frame names no known kind', { peerId })
+  }
+  if (header.size !== undefined && !(Number.isSafeInteger(header.size) && header.size >= 0)) {
+    throw new TransmissionError('protocol', 'the open frame has a bad size', { peerId })
+  }
+  if (header.name !== undefined && typeof header.name !== 'string') {
+    throw new TransmissionError('protocol', 'the open frame has a bad name', { peerId })
+  }
+  return header
+}
+
+function codeOf(error: Error): ErrorCode {
+  if (error instanceof TransmissionError) return error.code
+  if (error.name === 'InvalidArgumentError') return 'protocol'
+  if (error.name === 'AbortError' || error.name === 'TimeoutError') return 'aborted'
+  return 'internal'
+}
+
+/** Reads chunks until `end`, decrypting and hashing; `onChunk` stores each piece. */
+export async function receiveContent(
+  incoming: Incoming,
+  size: number,
+  received: number,
+  hash: ReturnType<typeof createHash>,
+  decrypt: Transform | undefined,
+  onChunk: (piece: Uint8Array) => Promise<void> | void
+): Promise<void> {
+  const { stream, peerId, signal } = incoming
+  stream.maxFrame = CHUNK_SIZE + ENCRYPTION_ALLOWANCE
+  let total = received
+  for (;;) {
+    const frame = await stream.expect([FrameType.chunk, FrameType.end], signal)
+    if (frame.type === FrameType.end) {
+      if (total !== size) {
+        throw new TransmissionError('protocol', `the sender announced ${size} bytes and sent ${total}`, {
+          peerId
+        })
+      }
+      const expected = Buffer.from(frame.payload)
+      if (!expected.equals(hash.digest())) {
+        throw new TransmissionError(
+          'digest-mismatch',
+          'the content arrived with another SHA-256 than sent; nothing was kept',
+          {
+            peerId
+          }
+        )
+      }
+      return
+    }
+    let piece = frame.payload
+    if (decrypt != null) {
+      try {
+        piece = await decrypt(piece)
+      } catch (error) {
+        throw new TransmissionError('rejected', `decrypt failed: ${(error as Error).message}`, {
+          peerId,
+          cause: error
+        })
+      }
+    }
+    total += piece.byteLength
+    if (total > size) {
+      throw new TransmissionError('too-large', `the sender announced ${size} bytes and sent more`, { peerId })
+    }
+    hash.update(piece)
+    await onChunk(piece)
+  }
+}
+
+/**
+ * Receives data transmissions on `/x/<listenerName>`. `handler` is called with each one once it
+ * has arrived intact (after the sender was told so); its errors go to `onError`.
+ */
+export async function listenForTransmissions(
+  listenerName: string,
+  handler: (data: Uint8Array, peerId: string) => void | Promise<void>,
+  options: ListenOptions = {}
+): Promise<Listener> {
+  const maxSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE
+  return await startListener(
+    listenerName,
+    {
+      kind: 'data',
+      accept: async ({ header, peerId }) => {
+        if ((header.size ?? 0) > maxSize) {
+          throw new TransmissionError(
+            'too-large',
+            `${header.size} bytes is beyond this listener's ${maxSize}`,
+            { peerId }
+          )
+        }
+        return { maxFrame: CHUNK_SIZE + ENCRYPTION_ALLOWANCE }
+      },
+      serve: async incoming => {
+        const size = incoming.header.size ?? 0
+        const data = new Uint8Array(size)
+        let offset = 0
+        await receiveContent(incoming, size, 0, createHash('sha256'), options.decrypt, piece => {
+          data.set(piece, offset)
+          offset += piece.byteLength
+        })
+        await incoming.stream.write(FrameType.done)
+        try {
+          await handler(data, incoming.peerId)
+        } catch (error) {
+          options.onError?.(error as Error, incoming.peerId)
+        }
+        await incoming.stream.closeAfterPeer(1_000)
+      }
+    },
+    options
+  )
+}
+
+/**
+ * Receives files on `/x/<listenerName>` into `directory`. Each is written to a `.part` file,
+ * checked by SHA-256 and only then given its (sanitized, never overwriting) name; `handler` gets
+ * the result. A transfer that broke off keeps its `.part`, and the sender's next attempt resumes it.
+ */
+export async function listenForFileTransmissions(
+  listenerName: string,
+  handler: (file: ReceivedFile) => void | Promise<void>,
+  options: FileListenOptions = {}
+): Promise<Listener> {
+  const directory = options.directory ?? process.cwd()
+  const stat = await fs.stat(directory).catch(() => undefined)
+  if (stat == null || !stat.isDirectory()) {
+    throw new TransmissionError(
+      'internal',
+      `${directory} is not a directory; create it or pass another \`directory\``
+    )
+  }
+  const maxFileSize = options.maxFileSize ?? Number.MAX_SAFE_INTEGER
+  return await startListener(
+    listenerName,
+    {
+      kind: 'file',
+      accept: async ({ header, peerId }) => {
+        const size = header.size ?? 0
+        if (size > maxFileSize) {
+          throw new TransmissionError('too-large', `${size} bytes is beyond this listener's ${maxFileSize}`, {
+            peerId
+          })
+        }
+        const part = partPathFor(directory, peerId, header.name ?? '', size)
+        const held = header.resume === true ? ((await fs.stat(part).catch(() => undefined))?.size ?? 0) : 0
+        return { maxFrame: CHUNK_SIZE + ENCRYPTION_ALLOWANCE, offset: held <= size ? held : 0 }
+      },
+      serve: async (incoming, accept) => {
+        const { header, peerId } = incoming
+        const size = header.size ?? 0
+        const name = sanitizeFileName(header.name ?? '')
+        const part = partPathFor(directory, peerId, header.name ?? '', size)
+        const offset = accept.offset ?? 0
+        const hash = createHash('sha256')
+        if (offset > 0) {
+          for await (const chunk of createReadStream(part, { end: offset - 1, highWaterMark: CHUNK_SIZE }))
+            hash.update(chunk as Buffer)
+        }
+        const file = await fs.open(part, offset > 0 ? 'r+' : 'w')
+        let written = offset
+        const started = Date.now()
+        let complete = false
+        try {
+          await receiveContent(incoming, size, offset, hash, options.decrypt, async piece => {
+            await file.write(piece, 0, piece.byteLength, written)
+            written += piece.byteLength
+            const seconds = Math.max((Date.now() - started) / 1000, 0.001)
+            options.onProgress?.({
+              peerId,
+              name,
+              bytes: written,
+              total: size,
+              rate: (written - offset) / seconds
+            })
+          })
+          await file.truncate(size)
+          await file.sync()
+          complete = true
+        } catch (error) {
+          // Keep the part of a stream that broke off (the sender resumes it); drop anything else.
+          if (!(error instanceof StreamClosedError)) await fs.rm(part, { force: true })
+          throw error
+        } finally {
+          await file.close()
+        }
+        if (!complete) return
+        const finalPath = await publishPart(part, directory, name)
+        await incoming.stream.write(FrameType.done)
+        const metadata =
+          header.metadata == null ? new Uint8Array(0) : new Uint8Array(Buffer.from(header.metadata, 'base64'))
+        if (size === 0) options.onProgress?.({ peerId, name, bytes: 0, total: 0, rate: 0 })
+        try {
+          await handler({
+            peerId,
+            path: finalPath,
+            name: finalPath.split(/[/\\]/).pop() ?? name,
+            size,
+            metadata
+          })
+        } catch (error) {
+          options.onError?.(error as Error, peerId)
+        }
+        await incoming.stream.closeAfterPeer(1_000)
+      }
+    },
+    options
+  )
+}

@@ -1,0 +1,256 @@
+import { createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { InvalidArgumentError } from '@tk/rpc'
+import { StreamClosedError, TransmissionError } from './errors.js'
+import { FrameStream } from './frame-stream.js'
+import {
+  CHUNK_SIZE,
+  callSignal,
+  checkedPeerId,
+  clientOf,
+  DEFAULT_IDLE_TIMEOUT,
+  MAX_CONTROL_FRAME,
+  type PeerOptions,
+  protocolFor,
+  type Transform
+} from './options.js'
+import { type AcceptHeader, FrameType, type OpenHeader, PREAMBLE } from './protocol.js'
+import { forwardPoolFor } from './tunnels.js'
+
+export interface TransmitOptions extends PeerOptions {
+  /** Applied to every chunk before it is sent; the listener's `decrypt` undoes it. */
+  encrypt?: Transform
+}
+
+export interface Progress {
+  /** Bytes the receiver has been sent so far (including what a resumed transfer skipped). */
+  bytes: number
+  /** Bytes in all. */
+  total: number
+  /** Bytes per second since the transfer started. */
+  rate: number
+}
+
+export interface TransmitFileOptions extends TransmitOptions {
+  /** Sent along and handed to the receiver's handler (at most 48 KiB). */
+  metadata?: Uint8Array | string
+  /** Called as bytes go out; `bytes` only grows and ends at `total`. */
+  onProgress?: (progress: Progress) => void
+  /** New connections (resuming from what the receiver holds) after a stream breaks off; default 3. */
+  retries?: number
+}
+
+const MAX_METADATA_BYTES = 48 * 1024
+
+/** Opens one stream to the listener and sends our preamble and `open`; resolves with its `accept`. */
+export async function openStream(
+  peerId: string,
+  listenerName: string,
+  header: OpenHeader,
+  options: PeerOptions,
+  signal: AbortSignal
+): Promise<{ stream: FrameStream; accept: AcceptHeader }> {
+  const protocol = protocolFor(listenerName)
+  const socket = await forwardPoolFor(clientOf(options)).connect(peerId, protocol, signal)
+  const stream = new FrameStream(socket, {
+    maxFrame: MAX_CONTROL_FRAME,
+    idleTimeout: options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
+    peerId
+  })
+  const onAbort = (): void => stream.close()
+  signal.addEventListener('abort', onAbort, { once: true })
+  try {
+    await stream.writeRaw(PREAMBLE)
+    await stream.writeJson(FrameType.open, header)
+    const reply = await stream.expect([FrameType.accept], signal)
+    const accept = JSON.parse(new TextDecoder().decode(reply.payload)) as AcceptHeader
+    return { stream, accept }
+  } catch (error) {
+    stream.close()
+    throw explain(error, signal, peerId, stream)
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+  }
+}
+
+/**
+ * Turns an abort into the caller's reason; a closed stream into the peer's own reason when it
+ * sent one before closing, else a clear message.
+ */
+export function explain(error: unknown, signal: AbortSignal, peerId: string, stream?: FrameStream): unknown {
+  if (signal.aborted) return signal.reason
+  if (error instanceof StreamClosedError) {
+    const said = stream?.bufferedError()
+    if (said != null) return said
+    return new StreamClosedError(
+      `The stream to ${peerId} closed before the transmission finished: the peer is unreachable, has no listener of that name, or went away`,
+      peerId,
+      { cause: error }
+    )
+  }
+  return error
+}
+
+/**
+ * Sends `data` to the listener `listenerName` on `peerId`. Resolves once the receiver has
+ * checked the SHA-256 of everything it got; rejects otherwise (`TransmissionError`,
+ * `StreamClosedError`, the abort reason).
+ */
+export async function transmitData(
+  data: Uint8Array | string,
+  peerId: string,
+  listenerName: string,
+  options: TransmitOptions = {}
+): Promise<void> {
+  checkedPeerId(peerId)
+  protocolFor(listenerName)
+  const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data
+  if (!(bytes instanceof Uint8Array))
+    throw new InvalidArgumentError('data', 'expected a Uint8Array or a string')
+  const signal = callSignal(options)
+  const { stream } = await openStream(
+    peerId,
+    listenerName,
+    { kind: 'data', size: bytes.byteLength },
+    options,
+    signal
+  )
+  const onAbort = (): void => stream.close()
+  signal.addEventListener('abort', onAbort, { once: true })
+  try {
+    for (let offset = 0; offset < bytes.byteLength || offset === 0; offset += CHUNK_SIZE) {
+      const piece = bytes.subarray(offset, offset + CHUNK_SIZE)
+      if (piece.byteLength === 0) break
+      await stream.write(FrameType.chunk, options.encrypt == null ? piece : await options.encrypt(piece))
+    }
+    await stream.write(FrameType.end, createHash('sha256').update(bytes).digest())
+    await stream.expect([FrameType.done], signal)
+  } catch (error) {
+    throw explain(error, signal, peerId, stream)
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+    stream.close()
+  }
+}
+
+/**
+ * Sends the file at `filePath` to the file listener `listenerName` on `peerId`, streamed in
+ * chunks. Resolves when the receiver has the whole file under its final name with a matching
+ * SHA-256. A stream that breaks off is reopened (`retries`) and continues where the receiver's
+ * `.part` file ends.
+ */
+export async function transmitFile(
+  filePath: string,
+  peerId: string,
+  listenerName: string,
+  options: TransmitFileOptions = {}
+): Promise<void> {
+  checkedPeerId(peerId)
+  protocolFor(listenerName)
+  const metadata =
+    typeof options.metadata === 'string' ? new TextEncoder().encode(options.metadata) : options.metadata
+  if (metadata != null && metadata.byteLength > MAX_METADATA_BYTES) {
+    throw new InvalidArgumentError(
+      'metadata',
+      `at most ${MAX_METADATA_BYTES} bytes, got ${metadata.byteLength}`
+    )
+  }
+  let stat: Awaited<ReturnType<typeof fs.stat>>
+  try {
+    stat = await fs.stat(filePath)
+  } catch (error) {
+    throw new InvalidArgumentError('filePath', `cannot read ${filePath}: ${(error as Error).message}`, {
+      cause: error
+    })
+  }
+  if (!stat.isFile()) throw new InvalidArgumentError('filePath', `${filePath} is not a file`)
+  const signal = callSignal(options, Number.POSITIVE_INFINITY)
+  const header: OpenHeader = {
+    kind: 'file',
+    size: stat.size,
+    name: path.basename(filePath),
+    metadata: metadata == null ? undefined : Buffer.from(metadata).toString('base64'),
+    resume: true
+  }
+  const started = Date.now()
+  let retriesLeft = options.retries ?? 3
+  for (;;) {
+    try {
+      await sendFileOnce(filePath, stat.size, peerId, listenerName, header, options, signal, started)
+      return
+    } catch (error) {
+      if (signal.aborted || retriesLeft <= 0 || !(error instanceof StreamClosedError)) throw error
+      retriesLeft--
+    }
+  }
+}
+
+async function sendFileOnce(
+  filePath: string,
+  size: number,
+  peerId: string,
+  listenerName: string,
+  header: OpenHeader,
+  options: TransmitFileOptions,
+  signal: AbortSignal,
+  started: number
+): Promise<void> {
+  const { stream, accept } = await openStream(peerId, listenerName, header, options, signal)
+  const onAbort = (): void => stream.close()
+  signal.addEventListener('abort', onAbort, { once: true })
+  try {
+    const offset = accept.offset ?? 0
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset > size) {
+      throw new TransmissionError('protocol', `the receiver asked to resume at ${offset} of ${size} bytes`, {
+        peerId
+      })
+    }
+    const hash = createHash('sha256')
+    if (offset > 0) {
+      // The digest covers the whole file: what the receiver already holds is hashed here, not resent.
+      for await (const chunk of createReadStream(filePath, {
+        end: offset - 1,
+        highWaterMark: CHUNK_SIZE,
+        signal
+      }))
+        hash.update(chunk as Buffer)
+    }
+    let sent = offset
+    const report = (): void => {
+      const seconds = Math.max((Date.now() - started) / 1000, 0.001)
+      options.onProgress?.({ bytes: sent, total: size, rate: sent / seconds })
+    }
+    if (size > offset) {
+      for await (const chunk of createReadStream(filePath, {
+        start: offset,
+        highWaterMark: CHUNK_SIZE,
+        signal
+      })) {
+        const piece = chunk as Buffer
+        hash.update(piece)
+        await stream.write(FrameType.chunk, options.encrypt == null ? piece : await options.encrypt(piece))
+        sent += piece.byteLength
+        report()
+      }
+    }
+    if (sent !== size) {
+      throw new TransmissionError(
+        'internal',
+        `${filePath} changed while it was sent (${sent} of ${size} bytes)`,
+        {
+          peerId
+        }
+      )
+    }
+    await stream.write(FrameType.end, hash.digest())
+    await stream.expect([FrameType.done], signal)
+    if (size === offset) report()
+  } catch (error) {
+    throw explain(error, signal, peerId, stream)
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+    stream.close()
+  }
+}
