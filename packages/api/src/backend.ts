@@ -40,7 +40,25 @@ export class BackendTransport implements Transport {
   }
 
   get target(): string {
-    return this.#chosen == null ? 'auto (HTTP, then the ipfs CLI)' : this.#transport(this.#chosen).target
+    if (this.#chosen == null) return 'auto (HTTP, then the ipfs CLI)'
+    // Describing the target must not create the transport: an HTTP address is looked up on first use.
+    const transport = this.#chosen === 'http' ? this.#http : this.#cli
+    return (
+      transport?.target ??
+      (this.#chosen === 'http' ? (this.#options.api ?? 'HTTP (address found on first use)') : 'ipfs (CLI)')
+    )
+  }
+
+  /**
+   * Forgets the HTTP address found in the environment or repo (unless `api` was given), so the
+   * next call looks again: after starting a daemon, which may listen elsewhere.
+   */
+  refresh(): void {
+    if (this.#options.api == null && this.#http != null) {
+      void this.#http.close()
+      this.#http = undefined
+    }
+    if ((this.#options.backend ?? 'auto') === 'auto') this.#chosen = undefined
   }
 
   /** The backend in use, or `undefined` while `auto` has not chosen yet. */

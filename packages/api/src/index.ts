@@ -25,10 +25,29 @@ export {
 } from '@tk/rpc'
 export { httpAuthorization } from './backend.js'
 export type { ApiContext } from './context.js'
+export {
+  type DaemonHandle,
+  DaemonStartError,
+  type ExistingDaemon,
+  type StartDaemonOptions,
+  type StartedDaemon,
+  type StopDaemonOptions
+} from './daemon.js'
 export { LocalPathError, NoIpfsNodeError, StreamMountingDisabledError } from './errors.js'
 export { createIpfs, type Ipfs } from './ipfs.js'
 export type { WaitOptions } from './node.js'
 export type { BackendName, CallOptions, IpfsOptions } from './options.js'
+export type {
+  CheckStreamMountingOptions,
+  CloseListenerOptions,
+  CloseSenderOptions,
+  OpenListenerOptions,
+  OpenSenderOptions,
+  StreamMountingStatus,
+  TunnelListener,
+  TunnelSender,
+  Tunnels
+} from './tunnels.js'
 
 /** A ready instance for quick scripts: `auto` backend, the default API address. */
 export const ipfs = createIpfs()

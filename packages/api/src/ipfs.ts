@@ -1,8 +1,10 @@
 import { createKuboClient } from '@tk/rpc'
 import { BackendTransport } from './backend.js'
 import type { ApiContext } from './context.js'
+import { createDaemonFunctions } from './daemon.js'
 import { createNodeFunctions } from './node.js'
 import type { BackendName, CallOptions, IpfsOptions } from './options.js'
+import { createTunnelFunctions } from './tunnels.js'
 
 /**
  * Creates the programmer-friendly API on one Kubo node. Nothing is contacted until the first
@@ -27,6 +29,8 @@ export function createIpfs(options: IpfsOptions = {}) {
     chooseBackend: async (callOptions: CallOptions = {}): Promise<BackendName> =>
       await transport.choose(callOptions),
     ...createNodeFunctions(context),
+    ...createDaemonFunctions(context),
+    ...createTunnelFunctions(context),
     /** Ends pooled connections and running `ipfs` processes; idempotent. */
     close,
     [Symbol.asyncDispose]: close

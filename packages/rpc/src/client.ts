@@ -111,8 +111,10 @@ export function createKuboClient(init: KuboClientInit | string = {}) {
       })
     },
 
-    /** Where requests go (an API URL, or the CLI). */
-    target: transport.target,
+    /** Where requests go (an API URL, or the CLI); read when asked, for transports that decide late. */
+    get target(): string {
+      return transport.target
+    },
     /** The transport underneath, shared by every command. */
     transport,
     /** Closes pooled connections. */

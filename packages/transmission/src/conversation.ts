@@ -518,7 +518,7 @@ export async function listenForConversations(
       },
       serve: async incoming => {
         const decided = decisions.get(incoming.stream)
-        if (decided?.joined == null) return
+        if (decided?.joined == null) return 'close'
         const conversation = new Conversation(
           incoming.header.name ?? '',
           incoming.peerId,

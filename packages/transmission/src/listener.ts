@@ -87,7 +87,7 @@ interface ServeSpec {
   /** Checks the `open` header; returns the accept header or throws a `TransmissionError`. */
   accept: (incoming: Incoming) => Promise<AcceptHeader>
   /** Serves the stream after `accept` was sent; `keep` hands the stream on (a conversation) instead of closing it. */
-  serve: (incoming: Incoming, accept: AcceptHeader) => Promise<void | 'keep'>
+  serve: (incoming: Incoming, accept: AcceptHeader) => Promise<'close' | 'keep'>
 }
 
 /** Runs a listener: the tunnel, the admission rules, and a serve function per stream. */
@@ -320,6 +320,7 @@ export async function listenForTransmissions(
           options.onError?.(error as Error, incoming.peerId)
         }
         await incoming.stream.closeAfterPeer(1_000)
+        return 'close'
       }
     },
     options
@@ -398,7 +399,7 @@ export async function listenForFileTransmissions(
         } finally {
           await file.close()
         }
-        if (!complete) return
+        if (!complete) return 'close'
         const finalPath = await publishPart(part, directory, name)
         await incoming.stream.write(FrameType.done)
         const metadata =
@@ -416,6 +417,7 @@ export async function listenForFileTransmissions(
           options.onError?.(error as Error, peerId)
         }
         await incoming.stream.closeAfterPeer(1_000)
+        return 'close'
       }
     },
     options
