@@ -35,6 +35,15 @@ export {
 } from './daemon.js'
 export { LocalPathError, NoIpfsNodeError, StreamMountingDisabledError } from './errors.js'
 export { createIpfs, type Ipfs } from './ipfs.js'
+export {
+  type CreateIpnsKeyOptions,
+  type IpnsFilePublication,
+  IpnsKeyNotFoundError,
+  type IpnsPublication,
+  type IpnsRecordOptions,
+  type ResolveIpnsOptions,
+  type UpdateIpnsRecordOptions
+} from './ipns.js'
 export type { WaitOptions } from './node.js'
 export type { BackendName, CallOptions, IpfsOptions } from './options.js'
 export type {

@@ -1,7 +1,9 @@
 import { createKuboClient } from '@tk/rpc'
 import { BackendTransport } from './backend.js'
+import { createContentFunctions } from './content.js'
 import type { ApiContext } from './context.js'
 import { createDaemonFunctions } from './daemon.js'
+import { createIpnsFunctions } from './ipns.js'
 import { createNodeFunctions } from './node.js'
 import type { BackendName, CallOptions, IpfsOptions } from './options.js'
 import { createTunnelFunctions } from './tunnels.js'
@@ -17,6 +19,7 @@ export function createIpfs(options: IpfsOptions = {}) {
   const close = async (): Promise<void> => {
     await transport.close()
   }
+  const content = createContentFunctions(context)
 
   return {
     /** The full typed client (@tk/rpc) on the same backend, for everything else Kubo offers. */
@@ -30,6 +33,8 @@ export function createIpfs(options: IpfsOptions = {}) {
       await transport.choose(callOptions),
     ...createNodeFunctions(context),
     ...createDaemonFunctions(context),
+    ...content,
+    ...createIpnsFunctions(context, content),
     ...createTunnelFunctions(context),
     /** Ends pooled connections and running `ipfs` processes; idempotent. */
     close,
