@@ -9,7 +9,7 @@
  * ```ts
  * import { ipfs } from '@tk/api'
  *
- * const cid = await ipfs.publish('hello world')
+ * const cid = await ipfs.publish(new TextEncoder().encode('hello world')) // a string is a local path
  * console.log(cid, new TextDecoder().decode(await ipfs.read(cid)))
  * ```
  */
