@@ -15,6 +15,7 @@ import {
   checkedPeerId,
   DEFAULT_MAX_MESSAGE_SIZE,
   ENCRYPTION_ALLOWANCE,
+  resolvePeer,
   type Transform
 } from './options.js'
 import {
@@ -430,15 +431,16 @@ async function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T
 /** Starts a conversation with the conversation listener `listenerName` on `peerId`; resolves once the peer joined. */
 export async function startConversation(
   conversationName: string,
-  peerId: string,
+  peerIdOrName: string,
   listenerName: string,
   options: StartConversationOptions = {}
 ): Promise<Conversation> {
-  checkedPeerId(peerId)
+  if (options.contacts == null) checkedPeerId(peerIdOrName)
   if (typeof conversationName !== 'string' || conversationName === '' || conversationName.length > 256) {
     throw new InvalidArgumentError('conversationName', 'expected a name of 1 to 256 characters')
   }
   const signal = callSignal(options)
+  const peerId = await resolvePeer(peerIdOrName, options, signal)
   const { stream } = await openStream(
     peerId,
     listenerName,

@@ -34,7 +34,14 @@ export {
   listenForTransmissions,
   type ReceivedFile
 } from './listener.js'
-export { CHUNK_SIZE, DEFAULT_MAX_MESSAGE_SIZE, type PeerOptions, type Transform } from './options.js'
+export {
+  CHUNK_SIZE,
+  type ContactBook,
+  contactsOnly,
+  DEFAULT_MAX_MESSAGE_SIZE,
+  type PeerOptions,
+  type Transform
+} from './options.js'
 export { ERROR_CODES, type ErrorCode, PROTOCOL_VERSION } from './protocol.js'
 export {
   type Progress,

@@ -6,7 +6,19 @@ export type { CallOptions }
 /** Bytes → bytes, applied to every payload (each chunk, each conversation message). */
 export type Transform = (bytes: Uint8Array) => Uint8Array | Promise<Uint8Array>
 
+/**
+ * Where peer names come from: a contact store of @tk/lns (`openContacts()`) fits as it is. With
+ * one, every `peerId` argument may also be a contact's name, and a contact is reconnected
+ * through its remembered addresses before the stream opens.
+ */
+export interface ContactBook {
+  getContact(nameOrPeerId: string, options?: CallOptions): Promise<{ peerId: string } | undefined>
+  ensureConnected(nameOrPeerId: string, options?: CallOptions): Promise<unknown>
+}
+
 export interface PeerOptions extends CallOptions {
+  /** Lets `peerId` be a contact name, and reconnects contacts first (see {@link ContactBook}). */
+  contacts?: ContactBook
   /** The node to use; default @tk/api's `ipfs` (IPFS_API, the repo's api file, 127.0.0.1:5001). */
   ipfs?: Ipfs
   /** No byte from the peer for this long fails the transmission (ms); default 30 000. */
@@ -40,6 +52,35 @@ export function protocolFor(listenerName: string): string {
 
 export function checkedPeerId(peerId: string): string {
   return checkPeerId(peerId, 'peerId')
+}
+
+/** The peer id for `peerIdOrName`: a contact's (reconnected through its known addresses) or the id itself. */
+export async function resolvePeer(
+  peerIdOrName: string,
+  options: PeerOptions,
+  signal: AbortSignal
+): Promise<string> {
+  if (options.contacts == null) return checkedPeerId(peerIdOrName)
+  const contact = await options.contacts.getContact(peerIdOrName, { signal })
+  if (contact == null) {
+    try {
+      return checkedPeerId(peerIdOrName)
+    } catch {
+      throw new InvalidArgumentError(
+        'peerId',
+        `"${peerIdOrName}" is neither a peer id nor one of your contacts`
+      )
+    }
+  }
+  await options.contacts.ensureConnected(peerIdOrName, { signal })
+  return contact.peerId
+}
+
+/** A listener `allow` hook that serves only the peers in `contacts`. */
+export function contactsOnly(
+  contacts: Pick<ContactBook, 'getContact'>
+): (peerId: string) => Promise<boolean> {
+  return async peerId => (await contacts.getContact(peerId)) != null
 }
 
 /** The caller's signal and timeout as one signal. */

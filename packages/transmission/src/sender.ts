@@ -14,6 +14,7 @@ import {
   MAX_CONTROL_FRAME,
   type PeerOptions,
   protocolFor,
+  resolvePeer,
   type Transform
 } from './options.js'
 import { type AcceptHeader, FrameType, type OpenHeader, PREAMBLE } from './protocol.js'
@@ -94,22 +95,23 @@ export function explain(error: unknown, signal: AbortSignal, peerId: string, str
 }
 
 /**
- * Sends `data` to the listener `listenerName` on `peerId`. Resolves once the receiver has
+ * Sends `data` to the listener `listenerName` on a peer (its id, or a contact's name with `contacts`). Resolves once the receiver has
  * checked the SHA-256 of everything it got; rejects otherwise (`TransmissionError`,
  * `StreamClosedError`, the abort reason).
  */
 export async function transmitData(
   data: Uint8Array | string,
-  peerId: string,
+  peerIdOrName: string,
   listenerName: string,
   options: TransmitOptions = {}
 ): Promise<void> {
-  checkedPeerId(peerId)
+  if (options.contacts == null) checkedPeerId(peerIdOrName)
   protocolFor(listenerName)
   const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data
   if (!(bytes instanceof Uint8Array))
     throw new InvalidArgumentError('data', 'expected a Uint8Array or a string')
   const signal = callSignal(options)
+  const peerId = await resolvePeer(peerIdOrName, options, signal)
   const { stream } = await openStream(
     peerId,
     listenerName,
@@ -143,11 +145,11 @@ export async function transmitData(
  */
 export async function transmitFile(
   filePath: string,
-  peerId: string,
+  peerIdOrName: string,
   listenerName: string,
   options: TransmitFileOptions = {}
 ): Promise<void> {
-  checkedPeerId(peerId)
+  if (options.contacts == null) checkedPeerId(peerIdOrName)
   protocolFor(listenerName)
   const metadata =
     typeof options.metadata === 'string' ? new TextEncoder().encode(options.metadata) : options.metadata
@@ -167,6 +169,7 @@ export async function transmitFile(
   }
   if (!stat.isFile()) throw new InvalidArgumentError('filePath', `${filePath} is not a file`)
   const signal = callSignal(options, Number.POSITIVE_INFINITY)
+  const peerId = await resolvePeer(peerIdOrName, options, signal)
   const header: OpenHeader = {
     kind: 'file',
     size: stat.size,
