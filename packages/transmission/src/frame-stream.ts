@@ -115,6 +115,12 @@ export class FrameStream {
     }
   }
 
+  /** The next `length` raw bytes, without consuming them (to tell protocols apart). */
+  async peekBytes(length: number, signal?: AbortSignal): Promise<Uint8Array> {
+    while (this.#buffered < length) await this.#more(signal)
+    return this.#peek(length).slice(0, length)
+  }
+
   /** Reads exactly `length` raw bytes (the preamble). */
   async readBytes(length: number, signal?: AbortSignal): Promise<Uint8Array> {
     while (this.#buffered < length) await this.#more(signal)

@@ -86,6 +86,11 @@ interface ServeSpec {
   kind: TransmissionKind
   /** Checks the `open` header; returns the accept header or throws a `TransmissionError`. */
   accept: (incoming: Incoming) => Promise<AcceptHeader>
+  /**
+   * Serves a stream whose first byte is not our preamble's NUL (a peer of another protocol, e.g.
+   * the Python IPFS-Toolkit); without it such a stream gets `unsupported-version`.
+   */
+  foreign?: (incoming: Omit<Incoming, 'header'>, firstByte: number) => Promise<'close' | 'keep'>
   /** Serves the stream after `accept` was sent; `keep` hands the stream on (a conversation) instead of closing it. */
   serve: (incoming: Incoming, accept: AcceptHeader) => Promise<'close' | 'keep'>
 }
@@ -125,6 +130,14 @@ export async function startListener(
       const peerId = (await stream.readLine(128, signal)).trim()
       checkPeerId(peerId)
       stream.peerId = peerId
+      const [firstByte = 0] = await stream.peekBytes(1, signal)
+      if (firstByte !== PREAMBLE[0] && spec.foreign != null) {
+        const foreign = spec.foreign
+        await queue.add(async () => {
+          kept = (await foreign({ stream, peerId, signal }, firstByte)) === 'keep'
+        })
+        return
+      }
       const preamble = await stream.readBytes(PREAMBLE.byteLength, signal)
       if (preamble.some((byte, index) => byte !== PREAMBLE[index])) {
         throw new TransmissionError(
