@@ -223,11 +223,7 @@ export function createContentFunctions(context: ApiContext) {
       const temporary = `${target}.part-${randomBytes(6).toString('hex')}`
       try {
         const archive = client.get(cid, { signal: options.signal, timeout: options.timeout })
-        await extractTar(
-          withoutCliNotice(archive, () => context.transport.chosen === 'cli'),
-          temporary,
-          options
-        )
+        await extractTar(archive, temporary, options)
         await moveIntoPlace(temporary, target, destination, options.overwrite === true)
       } catch (error) {
         // Whatever failed, the partial download must not stay behind; a failure to remove it would
@@ -497,61 +493,6 @@ async function moveIntoPlace(
     throw error
   }
   await fs.rm(old, { recursive: true, force: true })
-}
-
-const CLI_NOTICE = new TextEncoder().encode('Saving archive to ')
-const NEWLINE = 0x0a
-const MAX_NOTICE_BYTES = 64 * 1024
-
-/**
- * Kubo's CLI prints "Saving archive to <file>" on stdout before the archive it wrote, and the CLI
- * backend passes that line on in front of the TAR bytes; drop it so the archive parses.
- */
-async function* withoutCliNotice(
-  chunks: AsyncIterable<Uint8Array>,
-  isCli: () => boolean
-): AsyncGenerator<Uint8Array> {
-  const iterator = chunks[Symbol.asyncIterator]()
-  let head: Uint8Array = new Uint8Array(0)
-  try {
-    for (;;) {
-      const next = await iterator.next()
-      if (next.done === true) {
-        if (head.byteLength > 0) yield head
-        return
-      }
-      head = concat([head, next.value], head.byteLength + next.value.byteLength)
-      if (
-        !isCli() ||
-        !startsWith(head, CLI_NOTICE.subarray(0, Math.min(head.byteLength, CLI_NOTICE.length)))
-      ) {
-        yield head
-        break
-      }
-      const newline = head.indexOf(NEWLINE)
-      if (newline >= 0) {
-        if (newline + 1 < head.byteLength) yield head.subarray(newline + 1)
-        break
-      }
-      if (head.byteLength > MAX_NOTICE_BYTES) {
-        yield head
-        break
-      }
-    }
-    for (;;) {
-      const next = await iterator.next()
-      if (next.done === true) return
-      yield next.value
-    }
-  } finally {
-    await iterator.return?.()
-  }
-}
-
-function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
-  if (bytes.byteLength < prefix.byteLength) return false
-  for (let index = 0; index < prefix.byteLength; index++) if (bytes[index] !== prefix[index]) return false
-  return true
 }
 
 // --- TAR, as Kubo writes it for `get` (Go's archive/tar: USTAR, PAX when a name or size needs it) ---

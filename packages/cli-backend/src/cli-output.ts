@@ -17,6 +17,7 @@ export type OutputKind =
   | 'block-rm'
   | 'cid-format'
   | 'stats-bw'
+  | 'commands'
   | 'filestore-ls'
   | 'filestore-verify'
 
@@ -289,4 +290,24 @@ export async function* filestoreVerifyOutput(
     if (entry.Status === FILESTORE_STATUS.ERROR) entry.ErrorMsg = internalErrors[next++] ?? ''
     yield ndjsonLine(entry)
   }
+}
+
+/** Commands only the `ipfs` executable has: it runs them itself, and the daemon does not list them. */
+const EXECUTABLE_ONLY_COMMANDS = new Set(['daemon', 'init'])
+
+/**
+ * `commands`: the CLI answers it itself (Kubo marks it as not using the repo), from the executable's
+ * command tree, which has `daemon` and `init` on top of the daemon's; they are left out.
+ */
+export async function* commandsOutput(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const decoder = new TextDecoder()
+  let text = ''
+  for await (const chunk of chunks) text += decoder.decode(chunk, { stream: true })
+  text += decoder.decode()
+  if (text.trim() === '') return
+  const tree = JSON.parse(text) as { Subcommands?: Array<{ Name: string }> | null }
+  if (tree.Subcommands != null) {
+    tree.Subcommands = tree.Subcommands.filter(command => !EXECUTABLE_ONLY_COMMANDS.has(command.Name))
+  }
+  yield encoder.encode(JSON.stringify(tree))
 }

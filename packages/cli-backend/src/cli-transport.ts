@@ -1,9 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { createReadStream } from 'node:fs'
+import { closeSync, createReadStream, constants as fsConstants, open as openCallback } from 'node:fs'
 import fs from 'node:fs/promises'
+import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
+import { promisify } from 'node:util'
 import {
   AbortError,
   DaemonUnreachableError,
@@ -24,13 +26,21 @@ import {
   bandwidthOutput,
   blockRmOutput,
   cidFormatOutput,
+  commandsOutput,
   filestoreLsOutput,
   filestoreVerifyOutput,
   lsOutput,
   type OutputContext,
   type OutputKind
 } from './cli-output.js'
-import { CLI_TARGET, DEFAULT_TIMEOUT, KILL_GRACE, STDERR_LIMIT, TEMP_DIR_PREFIX } from './constants.js'
+import {
+  CLI_TARGET,
+  DEFAULT_TIMEOUT,
+  KILL_GRACE,
+  OUTPUT_FILE_CHUNK,
+  STDERR_LIMIT,
+  TEMP_DIR_PREFIX
+} from './constants.js'
 import { KuboBinaryNotFoundError } from './errors.js'
 import { findIpfsBinary } from './kubo-binary.js'
 
@@ -128,11 +138,21 @@ type StopReason = 'abort' | 'deadline' | 'idle' | 'closed' | 'consumer' | 'body'
 
 interface Exit {
   code: number | null
+  signal?: NodeJS.Signals | null
   error?: Error
 }
 
+/** `fs.open` that hands back the bare fd: a FileHandle would close it when collected, under a socket using it. */
+const openFd = promisify(openCallback)
+
 /** Commands whose topic argument @tk/rpc sends multibase-encoded for HTTP; the CLI encodes it itself. */
 const TOPIC_COMMANDS = new Set(['pubsub/pub', 'pubsub/sub', 'pubsub/peers'])
+
+/**
+ * Commands Kubo runs only in the CLI process, on the local repo (NoRemote): given `--api`, the CLI
+ * refuses them ("command cannot be run on the daemon"), so they go without it.
+ */
+const LOCAL_COMMANDS = new Set(['key/export', 'key/rotate'])
 
 /** Kubo's ways of saying that no daemon answers (or that the command needs one). */
 const UNREACHABLE = [
@@ -142,7 +162,31 @@ const UNREACHABLE = [
   /no such host/i
 ]
 
+/** The CLI's own refusals of a command line (HTTP answers these with 400 too). */
 const CLIENT_ERROR = /^(unknown option|expected \d+ argument|argument ".*" is required|unknown command)/i
+
+/** What go-ipfs-cmds prints after an error of Kubo's client kind (code 1, HTTP 400). */
+const CLIENT_ERROR_HINT = /^Use '\S+ .* --help' for information about this command$/m
+
+/**
+ * Commands Kubo has removed: they only answer "removed, use …". They take no arguments, so the CLI
+ * would refuse any given ("expected 0 argument(s)") before Kubo could say so; they go without.
+ */
+const REMOVED_COMMANDS = new Set([
+  'object/data',
+  'object/get',
+  'object/links',
+  'object/new',
+  'object/put',
+  'object/stat',
+  'object/patch/append-data',
+  'object/patch/set-data',
+  'dht/findpeer',
+  'dht/findprovs',
+  'dht/get',
+  'dht/put',
+  'dht/provide'
+])
 
 /** One `ipfs` process: spawned, fed, read, killed on abort/timeout/close, and cleaned up after. */
 class CliCall {
@@ -161,7 +205,16 @@ class CliCall {
   #partialFailure: string | undefined
   /** Commands whose stderr carries results keep all of it. */
   #stderrLimit = STDERR_LIMIT
-  #outputFile: string | undefined
+  /** Where the command writes its output (`--output`) instead of stdout: a FIFO, or a file read after the exit. */
+  #outputPath: string | undefined
+  /** The read end of the FIFO at #outputPath, read while the process runs. */
+  #fifoReader: net.Socket | undefined
+  /** Our write end of the FIFO: holding it keeps the reader from seeing EOF before `ipfs` opens the FIFO. */
+  #fifoWriter: number | undefined
+  #exited = false
+  /** The output has been read, abandoned, or will never be: what it needs (FIFO, file, temp dir) may go. */
+  #outputReleased = false
+  #cleaned: Promise<void> | undefined
   #deadlineTimer: NodeJS.Timeout | undefined
   #idleTimer: NodeJS.Timeout | undefined
   #killTimer: NodeJS.Timeout | undefined
@@ -200,19 +253,32 @@ class CliCall {
       throw this.#stopError(undefined)
     }
 
-    const child = spawn(this.#context.binary, argv, {
-      env: this.#context.env,
-      stdio: [stdin == null ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-      windowsHide: true
-    })
+    let child: ChildProcess
+    try {
+      child = spawn(this.#context.binary, argv, {
+        env: this.#context.env,
+        // With an output path, stdout carries only Kubo's "Saving archive to …" or `{"File": …}`.
+        stdio: [stdin == null ? 'ignore' : 'pipe', this.#outputPath == null ? 'pipe' : 'ignore', 'pipe'],
+        windowsHide: true
+      })
+    } catch (error) {
+      // Refused before starting (e.g. an argument with a NUL byte): nothing runs, the rest goes.
+      await this.#cleanUp()
+      throw error
+    }
     this.#child = child
     this.#exit = new Promise<Exit>(resolve => {
       child.once('error', error => resolve({ code: null, error }))
-      child.once('close', code => resolve({ code }))
+      child.once('close', (code, signal) => resolve({ code, signal }))
     })
-    // An output file is read after the exit: its temp dir goes when the output has been read.
     void this.#exit.then(async () => {
-      if (this.#outputFile == null) await this.#cleanUp()
+      this.#exited = true
+      // The process's end of the FIFO closed with it; once ours is closed too, the reader gets EOF
+      // after the last byte.
+      this.#closeFifoWriter()
+      // Output written to a path is read from there until the consumer is done with it, unless
+      // the call was stopped: then nothing more is handed out.
+      if (this.#outputPath == null || this.#outputReleased || this.#stopReason != null) await this.#cleanUp()
     })
     child.stderr?.setEncoding('utf8')
     child.stderr?.on('data', (text: string) => {
@@ -221,10 +287,18 @@ class CliCall {
     this.#touch()
     if (stdin != null && child.stdin != null) void this.#pump(child, stdin)
 
-    const stdout = child.stdout
-    if (stdout == null) throw new Error('ipfs was spawned without stdout')
-    const iterator = stdout[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>
-    const first = await iterator.next()
+    const iterator = this.#source(child)[Symbol.asyncIterator]()
+    let first: IteratorResult<Uint8Array>
+    try {
+      first = await iterator.next()
+    } catch (error) {
+      // A read error on a local pipe: nothing will read this call's output.
+      this.stop('consumer')
+      await iterator.return?.()
+      await this.#exit
+      await this.#cleanUp()
+      throw error
+    }
     if (first.done === true) {
       const error = await this.#failure(false)
       if (error != null) {
@@ -235,13 +309,38 @@ class CliCall {
     return new CliResponse(this.#adapt(this.#read(first, iterator)))
   }
 
+  /** Where the output comes from: the FIFO as it is written, the output file once the process has exited, or stdout. */
+  #source(child: ChildProcess): AsyncIterable<Uint8Array> {
+    if (this.#fifoReader != null) return this.#fifoReader
+    const outputPath = this.#outputPath
+    if (outputPath != null) return this.#outputFileAfterExit(outputPath)
+    if (child.stdout == null) throw new Error('ipfs was spawned without stdout')
+    return child.stdout
+  }
+
+  /** Where no FIFO can be made: the file the process wrote, read after a successful exit. */
+  async *#outputFileAfterExit(file: string): AsyncGenerator<Uint8Array> {
+    const exit = await this.#exit
+    if (exit?.code !== 0 || this.#stopReason != null) return
+    for await (const chunk of createReadStream(file, { highWaterMark: OUTPUT_FILE_CHUNK })) {
+      this.#touch()
+      yield chunk as Uint8Array
+    }
+  }
+
   /** Kills the process (SIGTERM, then SIGKILL after a grace period); the first reason wins. */
   stop(reason: StopReason): void {
     this.#stopReason ??= reason
     const child = this.#child
-    if (child == null || child.exitCode != null || child.signalCode != null) {
-      // Exited, with an output file nobody read: closing the transport still removes it.
+    if (child == null || this.#exited || child.exitCode != null || child.signalCode != null) {
+      // Exited, with output nobody read: closing the transport still releases it.
       if (reason === 'closed' && child != null) void this.#cleanUp()
+      return
+    }
+    if (this.#fifoReader != null) {
+      // `ipfs` may be blocked writing into a FIFO nobody reads any more, where SIGTERM's cancellation
+      // never reaches it; its connection to the daemon closes with the process just the same.
+      child.kill('SIGKILL')
       return
     }
     child.kill('SIGTERM')
@@ -255,7 +354,7 @@ class CliCall {
     const words = command.split('/').filter(word => word !== '')
     if (words.length === 0) throw new InvalidArgumentError('command', 'name a command, e.g. `id`')
     const options: Record<string, OptionValue> = { ...request.options }
-    const args = [...(request.args ?? [])]
+    const args = REMOVED_COMMANDS.has(command) ? [] : [...(request.args ?? [])]
 
     // Commands whose CLI side prints text or writes files instead of encoding JSON: see cli-output.ts.
     switch (command) {
@@ -275,13 +374,14 @@ class CliCall {
       case 'get':
         options.progress = false
         if (options.compress !== true) options.archive = true
-        // Kubo's CLI writes archives only to files (Node's stdio pipes are sockets, which it cannot
-        // open as /dev/stdout): the archive goes to a temp file, streamed from there after the exit.
-        this.#outputFile = path.join(
-          await this.#makeTempDir(),
-          options.compress === true ? 'out.tar.gz' : 'out.tar'
-        )
-        options.output = this.#outputFile
+        // Kubo's CLI writes archives only with os.Create(<--output>) (Node's stdio pipes are sockets,
+        // which it cannot open as /dev/stdout). The name has the suffix Kubo would otherwise append.
+        options.output = await this.#makeOutputPath(options.compress === true ? 'out.tar.gz' : 'out.tar')
+        this.#output = 'file'
+        break
+      case 'diag/profile':
+        // The CLI writes the zip to a file (and prints `{"File": …}`) where HTTP streams it.
+        options.output = await this.#makeOutputPath('profile.zip')
         this.#output = 'file'
         break
       case 'block/rm':
@@ -298,6 +398,9 @@ class CliCall {
       case 'stats/bw':
         this.#output = 'stats-bw'
         break
+      case 'commands':
+        this.#output = 'commands'
+        break
       case 'filestore/ls':
         this.#output = 'filestore-ls'
         break
@@ -306,23 +409,24 @@ class CliCall {
         this.#stderrLimit = Number.POSITIVE_INFINITY
         break
       case 'key/export':
-        this.#outputFile = path.join(await this.#makeTempDir(), 'key')
-        options.output = this.#outputFile
+        options.output = await this.#makeOutputPath('key')
         this.#output = 'file'
         break
     }
     if (TOPIC_COMMANDS.has(command) && args[0] != null) args[0] = decodeTopic(args[0])
 
     let body: BodyPlan | undefined
-    if (request.body != null) {
+    if (request.body != null && !REMOVED_COMMANDS.has(command)) {
       body = await planBody(command, request.body, async () => await this.#makeTempDir())
       Object.assign(options, body.options)
       args.push(...body.args)
     }
 
     const argv = [...words]
-    if (this.#context.init.api != null) argv.push(`--api=${this.#context.init.api}`)
-    if (this.#context.init.apiAuth != null) argv.push(`--api-auth=${this.#context.init.apiAuth}`)
+    if (!LOCAL_COMMANDS.has(command)) {
+      if (this.#context.init.api != null) argv.push(`--api=${this.#context.init.api}`)
+      if (this.#context.init.apiAuth != null) argv.push(`--api-auth=${this.#context.init.apiAuth}`)
+    }
     for (const [name, value] of Object.entries(options)) argv.push(...formatOption(name, value))
     if (options.enc == null && options.encoding == null) argv.push('--enc=json')
     if (request.timeout != null && Number.isFinite(request.timeout) && request.timeout > 0) {
@@ -337,6 +441,37 @@ class CliCall {
   async #makeTempDir(): Promise<string> {
     this.#tempDir ??= await fs.mkdtemp(path.join(os.tmpdir(), TEMP_DIR_PREFIX))
     return this.#tempDir
+  }
+
+  /**
+   * A path in the temp dir for a command that writes its output to a file: a FIFO read while the
+   * process writes it (bounded memory, output as it comes), or where no FIFO can be made a plain
+   * file, read after the exit.
+   */
+  async #makeOutputPath(name: string): Promise<string> {
+    const file = path.join(await this.#makeTempDir(), name)
+    this.#outputPath = file
+    if (!(await makeFifo(file, this.#context.env))) return file
+    // Opening a FIFO blocks until the other end is opened, unless non-blocking: the read end first
+    // (it may open with no writer), then our own writer, so that the reader sees no EOF before
+    // `ipfs` has opened the FIFO. libuv opens both close-on-exec, so `ipfs` inherits neither.
+    const reader = await openFd(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK)
+    try {
+      this.#fifoWriter = await openFd(file, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK)
+    } catch (error) {
+      closeSync(reader)
+      throw error
+    }
+    // A socket reads a FIFO without blocking a thread, with backpressure: when nobody reads, the
+    // pipe fills and `ipfs` waits in write(2).
+    this.#fifoReader = new net.Socket({ fd: reader, readable: true, writable: false })
+    return file
+  }
+
+  #closeFifoWriter(): void {
+    const writer = this.#fifoWriter
+    this.#fifoWriter = undefined
+    if (writer != null) closeSync(writer)
   }
 
   /** Streams the body into stdin, with backpressure; a failing body kills the process. */
@@ -370,36 +505,51 @@ class CliCall {
     first: IteratorResult<Uint8Array>,
     iterator: AsyncIterator<Uint8Array>
   ): AsyncGenerator<Uint8Array> {
-    let completed = false
+    let ended = first.done === true
     try {
-      if (first.done !== true) {
-        yield first.value
-        for (;;) {
-          const next = await iterator.next()
-          if (next.done === true) break
-          this.#touch()
-          yield next.value
+      try {
+        if (!ended) {
+          yield first.value
+          // Once stopped (abort, timeout, close), what is still buffered is not handed out: the
+          // reason is the result.
+          while (this.#stopReason == null) {
+            let next: IteratorResult<Uint8Array>
+            try {
+              next = await iterator.next()
+            } catch (error) {
+              // Stopping may destroy the stream under a pending read; the stop reason says why.
+              if (this.#stopReason != null) break
+              throw error
+            }
+            if (next.done === true) {
+              ended = true
+              break
+            }
+            if (this.#stopReason != null) break
+            this.#touch()
+            yield next.value
+          }
+        }
+      } finally {
+        if (!ended) {
+          // A consumer that stops early ends the process: a subscription or a cat it no longer reads.
+          this.stop('consumer')
+          // Destroying stdout also lets the process's 'close' come, which waits for its stdio.
+          await iterator.return?.()
         }
       }
-      completed = true
-    } finally {
-      // A consumer that stops early ends the process: a subscription or a cat it no longer reads.
-      if (!completed) {
-        this.stop('consumer')
-        await iterator.return?.()
-      }
-    }
-    try {
       const error = await this.#failure(true)
       if (error != null) throw error
-      if (this.#outputFile != null) {
-        for await (const chunk of createReadStream(this.#outputFile, { highWaterMark: 256 * 1024 })) {
-          yield chunk as Uint8Array
-        }
-      }
     } finally {
-      if (this.#outputFile != null) await this.#cleanUp()
+      await this.#releaseOutput()
     }
+  }
+
+  /** The consumer is done with the output: the FIFO closes, and the temp dir goes once the process has exited. */
+  async #releaseOutput(): Promise<void> {
+    this.#outputReleased = true
+    this.#fifoReader?.destroy()
+    if (this.#exited) await this.#cleanUp()
   }
 
   #adapt(chunks: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
@@ -419,6 +569,8 @@ class CliCall {
         return cidFormatOutput(chunks, context)
       case 'stats-bw':
         return bandwidthOutput(chunks)
+      case 'commands':
+        return commandsOutput(chunks)
       case 'filestore-ls':
         return filestoreLsOutput(chunks)
       case 'filestore-verify':
@@ -449,8 +601,7 @@ class CliCall {
     // Each failed item is in the output already (see #stderrLines), as over HTTP.
     const lastLine = this.#stderr.trimEnd().split('\n').at(-1)
     if (this.#partialFailure != null && lastLine === `Error: ${this.#partialFailure}`) return undefined
-    // The file-writing commands' output file is read after exit; nothing is left to do on success.
-    return this.#errorFromStderr(exit.code, midStream)
+    return this.#errorFromStderr(exit, midStream)
   }
 
   #stopError(cause: unknown): Error {
@@ -471,24 +622,40 @@ class CliCall {
     }
   }
 
-  #errorFromStderr(code: number | null, midStream: boolean): Error {
+  #errorFromStderr(exit: Exit, midStream: boolean): Error {
     const command = this.#command
-    const message = kuboMessage(this.#stderr) ?? `ipfs exited with code ${code}`
+    const how =
+      exit.code == null
+        ? `ipfs was killed by ${exit.signal ?? 'a signal'}`
+        : `ipfs exited with code ${exit.code}`
+    const message = kuboMessage(this.#stderr) ?? how
     if (UNREACHABLE.some(pattern => pattern.test(message))) {
       return new DaemonUnreachableError(this.#context.daemonAddress, command, message)
     }
     if (this.#request.timeout != null && /context deadline exceeded/.test(message)) {
       return new RpcTimeoutError(command, this.#request.timeout)
     }
-    const client = CLIENT_ERROR.test(message)
-    return new KuboRpcError(command, midStream ? 200 : client ? 400 : 500, message, client ? 1 : 0)
+    const client = CLIENT_ERROR.test(message) || CLIENT_ERROR_HINT.test(this.#stderr)
+    // The statuses Kubo's HTTP API would answer with, for code that checks them; the message says
+    // what really happened.
+    return new KuboRpcError(command, midStream ? 200 : client ? 400 : 500, message, client ? 1 : 0, {
+      via: how
+    })
   }
 
+  /** Releases everything the call holds; once only, however many paths get here. */
   async #cleanUp(): Promise<void> {
+    this.#cleaned ??= this.#releaseAll()
+    await this.#cleaned
+  }
+
+  async #releaseAll(): Promise<void> {
     clearTimeout(this.#deadlineTimer)
     clearTimeout(this.#idleTimer)
     clearTimeout(this.#killTimer)
     this.#request.signal?.removeEventListener('abort', this.#onAbort)
+    this.#fifoReader?.destroy()
+    this.#closeFifoWriter()
     const dir = this.#tempDir
     this.#tempDir = undefined
     try {
@@ -496,6 +663,19 @@ class CliCall {
     } finally {
       this.#resolveFinished()
     }
+  }
+}
+
+/** Makes a FIFO (Node has no call for it); false where there is no `mkfifo` on the calls' PATH, e.g. on Windows. */
+async function makeFifo(file: string, env: NodeJS.ProcessEnv): Promise<boolean> {
+  if (process.platform === 'win32') return false
+  try {
+    const child = spawn('mkfifo', ['-m', '600', '--', file], { env, stdio: 'ignore' })
+    const [code] = (await once(child, 'close')) as [number | null]
+    return code === 0
+  } catch {
+    // No mkfifo on PATH (ENOENT): the output goes through a plain file instead.
+    return false
   }
 }
 

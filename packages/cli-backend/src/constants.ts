@@ -15,3 +15,6 @@ export const STDERR_LIMIT = 64 * 1024
 
 /** What `target` says for this transport, in messages. */
 export const CLI_TARGET = 'ipfs (CLI)'
+
+/** Read size for an output file read after the process exited (bytes): large reads of a local file cost little. */
+export const OUTPUT_FILE_CHUNK = 256 * 1024

@@ -7,20 +7,9 @@ import { createKuboClient, type KuboClient } from '@tk/rpc'
 import { createKuboNode, findKuboBinary, type KuboNode } from '@tk/testkit'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { cliTransport, createKuboCliClient, KuboBinaryNotFoundError } from '../src/index.js'
-import { all, collect, text } from './helpers.js'
+import { all, collect, ipfsProcessesWith, text } from './helpers.js'
 
 const run = promisify(execFile)
-
-/** Command lines of running `ipfs` processes that contain `marker` (Linux: /proc). */
-async function ipfsProcessesWith(marker: string): Promise<number> {
-  let count = 0
-  for (const entry of await fs.readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    const cmdline = await fs.readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')
-    if (cmdline.includes(marker) && cmdline.split('\0')[0]?.endsWith('ipfs') === true) count++
-  }
-  return count
-}
 
 describe('cliTransport against a running daemon', () => {
   let node: KuboNode

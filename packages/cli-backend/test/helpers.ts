@@ -1,3 +1,5 @@
+import fs from 'node:fs/promises'
+
 export async function collect(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
   const parts: Uint8Array[] = []
   for await (const chunk of chunks) parts.push(chunk)
@@ -12,4 +14,37 @@ export async function all<T>(items: AsyncIterable<T>): Promise<T[]> {
   const result: T[] = []
   for await (const item of items) result.push(item)
   return result
+}
+
+/** How many running `ipfs` processes have `marker` in their command line (Linux: /proc). */
+export async function ipfsProcessesWith(marker: string): Promise<number> {
+  let count = 0
+  for (const entry of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    const cmdline = await fs.readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')
+    if (cmdline.includes(marker) && cmdline.split('\0')[0]?.endsWith('ipfs') === true) count++
+  }
+  return count
+}
+
+/** What this process's open file descriptors point at (Linux: /proc/self/fd). */
+export async function openFds(): Promise<string[]> {
+  const fds = await fs.readdir('/proc/self/fd')
+  const targets = await Promise.all(
+    fds.map(async fd => await fs.readlink(`/proc/self/fd/${fd}`).catch(() => 'gone'))
+  )
+  // readdir itself holds one fd while listing, already closed now.
+  return targets.filter(target => target !== 'gone')
+}
+
+/** The fds open now that were not open `before` (others, e.g. the test runner's, may have closed meanwhile). */
+export async function fdsOpenedSince(before: readonly string[]): Promise<string[]> {
+  const remaining = [...before]
+  const opened: string[] = []
+  for (const target of await openFds()) {
+    const index = remaining.indexOf(target)
+    if (index === -1) opened.push(target)
+    else remaining.splice(index, 1)
+  }
+  return opened
 }

@@ -1,10 +1,22 @@
+/** What else {@link KuboRpcError} takes besides `cause`. */
+export interface KuboRpcErrorOptions extends ErrorOptions {
+  /**
+   * How Kubo reported the error when it was not an HTTP response, said in the message instead of
+   * `HTTP <status>`: e.g. `ipfs exited with code 1` from a transport that runs the CLI.
+   */
+  via?: string
+}
+
 /** Kubo answered with an error: an HTTP error status, or an `X-Stream-Error` trailer after a 200. */
 export class KuboRpcError extends Error {
   static override readonly name = 'KuboRpcError'
   override readonly name = 'KuboRpcError'
   /** The command, e.g. `swarm/connect`. */
   readonly command: string
-  /** The HTTP status (200 when the error came mid-stream, in the trailer). */
+  /**
+   * The HTTP status (200 when the error came mid-stream, in the trailer). Transports without HTTP
+   * use the statuses Kubo's HTTP API would: 400 for a bad request, 500 otherwise, 200 mid-stream.
+   */
   readonly status: number
   /** Kubo's own message. */
   readonly kuboMessage: string
@@ -13,11 +25,10 @@ export class KuboRpcError extends Error {
   /** Whether trying the same call again may succeed. */
   readonly isRetryable: boolean
 
-  constructor(command: string, status: number, kuboMessage: string, code = 0, options?: ErrorOptions) {
-    super(
-      `Kubo refused ${command}: ${kuboMessage}${status === 200 ? ' (mid-stream)' : ` (HTTP ${status})`}`,
-      options
-    )
+  constructor(command: string, status: number, kuboMessage: string, code = 0, options?: KuboRpcErrorOptions) {
+    const reported = options?.via ?? (status === 200 ? undefined : `HTTP ${status}`)
+    const how = status === 200 ? (reported == null ? 'mid-stream' : `mid-stream; ${reported}`) : reported
+    super(`Kubo refused ${command}: ${kuboMessage} (${how})`, options)
     this.command = command
     this.status = status
     this.kuboMessage = kuboMessage

@@ -48,6 +48,7 @@ export {
   DaemonUnreachableError,
   InvalidArgumentError,
   KuboRpcError,
+  type KuboRpcErrorOptions,
   RpcTimeoutError
 } from './errors.js'
 export { type HttpTransportInit, httpTransport } from './http-transport.js'
