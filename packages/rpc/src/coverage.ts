@@ -35,7 +35,10 @@ export const NOT_OVER_HTTP: Readonly<Record<string, 'parent' | 'cli-only'>> = {
   swarm: 'parent',
   'swarm/peering': 'parent',
   'config/profile': 'parent',
-  // Marked NoRemote in Kubo: only the `ipfs` CLI runs them (HTTP answers 404). @tk/cli-backend has them.
+  // Marked NoRemote in Kubo: only the `ipfs` CLI runs them (HTTP answers 404). @tk/cli-backend
+  // offers `key export` and `key rotate`; the rest are interactive (`config edit`), shell setup
+  // (`completion`), act on a stopped repo (`diag datastore`, `files chroot`, `repo migrate`) or
+  // replace the binary (`update`), and reach through `createKuboClient({ transport: cliTransport() }).request(…)`.
   'commands/completion': 'cli-only',
   'commands/completion/bash': 'cli-only',
   'commands/completion/fish': 'cli-only',
