@@ -46,6 +46,21 @@ export {
 } from './ipns.js'
 export type { WaitOptions } from './node.js'
 export type { BackendName, CallOptions, IpfsOptions } from './options.js'
+export {
+  type ConnectToPeerOptions,
+  type FindProvidersOptions,
+  type IsPeerConnectedOptions,
+  type PeerAddressInfo,
+  PeerNotFoundError
+} from './peers.js'
+export {
+  type PubsubHandler,
+  PubsubHandlerError,
+  type PubsubMessage,
+  type PubsubSubscribeOptions,
+  type Subscription,
+  SubscriptionInterruptedError
+} from './pubsub.js'
 export type {
   CheckStreamMountingOptions,
   CloseListenerOptions,

@@ -6,6 +6,8 @@ import { createDaemonFunctions } from './daemon.js'
 import { createIpnsFunctions } from './ipns.js'
 import { createNodeFunctions } from './node.js'
 import type { BackendName, CallOptions, IpfsOptions } from './options.js'
+import { createPeerFunctions } from './peers.js'
+import { createPubsubFunctions } from './pubsub.js'
 import { createTunnelFunctions } from './tunnels.js'
 
 /**
@@ -35,6 +37,8 @@ export function createIpfs(options: IpfsOptions = {}) {
     ...createDaemonFunctions(context),
     ...content,
     ...createIpnsFunctions(context, content),
+    ...createPeerFunctions(context),
+    ...createPubsubFunctions(context),
     ...createTunnelFunctions(context),
     /** Ends pooled connections and running `ipfs` processes; idempotent. */
     close,

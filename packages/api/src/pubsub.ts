@@ -1,0 +1,432 @@
+import {
+  AbortError,
+  decodeMultibase,
+  encodeTopic,
+  InvalidArgumentError,
+  type PubsubMessage,
+  type RpcResponse,
+  RpcTimeoutError
+} from '@tk/rpc'
+import type { ApiContext } from './context.js'
+import type { CallOptions } from './options.js'
+
+export type { PubsubMessage }
+
+/** Receives each message of a subscription, one at a time; a returned promise is awaited before the next. */
+export type PubsubHandler = (message: PubsubMessage) => void | Promise<void>
+
+export interface PubsubSubscribeOptions extends CallOptions {
+  /**
+   * Called with every error the subscription meets: a lost stream, a failed resubscription, a
+   * handler that threw (as `PubsubHandlerError`). The subscription keeps going. Without it, errors
+   * are not reported: the subscription recovers by itself.
+   */
+  onError?: (error: Error) => void
+  /** Aborts subscribing; once subscribed, closes the subscription. */
+  signal?: AbortSignal
+  /** How long each attempt to subscribe may take to become live (ms, default 30 000); the subscription itself has no time limit. */
+  timeout?: number
+}
+
+/**
+ * A live subscription to a topic. Iterate it (`for await`) for its messages, or give
+ * `pubsubSubscribe` a handler. Without a handler, messages wait for the iterator from the moment
+ * of subscribing; with one, iteration sees only what arrives while it runs. Leaving a `for await`
+ * loop closes the subscription, as `close()` does.
+ */
+export interface Subscription extends AsyncIterable<PubsubMessage>, AsyncDisposable {
+  /** The topic subscribed to. */
+  readonly topic: string
+  /** Whether `close()` was called, the signal aborted, or the `ipfs` instance was closed. */
+  readonly closed: boolean
+  /** Ends the subscription and its request to Kubo; iteration ends. Idempotent. */
+  close(): Promise<void>
+}
+
+/** A subscription's handler threw or rejected; the message it was given is attached. */
+export class PubsubHandlerError extends Error {
+  static override readonly name = 'PubsubHandlerError'
+  override readonly name = 'PubsubHandlerError'
+  readonly isRetryable = false
+  readonly topic: string
+  /** The message the handler failed on. */
+  readonly pubsubMessage: PubsubMessage
+
+  constructor(topic: string, pubsubMessage: PubsubMessage, options?: ErrorOptions) {
+    super(
+      `The handler of the subscription to "${topic}" failed on a message from ${pubsubMessage.from}`,
+      options
+    )
+    this.topic = topic
+    this.pubsubMessage = pubsubMessage
+  }
+}
+
+/** Kubo ended a subscription's stream without an error (the daemon shut down or restarted); it is being renewed. */
+export class SubscriptionInterruptedError extends Error {
+  static override readonly name = 'SubscriptionInterruptedError'
+  override readonly name = 'SubscriptionInterruptedError'
+  readonly isRetryable = true
+  readonly topic: string
+
+  constructor(topic: string, options?: ErrorOptions) {
+    super(
+      `Kubo ended the subscription to "${topic}" (did the daemon stop or restart?); subscribing again`,
+      options
+    )
+    this.topic = topic
+  }
+}
+
+/** The first resubscription is immediate; later ones wait this long, doubling each time (ms). */
+const RESUBSCRIBE_INITIAL_DELAY = 100
+/** The longest wait between resubscriptions while the daemon is down (ms). */
+const RESUBSCRIBE_MAX_DELAY = 5_000
+/** A stream that stayed open this long counts as healthy: the next failure resubscribes at once again (ms). */
+const HEALTHY_STREAM = 5_000
+/** How long one attempt to subscribe may take to become live, unless `timeout` says otherwise (ms). */
+const LIVE_TIMEOUT = 30_000
+/** How often the CLI backend asks `pubsub ls` whether Kubo has registered the subscription (ms). */
+const LIVE_POLL_INTERVAL = 50
+/**
+ * The CLI backend's wait when the topic was already subscribed on the daemon (by someone else), so
+ * `pubsub ls` cannot tell when ours is registered: the time for `ipfs pubsub sub` to start and ask (ms).
+ */
+const CLI_SUBSCRIBE_GRACE = 1_000
+
+interface RawMessage {
+  from?: string
+  data?: string
+  seqno?: string
+  topicIDs?: string[] | null
+}
+
+function toMessage(raw: RawMessage): PubsubMessage {
+  return {
+    from: raw.from ?? '',
+    data: decodeMultibase(raw.data),
+    seqno: decodeMultibase(raw.seqno),
+    topicIDs: (raw.topicIDs ?? []).map(topic => new TextDecoder().decode(decodeMultibase(topic)))
+  }
+}
+
+function checkTopicText(topic: string, argument = 'topic'): string {
+  if (typeof topic !== 'string' || topic === '') {
+    throw new InvalidArgumentError(
+      argument,
+      `a pubsub topic must be a non-empty string, got ${JSON.stringify(topic)}`
+    )
+  }
+  return topic
+}
+
+/** The transport was closed under the subscription (`ipfs.close()`): nothing to resubscribe with. */
+function isTransportClosed(error: unknown): boolean {
+  if (error instanceof AbortError) return true
+  const code = (error as { code?: unknown } | null)?.code
+  return code === 'UND_ERR_CLOSED' || code === 'UND_ERR_DESTROYED'
+}
+
+function toError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error))
+}
+
+/** Waits `ms`, or less when `signal` aborts; never rejects. */
+async function delay(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return
+  await new Promise<void>(resolve => {
+    const timer = setTimeout(done, ms)
+    function done(): void {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    signal.addEventListener('abort', done, { once: true })
+  })
+}
+
+/** One subscription request to Kubo. */
+interface Attempt {
+  /** Resolves when the response starts (HTTP: at once; CLI: with the first message). */
+  readonly response: Promise<RpcResponse>
+  /** Ends this request. */
+  readonly controller: AbortController
+}
+
+class PubsubSubscription implements Subscription {
+  readonly topic: string
+  readonly #context: ApiContext
+  readonly #handler: PubsubHandler | undefined
+  readonly #onError: ((error: Error) => void) | undefined
+  readonly #liveTimeout: number
+  readonly #closer = new AbortController()
+  readonly #callerSignal: AbortSignal | undefined
+  readonly #onCallerAbort = (): void => {
+    void this.close()
+  }
+  /** Messages not yet taken by the iterator. */
+  #queue: PubsubMessage[] = []
+  /** `next()` calls waiting for a message. */
+  #waiting: Array<(result: IteratorResult<PubsubMessage, undefined>) => void> = []
+  #iterating = false
+  #handlerChain: Promise<void> = Promise.resolve()
+  #running: Promise<void> = Promise.resolve()
+
+  constructor(
+    topic: string,
+    context: ApiContext,
+    handler: PubsubHandler | undefined,
+    options: PubsubSubscribeOptions
+  ) {
+    this.topic = topic
+    this.#context = context
+    this.#handler = handler
+    this.#onError = options.onError
+    this.#liveTimeout = options.timeout ?? LIVE_TIMEOUT
+    this.#callerSignal = options.signal
+  }
+
+  get closed(): boolean {
+    return this.#closer.signal.aborted
+  }
+
+  /** Makes the first attempt; rejects (leaving nothing open) when it cannot become live. */
+  async start(): Promise<void> {
+    this.#callerSignal?.throwIfAborted()
+    this.#callerSignal?.addEventListener('abort', this.#onCallerAbort, { once: true })
+    let attempt: Attempt
+    try {
+      attempt = await this.#subscribe()
+    } catch (error) {
+      this.#end()
+      // A caller's abort reads as one, whichever request it interrupted.
+      if (this.#callerSignal?.aborted === true) throw new AbortError('pubsub/sub', { cause: error })
+      throw error
+    }
+    this.#running = this.#run(attempt)
+  }
+
+  async close(): Promise<void> {
+    this.#end()
+    await this.#running
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<PubsubMessage, undefined> {
+    this.#iterating = true
+    return {
+      next: async (): Promise<IteratorResult<PubsubMessage, undefined>> => {
+        const message = this.#queue.shift()
+        if (message != null) return { done: false, value: message }
+        if (this.closed) return { done: true, value: undefined }
+        return await new Promise(resolve => this.#waiting.push(resolve))
+      },
+      return: async (): Promise<IteratorResult<PubsubMessage, undefined>> => {
+        await this.close()
+        return { done: true, value: undefined }
+      }
+    }
+  }
+
+  /** Starts a request and resolves once Kubo has registered the subscription. */
+  async #subscribe(): Promise<Attempt> {
+    const controller = new AbortController()
+    const signal = AbortSignal.any([this.#closer.signal, controller.signal])
+    const deadline = AbortSignal.timeout(this.#liveTimeout)
+    const waitSignal = AbortSignal.any([signal, deadline])
+    const { client, transport } = this.#context
+    try {
+      const backend = await transport.choose({ signal: waitSignal, timeout: this.#liveTimeout })
+      // Over the CLI, `pubsub ls` is the only sign that Kubo has the subscription; when the topic
+      // is listed already (another subscriber on this daemon), it cannot tell.
+      const listedBefore =
+        backend === 'cli' && (await client.pubsub.ls({ signal: waitSignal })).includes(this.topic)
+      const response = client.request('pubsub/sub', {
+        args: [encodeTopic(this.topic)],
+        longLived: true,
+        signal
+      })
+      const settled = response.then(
+        () => ({ failed: false as const }),
+        (error: unknown) => ({ failed: true as const, error })
+      )
+      if (backend === 'http') {
+        // Kubo sends the response headers only after it has registered the subscription.
+        await Promise.race([response, rejectOnAbort(waitSignal)])
+      } else {
+        await this.#waitUntilListed(settled, listedBefore, waitSignal)
+      }
+      return { response, controller }
+    } catch (error) {
+      controller.abort()
+      if (deadline.aborted && !signal.aborted)
+        throw new RpcTimeoutError('pubsub/sub', this.#liveTimeout, { cause: error })
+      throw error
+    }
+  }
+
+  async #waitUntilListed(
+    settled: Promise<{ failed: false } | { failed: true; error: unknown }>,
+    listedBefore: boolean,
+    signal: AbortSignal
+  ): Promise<void> {
+    let outcome: { failed: false } | { failed: true; error: unknown } | undefined
+    void settled.then(result => {
+      outcome = result
+    })
+    const pause = async (ms: number): Promise<void> => {
+      await Promise.race([delay(ms, signal), settled])
+      signal.throwIfAborted()
+      if (outcome?.failed === true) throw outcome.error
+    }
+    if (listedBefore) {
+      await pause(CLI_SUBSCRIBE_GRACE)
+      return
+    }
+    for (;;) {
+      // A first message means the subscription is live.
+      if (outcome != null) return await pause(0)
+      if ((await this.#context.client.pubsub.ls({ signal })).includes(this.topic)) return
+      await pause(LIVE_POLL_INTERVAL)
+    }
+  }
+
+  async #run(first: Attempt): Promise<void> {
+    let attempt: Attempt | undefined = first
+    let failures = 0
+    while (!this.closed) {
+      let openedAt: number | undefined
+      try {
+        attempt ??= await this.#subscribe()
+        openedAt = Date.now()
+        const response = await attempt.response
+        for await (const raw of response.ndjson<RawMessage>()) {
+          failures = 0
+          this.#deliver(toMessage(raw))
+        }
+        if (!this.closed) this.#report(new SubscriptionInterruptedError(this.topic))
+      } catch (error) {
+        if (this.closed) break
+        if (isTransportClosed(error)) {
+          this.#end()
+          break
+        }
+        this.#report(toError(error))
+      } finally {
+        attempt?.controller.abort()
+        attempt = undefined
+      }
+      if (openedAt != null && Date.now() - openedAt >= HEALTHY_STREAM) failures = 0
+      const wait =
+        failures === 0 ? 0 : Math.min(RESUBSCRIBE_INITIAL_DELAY * 2 ** (failures - 1), RESUBSCRIBE_MAX_DELAY)
+      failures++
+      await delay(wait, this.#closer.signal)
+    }
+  }
+
+  #deliver(message: PubsubMessage): void {
+    const handler = this.#handler
+    if (handler != null) {
+      // Chained, not awaited: a slow handler must not stall the stream, or Kubo drops messages
+      // for a subscriber that does not keep up.
+      this.#handlerChain = this.#handlerChain
+        .then(async () => {
+          if (!this.closed) await handler(message)
+        })
+        .catch((error: unknown) =>
+          this.#report(new PubsubHandlerError(this.topic, message, { cause: error }))
+        )
+    }
+    if (handler != null && !this.#iterating) return
+    const waiting = this.#waiting.shift()
+    if (waiting != null) waiting({ done: false, value: message })
+    else this.#queue.push(message)
+  }
+
+  #report(error: Error): void {
+    try {
+      this.#onError?.(error)
+    } catch {
+      // An onError that throws has nobody left to tell; the subscription must go on.
+    }
+  }
+
+  #end(): void {
+    if (!this.closed) this.#closer.abort()
+    this.#callerSignal?.removeEventListener('abort', this.#onCallerAbort)
+    this.#queue = []
+    for (const resolve of this.#waiting.splice(0)) resolve({ done: true, value: undefined })
+  }
+}
+
+async function rejectOnAbort(signal: AbortSignal): Promise<never> {
+  signal.throwIfAborted()
+  return await new Promise<never>((_resolve, reject) => {
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true })
+  })
+}
+
+/** Pubsub functions: subscribe (resubscribing across daemon restarts), publish, topics and peers. */
+export function createPubsubFunctions(context: ApiContext) {
+  const { client } = context
+  const callOptions = (options: CallOptions): CallOptions => ({
+    signal: options.signal,
+    timeout: options.timeout
+  })
+
+  return {
+    /**
+     * Subscribes to a topic; resolves once Kubo has registered the subscription, so messages
+     * published from then on arrive. Messages go to `handler`, or to iteration of the returned
+     * subscription. When the stream breaks (the daemon restarted), it subscribes again at once, then
+     * every 100 ms doubling to 5 s while the daemon is down.
+     */
+    pubsubSubscribe: async (
+      topic: string,
+      handler?: PubsubHandler,
+      options: PubsubSubscribeOptions = {}
+    ): Promise<Subscription> => {
+      checkTopicText(topic)
+      if (handler != null && typeof handler !== 'function') {
+        throw new InvalidArgumentError('handler', 'expected a function that takes a message')
+      }
+      if (options.onError != null && typeof options.onError !== 'function') {
+        throw new InvalidArgumentError('onError', 'expected a function that takes an error')
+      }
+      const subscription = new PubsubSubscription(topic, context, handler, options)
+      await subscription.start()
+      return subscription
+    },
+
+    /**
+     * Publishes one message. Publishes to one daemon go out one at a time, in call order. Kubo
+     * (0.40+) ignores a message from a peer that it validates after a later one from the same
+     * peer, and validates incoming messages concurrently: a fast burst can lose a few messages in
+     * the receiving daemon. Where every message counts, have receivers acknowledge.
+     */
+    pubsubPublish: async (
+      topic: string,
+      data: string | Uint8Array,
+      options: CallOptions = {}
+    ): Promise<void> => {
+      checkTopicText(topic)
+      if (typeof data !== 'string' && !(data instanceof Uint8Array)) {
+        throw new InvalidArgumentError('data', 'a pubsub message must be a string or a Uint8Array')
+      }
+      await client.pubsub.pub(topic, data, callOptions(options))
+    },
+
+    /** The peers this node exchanges messages with on a topic (on any topic when omitted). */
+    pubsubPeers: async (topic?: string, options: CallOptions = {}): Promise<string[]> => {
+      if (topic != null) checkTopicText(topic)
+      return await client.pubsub.peers(topic, callOptions(options))
+    },
+
+    /** The topics this node is subscribed to. */
+    pubsubTopics: async (options: CallOptions = {}): Promise<string[]> =>
+      await client.pubsub.ls(callOptions(options))
+  }
+}
