@@ -48,3 +48,25 @@ export class StreamMountingDisabledError extends Error {
     )
   }
 }
+
+/** Kubo's pubsub is off (`Pubsub.Enabled`), so topics cannot be joined or published to. */
+export class PubsubDisabledError extends Error {
+  static override readonly name = 'PubsubDisabledError'
+  override readonly name = 'PubsubDisabledError'
+  readonly isRetryable = false
+
+  constructor(options?: ErrorOptions) {
+    super(
+      'Kubo has pubsub turned off. Run `ipfs config --json Pubsub.Enabled true` and restart the daemon ' +
+        '(`ipfs.startDaemon()` turns it on for daemons it starts).',
+      options
+    )
+  }
+}
+
+/** Turns Kubo's "pubsub not enabled" refusal (whose advice names a deprecated flag) into {@link PubsubDisabledError}. */
+export function mapPubsubDisabled(error: unknown): unknown {
+  return error instanceof Error && /pubsub feature not enabled/i.test(error.message)
+    ? new PubsubDisabledError({ cause: error })
+    : error
+}

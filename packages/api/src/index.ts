@@ -33,7 +33,12 @@ export {
   type StartedDaemon,
   type StopDaemonOptions
 } from './daemon.js'
-export { LocalPathError, NoIpfsNodeError, StreamMountingDisabledError } from './errors.js'
+export {
+  LocalPathError,
+  NoIpfsNodeError,
+  PubsubDisabledError,
+  StreamMountingDisabledError
+} from './errors.js'
 export { createIpfs, type Ipfs } from './ipfs.js'
 export {
   type CreateIpnsKeyOptions,

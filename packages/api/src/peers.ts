@@ -170,6 +170,15 @@ export function createPeerFunctions(context: ApiContext) {
       return peerId
     },
 
+    /** Closes every connection to a peer; resolves with whether there was one. */
+    disconnectFromPeer: async (peerId: string, options: CallOptions = {}): Promise<boolean> => {
+      checkPeerId(peerId)
+      const peers = await client.swarm.peers(callOptions(options))
+      if (!peers.some(peer => peer.peerId === peerId)) return false
+      await client.swarm.disconnect(`/p2p/${peerId}`, callOptions(options))
+      return true
+    },
+
     /**
      * Whether a peer is reachable now: by default one ping it must answer; `false` (never an
      * error) when it does not or cannot be dialled. With `ping: false`, whether a connection is open.

@@ -8,6 +8,7 @@ import {
   RpcTimeoutError
 } from '@tk/rpc'
 import type { ApiContext } from './context.js'
+import { mapPubsubDisabled } from './errors.js'
 import type { CallOptions } from './options.js'
 
 export type { PubsubMessage }
@@ -397,7 +398,9 @@ export function createPubsubFunctions(context: ApiContext) {
         throw new InvalidArgumentError('onError', 'expected a function that takes an error')
       }
       const subscription = new PubsubSubscription(topic, context, handler, options)
-      await subscription.start()
+      await subscription.start().catch((error: unknown) => {
+        throw mapPubsubDisabled(error)
+      })
       return subscription
     },
 
@@ -416,17 +419,23 @@ export function createPubsubFunctions(context: ApiContext) {
       if (typeof data !== 'string' && !(data instanceof Uint8Array)) {
         throw new InvalidArgumentError('data', 'a pubsub message must be a string or a Uint8Array')
       }
-      await client.pubsub.pub(topic, data, callOptions(options))
+      await client.pubsub.pub(topic, data, callOptions(options)).catch((error: unknown) => {
+        throw mapPubsubDisabled(error)
+      })
     },
 
     /** The peers this node exchanges messages with on a topic (on any topic when omitted). */
     pubsubPeers: async (topic?: string, options: CallOptions = {}): Promise<string[]> => {
       if (topic != null) checkTopicText(topic)
-      return await client.pubsub.peers(topic, callOptions(options))
+      return await client.pubsub.peers(topic, callOptions(options)).catch((error: unknown) => {
+        throw mapPubsubDisabled(error)
+      })
     },
 
     /** The topics this node is subscribed to. */
     pubsubTopics: async (options: CallOptions = {}): Promise<string[]> =>
-      await client.pubsub.ls(callOptions(options))
+      await client.pubsub.ls(callOptions(options)).catch((error: unknown) => {
+        throw mapPubsubDisabled(error)
+      })
   }
 }

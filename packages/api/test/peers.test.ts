@@ -67,15 +67,16 @@ describe.each([['http'], ['cli']] as const)('peers (%s backend)', backend => {
     expect((error as PeerNotFoundError).peerId).toBe(stranger.peerId)
   })
 
-  it('connectToPeer reconnects a disconnected peer, by full multiaddr and by address + peerId', async () => {
+  it('disconnectFromPeer, then connectToPeer reconnects, by full multiaddr and by address + peerId', async () => {
     const address = b.swarmAddrs[0] ?? ''
     const ways = [
       () => api.connectToPeer(address),
       () => api.connectToPeer(withoutPeerId(address), { peerId: b.peerId })
     ]
     for (const connectToB of ways) {
-      await api.client.swarm.disconnect(address)
+      expect(await api.disconnectFromPeer(b.peerId)).toBe(true)
       await expect.poll(async () => await api.listPeers(), { timeout: 10_000 }).not.toContain(b.peerId)
+      expect(await api.disconnectFromPeer(b.peerId)).toBe(false)
 
       expect(await connectToB()).toBe(b.peerId)
       expect(await api.listPeers()).toContain(b.peerId)

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { DaemonUnreachableError, InvalidArgumentError } from '@tk/rpc'
-import { connect, createKuboCluster, type KuboCluster, type KuboNode } from '@tk/testkit'
+import { connect, createKuboCluster, createKuboNode, type KuboCluster, type KuboNode } from '@tk/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { PubsubDisabledError } from '../src/errors.js'
 import { createIpfs } from '../src/ipfs.js'
 import type { BackendName } from '../src/options.js'
 import {
@@ -334,6 +335,24 @@ describe.each([['http'], ['cli']] as const)('pubsub (%s backend)', backend => {
       expect(inbox.received.map(text)).toEqual(['before', ...after])
     } finally {
       await subscription.close()
+    }
+  })
+})
+
+describe('pubsub turned off in Kubo', () => {
+  it('says how to turn it on, instead of Kubo’s advice to use a deprecated flag', async () => {
+    await using node = await createKuboNode({ config: { Pubsub: { Enabled: false } } })
+    await using ipfs = createIpfs({ backend: 'http', api: node.apiUrl })
+    const calls: Array<() => Promise<unknown>> = [
+      () => ipfs.pubsubPublish('t', 'x'),
+      () => ipfs.pubsubSubscribe('t'),
+      () => ipfs.pubsubTopics()
+    ]
+    for (const call of calls) {
+      const error = (await call().catch((caught: unknown) => caught)) as Error
+      expect(error).toBeInstanceOf(PubsubDisabledError)
+      expect(error.message).toContain('ipfs config --json Pubsub.Enabled true')
+      expect((error.cause as Error).message).toMatch(/pubsub feature not enabled/)
     }
   })
 })

@@ -1,5 +1,13 @@
 import net, { type Server, type Socket } from 'node:net'
+import { StreamMountingDisabledError } from '@tk/api'
 import type { KuboClient, P2pForegroundTunnel } from '@tk/rpc'
+
+/** Kubo's refusal when `Experimental.Libp2pStreamMounting` is off; the error we throw says how to fix it. */
+function explainDisabled(error: unknown): unknown {
+  return error instanceof Error && /stream mounting not enabled/i.test(error.message)
+    ? new StreamMountingDisabledError({ cause: error })
+    : error
+}
 
 /** How long an unused forward tunnel is kept for the next transmission to the same peer (ms). */
 export const FORWARD_IDLE_MS = 2_000
@@ -53,7 +61,9 @@ export class ForwardPool {
     forward.idle = undefined
     let socket: Socket
     try {
-      const tunnel = await raceSignal(forward.tunnel, signal)
+      const tunnel = await raceSignal(forward.tunnel, signal).catch((error: unknown) => {
+        throw explainDisabled(error)
+      })
       const port = Number(/\/tcp\/(\d+)/.exec(tunnel.listenAddress)?.[1])
       socket = await dial(port, signal)
     } catch (error) {
@@ -162,7 +172,7 @@ export async function openListenerTunnel(
     })
   } catch (error) {
     server.close()
-    throw error
+    throw explainDisabled(error)
   }
   let closing: Promise<void> | undefined
   return {

@@ -30,7 +30,7 @@ describe('contacts (@tk/lns) with transmission', () => {
       { ipfs: b.ipfs }
     )
     await a.ipfs.client.swarm.disconnect(b.node.swarmAddrs[0] ?? '')
-    expect((await a.ipfs.client.swarm.peers()).map(peer => peer.peer)).not.toContain(b.node.peerId)
+    expect((await a.ipfs.client.swarm.peers()).map(peer => peer.peerId)).not.toContain(b.node.peerId)
 
     await transmitData('hi bob', 'bob', 'inbox', { ipfs: a.ipfs, contacts })
     await expect.poll(() => received).toEqual([{ text: 'hi bob', peerId: a.node.peerId }])

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto'
+import { createIpfs } from '@tk/api'
+import { createKuboNode } from '@tk/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { listenForTransmissions, type TransmissionError, transmitData } from '../src/index.js'
 import { nextValue, type Pair, sha256, startPair } from './helpers.js'
@@ -165,5 +167,22 @@ describe('transmitData / listenForTransmissions', () => {
     await expect(transmitData('x', pair.b.node.peerId, '')).rejects.toMatchObject({
       argument: 'listenerName'
     })
+  })
+})
+
+describe('a node without stream mounting', () => {
+  it('says how to turn it on, for listeners and senders', async () => {
+    await using node = await createKuboNode({ config: { Experimental: { Libp2pStreamMounting: false } } })
+    await using ipfs = createIpfs({ backend: 'http', api: node.apiUrl })
+    const refusals = [
+      await listenForTransmissions('off', () => {}, { ipfs }).catch((error: unknown) => error as Error),
+      await transmitData('x', pair.b.node.peerId, 'off', { ipfs }).catch((error: unknown) => error as Error)
+    ]
+    for (const refusal of refusals) {
+      expect(refusal).toMatchObject({ name: 'StreamMountingDisabledError' })
+      expect((refusal as Error).message).toContain(
+        'ipfs config --json Experimental.Libp2pStreamMounting true'
+      )
+    }
   })
 })
