@@ -5,6 +5,7 @@
 //   npm test        → node scripts/bootstrap.mjs test   lint, typecheck and the whole test suite
 //   npm run demo    → node scripts/bootstrap.mjs demo   the demo on two fresh local nodes
 //   npm run kubo    → node scripts/bootstrap.mjs kubo   print the Kubo binary (build it the first time)
+//   npm run bench   → node scripts/bootstrap.mjs bench  every benchmark beside its baseline (--quick: < 3 min)
 //
 // Set-up, each step skipped when already done: pnpm (the version in package.json's
 // `packageManager`, installed into .tools/ when the machine has no pnpm 10; never globally),
@@ -16,7 +17,7 @@ import { fileURLToPath } from 'node:url'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const action = process.argv[2] ?? 'test'
-const actions = ['test', 'demo', 'kubo']
+const actions = ['test', 'demo', 'kubo', 'bench']
 if (!actions.includes(action)) {
   console.error(`Unknown action "${action}". Use one of: ${actions.join(', ')}`)
   process.exit(2)
@@ -114,9 +115,23 @@ await must(process.execPath, [path.join(root, 'packages', 'testkit', 'bin', 'tk-
 
 if (action === 'kubo') process.exit(0)
 
+if (action === 'bench') {
+  step('Python IPFS-Toolkit (a baseline), in a virtual environment under .tools/')
+  await must(process.execPath, [path.join(root, 'scripts', 'python-toolkit.mjs')])
+  step('Benchmarks')
+  process.exit(
+    await run(process.execPath, [path.join(root, 'scripts', 'bench.mjs'), ...process.argv.slice(3)])
+  )
+}
+
 if (action === 'demo') {
   step('Demo')
-  process.exit(await run(process.execPath, [path.join(root, 'scripts', 'smoke.mjs')]))
+  process.exit(
+    await run(process.execPath, [
+      path.join(root, 'apps', 'demo', 'dist', 'main.js'),
+      ...process.argv.slice(3)
+    ])
+  )
 }
 
 step('Lint (biome)')

@@ -6,7 +6,8 @@
 //
 // Each figure is measured in its own child process (one per client and workload), so the peak
 // RSS reported is that client's alone. Figures: calls/s of `id` and of 1 KiB `block/put` (16 in
-// flight), MB/s of `add` and `cat` of a 256 MiB file. Prints a table with ratios (ours / theirs)
+// flight), MB/s of `add` and `cat` of a 256 MiB file (`--file-mib N` for another size; `pnpm bench`
+// uses 1024). Prints a table with ratios (ours / theirs)
 // and writes bench/results/rpc-<date>.json at the repository root.
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -20,6 +21,7 @@ const here = path.dirname(fileURLToPath(import.meta.url))
 const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
+    'file-mib': { type: 'string' },
     worker: { type: 'string' },
     client: { type: 'string' },
     api: { type: 'string' },
@@ -30,7 +32,7 @@ const { values } = parseArgs({
 const RUNS = values.quick ? 3 : 5
 const CALLS = values.quick ? 500 : 2000
 const CONCURRENCY = 16
-const FILE_SIZE = (values.quick ? 64 : 256) * 1024 * 1024
+const FILE_SIZE = Number(values['file-mib'] ?? (values.quick ? 64 : 256)) * 1024 * 1024
 const CHUNK = 1024 * 1024
 
 // ---- worker: one client, one workload, in its own process ----------------------------------
@@ -127,6 +129,7 @@ function runWorker(workload, client, api, cid) {
     const args = [fileURLToPath(import.meta.url), '--worker', workload, '--client', client, '--api', api]
     if (cid != null) args.push('--cid', cid)
     if (values.quick) args.push('--quick')
+    if (values['file-mib'] != null) args.push('--file-mib', values['file-mib'])
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
     let output = ''
     child.stdout.on('data', chunk => {

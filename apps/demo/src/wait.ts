@@ -1,0 +1,82 @@
+import { POLL_INTERVAL } from './constants.js'
+import { WaitTimeoutError } from './errors.js'
+
+/** A promise with its `resolve` outside, for values that a callback delivers later. */
+export interface Deferred<T> {
+  promise: Promise<T>
+  resolve: (value: T) => void
+}
+
+export function deferred<T>(): Deferred<T> {
+  let resolve: (value: T) => void = () => {}
+  const promise = new Promise<T>(settle => {
+    resolve = settle
+  })
+  return { promise, resolve }
+}
+
+/** `promise`'s value, or a rejection with the abort reason when `signal` aborts first. */
+export async function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  signal.throwIfAborted()
+  let onAbort: (() => void) | undefined
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_resolve, reject) => {
+        onAbort = () => reject(signal.reason)
+        signal.addEventListener('abort', onAbort, { once: true })
+      })
+    ])
+  } finally {
+    if (onAbort != null) signal.removeEventListener('abort', onAbort)
+  }
+}
+
+/**
+ * `promise`'s value, or a rejection when `signal` aborts (its reason) or `timeout` ms pass first
+ * (`WaitTimeoutError` naming `what`).
+ */
+export async function waitFor<T>(
+  promise: Promise<T>,
+  what: string,
+  timeout: number,
+  signal: AbortSignal
+): Promise<T> {
+  const deadline = new AbortController()
+  const timer = setTimeout(() => deadline.abort(new WaitTimeoutError(what, timeout)), timeout)
+  try {
+    return await raceAbort(promise, AbortSignal.any([signal, deadline.signal]))
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** Waits `ms`; rejects with the abort reason if `signal` aborts first. */
+export async function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  signal.throwIfAborted()
+  await new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(timer)
+      reject(signal.reason)
+    }
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+}
+
+/** Asks `check` every 100 ms until it says yes; `WaitTimeoutError` naming `what` after `timeout` ms. */
+export async function waitUntil(
+  check: () => Promise<boolean>,
+  what: string,
+  timeout: number,
+  signal: AbortSignal
+): Promise<void> {
+  const deadline = Date.now() + timeout
+  while (!(await check())) {
+    if (Date.now() >= deadline) throw new WaitTimeoutError(what, timeout)
+    await sleep(POLL_INTERVAL, signal)
+  }
+}
