@@ -26,6 +26,9 @@ import {
   readId,
   withId
 } from './protocol.js'
+// Python IPFS-Toolkit compatibility: the `protocol` option dispatches there.
+import { pythonConversationHook } from './python/listener.js'
+import { speaksPython, startConversationWithPython } from './python/sender.js'
 import { explain, openStream, type TransmitFileOptions, type TransmitOptions } from './sender.js'
 
 export interface ConversationOptions {
@@ -439,8 +442,13 @@ export async function startConversation(
   if (typeof conversationName !== 'string' || conversationName === '' || conversationName.length > 256) {
     throw new InvalidArgumentError('conversationName', 'expected a name of 1 to 256 characters')
   }
+  const python = speaksPython(options.protocol)
   const signal = callSignal(options)
   const peerId = await resolvePeer(peerIdOrName, options, signal)
+  // --- Python IPFS-Toolkit compatibility ---
+  if (python)
+    return await startConversationWithPython(conversationName, peerId, listenerName, options, signal)
+  // --- end ---
   const { stream } = await openStream(
     peerId,
     listenerName,
@@ -477,6 +485,7 @@ export async function listenForConversations(
     listenerName,
     {
       kind: 'conversation',
+      foreign: pythonConversationHook(options, handler), // Python IPFS-Toolkit starters
       accept: async incoming => {
         const name = typeof incoming.header.name === 'string' ? incoming.header.name.slice(0, 256) : ''
         let decide: (joined: ConversationOptions | undefined) => void = () => {}

@@ -40,7 +40,9 @@ export {
   contactsOnly,
   DEFAULT_MAX_MESSAGE_SIZE,
   type PeerOptions,
-  type Transform
+  type Transform,
+  type WireProtocol,
+  type WireProtocolOptions
 } from './options.js'
 export { ERROR_CODES, type ErrorCode, PROTOCOL_VERSION } from './protocol.js'
 export {

@@ -27,6 +27,8 @@ import {
   PREAMBLE,
   type TransmissionKind
 } from './protocol.js'
+// Python IPFS-Toolkit compatibility: the `foreign` hooks of the three listeners.
+import { pythonDataHook, pythonFileHook } from './python/listener.js'
 import type { Progress } from './sender.js'
 import { openListenerTunnel } from './tunnels.js'
 
@@ -54,6 +56,10 @@ export interface FileListenOptions extends ListenOptions {
   maxFileSize?: number
   /** Progress of each incoming file. */
   onProgress?: (progress: Progress & { peerId: string; name: string }) => void
+  // --- Python IPFS-Toolkit compatibility ---
+  /** Python senders only: ipfs_tk encrypts after its handshake both ways, so our `ready` too. */
+  encrypt?: Transform
+  // --- end ---
 }
 
 /** A running listener. `close()` (or `await using`) removes its tunnel; transfers in progress are cut. */
@@ -308,6 +314,7 @@ export async function listenForTransmissions(
     listenerName,
     {
       kind: 'data',
+      foreign: pythonDataHook(options, handler), // Python IPFS-Toolkit senders
       accept: async ({ header, peerId }) => {
         if ((header.size ?? 0) > maxSize) {
           throw new TransmissionError(
@@ -363,6 +370,7 @@ export async function listenForFileTransmissions(
     listenerName,
     {
       kind: 'file',
+      foreign: pythonFileHook(options, directory, handler), // Python IPFS-Toolkit senders
       accept: async ({ header, peerId }) => {
         const size = header.size ?? 0
         if (size > maxFileSize) {

@@ -25,6 +25,18 @@ export interface PeerOptions extends CallOptions {
   idleTimeout?: number
 }
 
+// --- Python IPFS-Toolkit compatibility (src/python/) ---
+/** The wire format a sender speaks: ours (PROTOCOL.md, default) or the Python IPFS-Toolkit 0.5.x's. */
+export type WireProtocol = 'tk' | 'ipfs-toolkit-py'
+
+export interface WireProtocolOptions {
+  /** `ipfs-toolkit-py` to reach a listener of the Python IPFS-Toolkit; default `tk`. */
+  protocol?: WireProtocol
+  /** `ipfs-toolkit-py` files only: undoes the receiver's encryption of its `ready` answer. */
+  decrypt?: Transform
+}
+// --- end Python IPFS-Toolkit compatibility ---
+
 export const DEFAULT_TIMEOUT = 60_000
 export const DEFAULT_IDLE_TIMEOUT = 30_000
 /** Plaintext bytes per chunk frame. */

@@ -15,12 +15,15 @@ import {
   type PeerOptions,
   protocolFor,
   resolvePeer,
-  type Transform
+  type Transform,
+  type WireProtocolOptions
 } from './options.js'
 import { type AcceptHeader, FrameType, type OpenHeader, PREAMBLE } from './protocol.js'
+// Python IPFS-Toolkit compatibility: the `protocol` option dispatches there.
+import { speaksPython, transmitDataToPython, transmitFileToPython } from './python/sender.js'
 import { forwardPoolFor } from './tunnels.js'
 
-export interface TransmitOptions extends PeerOptions {
+export interface TransmitOptions extends PeerOptions, WireProtocolOptions {
   /** Applied to every chunk before it is sent; the listener's `decrypt` undoes it. */
   encrypt?: Transform
 }
@@ -110,8 +113,12 @@ export async function transmitData(
   const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data
   if (!(bytes instanceof Uint8Array))
     throw new InvalidArgumentError('data', 'expected a Uint8Array or a string')
+  const python = speaksPython(options.protocol)
   const signal = callSignal(options)
   const peerId = await resolvePeer(peerIdOrName, options, signal)
+  // --- Python IPFS-Toolkit compatibility ---
+  if (python) return await transmitDataToPython(bytes, peerId, listenerName, options, signal)
+  // --- end ---
   const { stream } = await openStream(
     peerId,
     listenerName,
@@ -168,8 +175,12 @@ export async function transmitFile(
     })
   }
   if (!stat.isFile()) throw new InvalidArgumentError('filePath', `${filePath} is not a file`)
+  const python = speaksPython(options.protocol)
   const signal = callSignal(options, Number.POSITIVE_INFINITY)
   const peerId = await resolvePeer(peerIdOrName, options, signal)
+  // --- Python IPFS-Toolkit compatibility ---
+  if (python) return await transmitFileToPython(filePath, peerId, listenerName, metadata, options, signal)
+  // --- end ---
   const header: OpenHeader = {
     kind: 'file',
     size: stat.size,

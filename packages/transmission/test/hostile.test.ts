@@ -35,6 +35,11 @@ const Type = {
   fileDone: 0x16
 } as const
 const KNOWN_TYPES: ReadonlySet<number> = new Set(Object.values(Type))
+/**
+ * How a listener may refuse random bytes it takes for a Python IPFS-Toolkit request: a length
+ * prefix too long, a bad checksum, a peer id not the one Kubo authenticated, or a frame cut short.
+ */
+const FOREIGN_REFUSALS: readonly string[] = ['too-large', 'protocol', 'forbidden', 'idle-timeout']
 /** Small chunks, so a file in the names test takes several chunk frames. */
 const CHUNK_TEST_SIZE = 1000
 
@@ -125,6 +130,11 @@ class RawConnection {
   async closed(timeoutMs = 15_000): Promise<void> {
     const deadline = Date.now() + timeoutMs
     while (!this.#closed) await this.#changed(deadline)
+  }
+
+  /** What arrived and was not read as a frame. */
+  get unread(): Buffer {
+    return this.#received
   }
 
   destroy(): void {
@@ -321,7 +331,9 @@ describe('a hostile sender, byte by byte', () => {
     )
     await using tunnel = await rawForward('/x/garbage')
     const cases = hostileCases()
-    const expected = countCodes(cases.map(entry => ({ code: entry.expected, name: '' })))
+    const ours = cases.filter(entry => entry.expected !== 'foreign')
+    const foreign = cases.length - ours.length
+    const expected = countCodes(ours.map(entry => ({ code: entry.expected, name: '' })))
     expect(cases.length).toBeGreaterThan(2000)
 
     const mismatches: string[] = []
@@ -333,6 +345,14 @@ describe('a hostile sender, byte by byte', () => {
         const raw = await RawConnection.open(tunnel.port)
         try {
           raw.write(entry.bytes)
+          if (entry.expected === 'foreign') {
+            // Another protocol's request (the Python IPFS-Toolkit's): it is not answered in our
+            // frames, but it must be refused, never accepted, and the connection closed.
+            await raw.closed()
+            if (raw.unread.toString('latin1').startsWith('Transmission request accepted'))
+              mismatches.push(`${entry.label}: garbage was accepted as a Python request`)
+            continue
+          }
           let reply = await raw.readFrame()
           // Cases that pass admission first get an `accept`; what matters is the error after it.
           if (reply?.type === Type.accept && entry.admitted) reply = await raw.readFrame()
@@ -351,7 +371,19 @@ describe('a hostile sender, byte by byte', () => {
     await Promise.all(Array.from({ length: 32 }, worker))
     expect(mismatches.slice(0, 10)).toEqual([])
     await expect.poll(() => errors.length, { timeout: 10_000 }).toBe(cases.length)
-    expect(countCodes(errors)).toEqual(expected)
+    // Our cases exactly as expected; on top of them, one refusal per foreign connection, each with
+    // a code that says what was wrong with it.
+    const counts = countCodes(errors)
+    const beyondOurs = Object.entries(counts).map(
+      ([code, count]) => [code, count - (expected[code] ?? 0)] as const
+    )
+    expect(beyondOurs.filter(([, extra]) => extra < 0)).toEqual([])
+    expect(
+      beyondOurs
+        .filter(([code, extra]) => extra > 0 && !FOREIGN_REFUSALS.includes(code))
+        .map(([code]) => code)
+    ).toEqual([])
+    expect(beyondOurs.reduce((sum, [, extra]) => sum + extra, 0)).toBe(foreign)
     expect(handled).toBe(0)
 
     // Still serving: a real transmission after all of that arrives intact.
@@ -467,6 +499,29 @@ describe('a hostile sender, byte by byte', () => {
     expect(counts).toEqual({ busy: counts.busy, StreamClosedError: 1 })
   })
 
+  it('a peer that sends one byte of another protocol and stalls does not hold a slot', async () => {
+    const { a, b } = pair
+    const received: string[] = []
+    await using _listener = await listenForTransmissions(
+      'foreign-stall',
+      data => void received.push(new TextDecoder().decode(data)),
+      { ipfs: b.ipfs, concurrency: 1, maxQueued: 0, idleTimeout: 20_000 }
+    )
+    await using tunnel = await rawForward('/x/foreign-stall')
+    // Not NUL, so not ours: the start of a Python IPFS-Toolkit request, whose rest never comes. Our
+    // own senders are admitted only after their `open` arrived; a stalled stranger must not get
+    // further (into a slot) on one byte.
+    const stallers = await Promise.all(Array.from({ length: 3 }, () => RawConnection.open(tunnel.port)))
+    try {
+      for (const staller of stallers) staller.write(Buffer.of(0x01))
+      await new Promise(resolve => setTimeout(resolve, 500))
+      await transmitData('still served', b.node.peerId, 'foreign-stall', { ipfs: a.ipfs, timeout: 10_000 })
+      await expect.poll(() => received).toEqual(['still served'])
+    } finally {
+      for (const staller of stallers) staller.destroy()
+    }
+  })
+
   it('with every listener closed, p2p ls and p2p stream ls end up empty on both nodes', async () => {
     const { a, b } = pair
     // Senders' forward tunnels close ~2 s after their last use; the raw ones closed with their tests.
@@ -488,7 +543,8 @@ describe('a hostile sender, byte by byte', () => {
 interface HostileCase {
   label: string
   bytes: Buffer
-  expected: 'unsupported-version' | 'protocol' | 'too-large' | 'idle-timeout' | 'wrong-kind'
+  /** The code of the listener's `error` frame; `foreign` for bytes of another protocol (see below). */
+  expected: 'unsupported-version' | 'protocol' | 'too-large' | 'idle-timeout' | 'wrong-kind' | 'foreign'
   /** Whether the bytes include a valid `open`, so the listener answers `accept` before the error. */
   admitted?: boolean
 }
@@ -521,8 +577,14 @@ function hostileCases(): HostileCase[] {
       cases.push({ label: `${label} #${index}`, bytes: make(index), expected, admitted })
     }
   }
-  // At least 5 random bytes: not our preamble (but for a 2^-40 chance), refused once read.
-  add(600, 'random bytes', 'unsupported-version', () => randomBytes(randomInt(5, 1025)))
+  // A NUL, as our preamble starts, then random bytes: not our preamble (but for a 2^-32 chance).
+  add(600, 'NUL then random bytes', 'unsupported-version', () =>
+    Buffer.concat([Buffer.of(0), randomBytes(randomInt(4, 1024))])
+  )
+  // Anything else is taken for another protocol's request (the Python IPFS-Toolkit's).
+  add(300, 'random bytes, first not NUL', 'foreign', () =>
+    Buffer.concat([Buffer.of(randomInt(1, 256)), randomBytes(randomInt(4, 1024))])
+  )
   add(100, 'wrong version byte', 'unsupported-version', index =>
     Buffer.concat([
       PREAMBLE.subarray(0, 4),

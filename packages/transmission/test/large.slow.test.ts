@@ -4,9 +4,18 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import { describe, expect, it } from 'vitest'
-import { listenForFileTransmissions, type Progress, type ReceivedFile, transmitFile } from '../src/index.js'
-import { nextValue, sha256File, startPair } from './helpers.js'
+import v8 from 'node:v8'
+import vm from 'node:vm'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  listenForFileTransmissions,
+  listenForTransmissions,
+  type Progress,
+  type ReceivedFile,
+  transmitData,
+  transmitFile
+} from '../src/index.js'
+import { nextValue, type Pair, sha256File, startPair } from './helpers.js'
 
 // Slow: 256 MiB through a real tunnel, with this process's RSS sampled throughout. Sender and
 // receiver both run in this process, so the budget bounds the two together.
@@ -39,12 +48,27 @@ function sampleRss(intervalMs: number): { stop: () => number } {
   }
 }
 
+/** The garbage collector, without needing `--expose-gc` on the command line. */
+function collectGarbage(): () => void {
+  v8.setFlagsFromString('--expose-gc')
+  return vm.runInNewContext('gc') as () => void
+}
+
+let pair: Pair
+
+beforeAll(async () => {
+  pair = await startPair()
+})
+
+afterAll(async () => {
+  await pair?.stop()
+})
+
 describe('a large file', () => {
   it('moves 256 MiB A→B intact, progress monotonic, RSS growth under 100 MB', {
     timeout: 600_000
   }, async () => {
     const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'tk-large-'))
-    const pair = await startPair()
     try {
       const { a, b } = pair
       const inbox = path.join(tmp, 'inbox')
@@ -95,8 +119,42 @@ describe('a large file', () => {
       )
       expect(peak - baseline).toBeLessThan(RSS_BUDGET)
     } finally {
-      await pair.stop()
       await fs.rm(tmp, { recursive: true, force: true })
     }
+  })
+})
+
+describe('many small transmissions', () => {
+  it('3 000 transmitData calls leave the heap where it was (nothing per call is kept)', {
+    timeout: 300_000
+  }, async () => {
+    const { a, b } = pair
+    const gc = collectGarbage()
+    let received = 0
+    await using _listener = await listenForTransmissions('many-small', () => void received++, {
+      ipfs: b.ipfs
+    })
+    const message = new Uint8Array(1024)
+    const send = async (count: number): Promise<void> => {
+      for (let index = 0; index < count; index++)
+        await transmitData(message, b.node.peerId, 'many-small', { ipfs: a.ipfs })
+    }
+    const settledHeap = async (): Promise<number> => {
+      gc()
+      await new Promise(resolve => setTimeout(resolve, 100))
+      gc()
+      return process.memoryUsage().heapUsed
+    }
+    // Warm-up: the forward tunnel, compiled code and pools exist before the baseline.
+    await send(200)
+    const baseline = await settledHeap()
+    await send(3000)
+    const after = await settledHeap()
+    await expect.poll(() => received).toBe(3200)
+    console.log(
+      `3 000 transmitData: heap ${(baseline / 2 ** 20).toFixed(1)} → ${(after / 2 ** 20).toFixed(1)} MiB (${((after - baseline) / 3000).toFixed(0)} bytes per call)`
+    )
+    // Both sides run here; a few hundred bytes per call kept would already be ~1 MB.
+    expect(after - baseline).toBeLessThan(3 * 1024 * 1024)
   })
 })

@@ -59,8 +59,6 @@ function publishQueueFor(target: string): PQueue {
 
 /** `pubsub/*`: publish-subscribe between peers (needs `Pubsub.Enabled` in the daemon's config). */
 export function createPubsubCommands(invoker: Invoker) {
-  const publishQueue = publishQueueFor(invoker.transport.target)
-
   return {
     /** The topics this node is subscribed to. */
     ls: async (options: CallOptions = {}): Promise<string[]> =>
@@ -89,7 +87,8 @@ export function createPubsubCommands(invoker: Invoker) {
       if (typeof data !== 'string' && !(data instanceof Uint8Array)) {
         throw new InvalidArgumentError('data', 'a pubsub payload must be a Uint8Array or a string')
       }
-      await publishQueue.add(
+      // Looked up per call: a transport may learn its daemon's address only on first use.
+      await publishQueueFor(invoker.transport.target).add(
         async () => {
           for (let attempt = 0; ; attempt++) {
             try {
