@@ -40,6 +40,8 @@ export interface ConversationOptions {
   directory?: string
   /** Largest message taken from the peer (bytes); default 32 MiB. */
   maxMessageSize?: number
+  /** Largest file taken from the peer (bytes); default no limit. */
+  maxFileSize?: number
 }
 
 export interface StartConversationOptions extends TransmitOptions, ConversationOptions {}
@@ -286,7 +288,7 @@ export class Conversation implements AsyncIterable<Uint8Array>, AsyncDisposable 
               throw new TransmissionError('protocol', 'a file began before the last one ended', {
                 peerId: this.peerId
               })
-            const header = JSON.parse(new TextDecoder().decode(frame.payload)) as FileOpenHeader
+            const header = parseJson<FileOpenHeader>(frame.payload, this.peerId)
             if (
               !Number.isSafeInteger(header.id) ||
               !Number.isSafeInteger(header.size) ||
@@ -294,6 +296,17 @@ export class Conversation implements AsyncIterable<Uint8Array>, AsyncDisposable 
               typeof header.name !== 'string'
             ) {
               throw new TransmissionError('protocol', 'a bad file header', { peerId: this.peerId })
+            }
+            const maxFileSize = this.#options.maxFileSize ?? Number.MAX_SAFE_INTEGER
+            if (header.size > maxFileSize) {
+              // The chunks follow without waiting for an answer, so the conversation ends here.
+              throw new TransmissionError(
+                'too-large',
+                `a file of ${header.size} bytes; this side takes at most ${maxFileSize}`,
+                {
+                  peerId: this.peerId
+                }
+              )
             }
             const directory = this.#options.directory ?? os.tmpdir()
             const part = path.join(directory, `.tk-${process.pid}-${Date.now()}-${header.id}.part`)
@@ -358,7 +371,7 @@ export class Conversation implements AsyncIterable<Uint8Array>, AsyncDisposable 
             break
           }
           case FrameType.fileDone: {
-            const body = JSON.parse(new TextDecoder().decode(frame.payload)) as FileDoneBody
+            const body = parseJson<FileDoneBody>(frame.payload, this.peerId)
             if (this.#fileDone?.id === body.id) this.#fileDone.resolve(body)
             break
           }
@@ -412,6 +425,17 @@ export class Conversation implements AsyncIterable<Uint8Array>, AsyncDisposable 
     const waiters = this.#waiters
     this.#waiters = []
     for (const wake of waiters) wake()
+  }
+}
+
+/** A peer's JSON frame; anything unreadable is a `protocol` error the peer is told about. */
+function parseJson<T>(payload: Uint8Array, peerId: string): T {
+  try {
+    const value: unknown = JSON.parse(new TextDecoder().decode(payload))
+    if (typeof value !== 'object' || value == null) throw new Error('not an object')
+    return value as T
+  } catch {
+    throw new TransmissionError('protocol', 'an unreadable JSON frame', { peerId })
   }
 }
 

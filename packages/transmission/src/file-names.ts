@@ -8,7 +8,7 @@ export const MAX_FILE_NAME_BYTES = 200
 /**
  * Turns a file name from the wire into one that is safe to create in the target directory: the
  * last path component only (`/` and `\` both count), no control characters, not `.`/`..`, not
- * starting with a dot (no hidden or dot-dot names), at most {@link MAX_FILE_NAME_BYTES} bytes
+ * starting with a dot (no hidden or dot-dot names), no invisible format characters, at most {@link MAX_FILE_NAME_BYTES} bytes
  * with the extension kept. An empty result becomes `unnamed`.
  */
 export function sanitizeFileName(name: string): string {
@@ -18,20 +18,22 @@ export function sanitizeFileName(name: string): string {
       .filter(part => part !== '')
       .pop() ?? ''
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
-  let clean = last.replace(/[\u0000-\u001f\u007f-\u009f]/g, '').trim()
+  // Controls, and invisible format characters (U+202E would show `evil\u202Etxt.exe` as "evilexe.txt").
+  let clean = last.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]|\p{Cf}/gu, '').trim()
   clean = clean.replace(/^\.+/, '')
   if (clean === '') clean = 'unnamed'
   return truncate(clean, MAX_FILE_NAME_BYTES)
 }
 
 function truncate(name: string, maxBytes: number): string {
-  const encoder = new TextEncoder()
-  if (encoder.encode(name).byteLength <= maxBytes) return name
+  const bytes = Buffer.from(name, 'utf8')
+  if (bytes.byteLength <= maxBytes) return name
   const extension = path.extname(name)
-  const keep = encoder.encode(extension).byteLength <= 32 ? extension : ''
-  let stem = name.slice(0, name.length - keep.length)
-  while (encoder.encode(stem + keep).byteLength > maxBytes) stem = [...stem].slice(0, -1).join('')
-  return stem + keep
+  const keep = Buffer.byteLength(extension) <= 32 ? extension : ''
+  // Cut by bytes (linear even for a name of megabytes), backing off to a character boundary.
+  let cut = maxBytes - Buffer.byteLength(keep)
+  while (cut > 0 && ((bytes[cut] ?? 0) & 0xc0) === 0x80) cut--
+  return bytes.subarray(0, cut).toString('utf8') + keep
 }
 
 /**

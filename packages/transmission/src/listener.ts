@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { setMaxListeners } from 'node:events'
 import { createReadStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import type { Socket } from 'node:net'
@@ -112,6 +113,8 @@ export async function startListener(
   checkPositive('maxMessageSize', options.maxMessageSize)
   const client = clientOf(options)
   const controller = new AbortController()
+  // Every connection waiting for bytes listens on this one signal: more than Node's default 10.
+  setMaxListeners(0, controller.signal)
   const queue = new PQueue({ concurrency: options.concurrency ?? 16 })
   const maxQueued = options.maxQueued ?? 64
   const report = (error: Error, peerId: string | undefined): void => {

@@ -115,13 +115,29 @@ async function raceSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<
 }
 
 async function dial(port: number, signal: AbortSignal): Promise<Socket> {
+  signal.throwIfAborted()
+  // Not `net.connect({ signal })`: Node keeps that listener until the signal aborts, and a call's
+  // signal may never abort, so every connection would stay reachable from it (a leak per call).
   return await new Promise<Socket>((resolve, reject) => {
-    const socket = net.connect({ host: '127.0.0.1', port, signal })
+    const socket = net.connect({ host: '127.0.0.1', port })
+    const onAbort = (): void => {
+      socket.destroy()
+      reject(signal.reason)
+    }
+    const settle = (): void => {
+      signal.removeEventListener('abort', onAbort)
+      socket.off('error', onError)
+    }
+    const onError = (error: Error): void => {
+      settle()
+      reject(error)
+    }
     socket.once('connect', () => {
-      socket.off('error', reject)
+      settle()
       resolve(socket)
     })
-    socket.once('error', reject)
+    socket.once('error', onError)
+    signal.addEventListener('abort', onAbort, { once: true })
   })
 }
 
