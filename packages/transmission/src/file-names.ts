@@ -17,8 +17,8 @@ export function sanitizeFileName(name: string): string {
       .split(/[/\\]/)
       .filter(part => part !== '')
       .pop() ?? ''
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
   // Controls, and invisible format characters (U+202E would show `evil\u202Etxt.exe` as "evilexe.txt").
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
   let clean = last.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]|\p{Cf}/gu, '').trim()
   clean = clean.replace(/^\.+/, '')
   if (clean === '') clean = 'unnamed'
