@@ -116,7 +116,7 @@ await must(process.execPath, [path.join(root, 'packages', 'testkit', 'bin', 'tk-
 if (action === 'kubo') process.exit(0)
 
 if (action === 'bench') {
-  step('Python IPFS-Toolkit (a baseline), in a virtual environment under .tools/')
+  step('Python IPFS-Toolkit 0.5.33 (a baseline), in a virtual environment under .tools/')
   await must(process.execPath, [path.join(root, 'scripts', 'python-toolkit.mjs')])
   step('Benchmarks')
   process.exit(
@@ -133,6 +133,9 @@ if (action === 'demo') {
     ])
   )
 }
+
+step('Python IPFS-Toolkit 0.5.33 for the interop tests (skipped without python3 >= 3.11)')
+await must(process.execPath, [path.join(root, 'scripts', 'python-toolkit.mjs')])
 
 step('Lint (biome)')
 await must(pnpm, ['exec', 'biome', 'check', '.'])

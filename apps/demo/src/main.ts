@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import { adviceFor } from './advice.js'
 import { type Command, parseCommandLine, UsageError } from './args.js'
 import { chat } from './commands/chat.js'
 import { contacts } from './commands/contacts.js'
@@ -68,8 +67,6 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (controller.signal.aborted) return EXIT_INTERRUPTED
     // The packages' errors say what went wrong and what to do; a stack trace would bury that.
     process.stderr.write(`${output.style('red', '✖')} ${errorMessage(error)}\n`)
-    const advice = adviceFor(error)
-    if (advice != null) process.stderr.write(`  ${output.style('yellow', '→')} ${advice}\n`)
     return EXIT_FAILURE
   } finally {
     process.off('SIGINT', onInterrupt)

@@ -9,7 +9,7 @@ describe('tk-demo on a daemon with stream mounting and pubsub off', () => {
     })
     const receive = await runApp(['receive', '--api', node.apiMultiaddr])
     expect(receive.code).toBe(1)
-    expect(receive.stderr).toContain('stream mounting not enabled')
+    expect(receive.stderr).toContain('stream mounting (Experimental.Libp2pStreamMounting) turned off')
     expect(receive.stderr).toContain('ipfs config --json Experimental.Libp2pStreamMounting true')
 
     const chat = await runApp(['chat', 'lobby', '--api', node.apiMultiaddr], { input: 'hello\n' })

@@ -117,6 +117,7 @@ export async function startListener(
   setMaxListeners(0, controller.signal)
   const queue = new PQueue({ concurrency: options.concurrency ?? 16 })
   const maxQueued = options.maxQueued ?? 64
+  let foreignActive = 0
   const report = (error: Error, peerId: string | undefined): void => {
     if (options.onError != null) {
       try {
@@ -141,10 +142,20 @@ export async function startListener(
       stream.peerId = peerId
       const [firstByte = 0] = await stream.peekBytes(1, signal)
       if (firstByte !== PREAMBLE[0] && spec.foreign != null) {
-        const foreign = spec.foreign
-        await queue.add(async () => {
-          kept = (await foreign({ stream, peerId, signal }, firstByte)) === 'keep'
-        })
+        // Another protocol's peers are served beside the queue, with a bound of their own: one
+        // that sends a byte and stalls must not hold a slot our own senders are waiting for.
+        if (foreignActive >= queue.concurrency + maxQueued) {
+          stream.close()
+          throw new TransmissionError('busy', 'the listener is serving its maximum; try again later', {
+            peerId
+          })
+        }
+        foreignActive++
+        try {
+          kept = (await spec.foreign({ stream, peerId, signal }, firstByte)) === 'keep'
+        } finally {
+          foreignActive--
+        }
         return
       }
       const preamble = await stream.readBytes(PREAMBLE.byteLength, signal)
@@ -202,13 +213,10 @@ export async function startListener(
     socket => {
       void handle(socket)
     },
-    options.timeout == null && options.signal == null
-      ? controller.signal
-      : AbortSignal.any([
-          controller.signal,
-          ...(options.signal == null ? [] : [options.signal]),
-          AbortSignal.timeout(options.timeout ?? 30_000)
-        ])
+    // The tunnel lives until the listener closes (or the caller's signal aborts); `timeout`
+    // bounds only its opening.
+    options.signal == null ? controller.signal : AbortSignal.any([controller.signal, options.signal]),
+    options.timeout ?? 30_000
   )
   let closing: Promise<void> | undefined
   const close = async (): Promise<void> => {

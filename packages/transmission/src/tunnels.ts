@@ -163,7 +163,10 @@ export async function openListenerTunnel(
   client: KuboClient,
   protocol: string,
   onConnection: (socket: Socket) => void,
-  signal: AbortSignal
+  /** Ends the tunnel when aborted. */
+  lifetime: AbortSignal,
+  /** How long opening may take (ms). */
+  openTimeout: number
 ): Promise<ListenerTunnel> {
   const sockets = new Set<Socket>()
   const server: Server = net.createServer(socket => {
@@ -180,15 +183,23 @@ export async function openListenerTunnel(
   })
   const port = (server.address() as net.AddressInfo).port
   let tunnel: P2pForegroundTunnel
+  const opening = AbortSignal.timeout(openTimeout)
+  const request = new AbortController()
+  const abortRequest = (): void => request.abort(lifetime.reason ?? opening.reason)
+  lifetime.addEventListener('abort', abortRequest, { once: true })
+  opening.addEventListener('abort', abortRequest, { once: true })
   try {
     tunnel = await client.p2p.listen(protocol, `/ip4/127.0.0.1/tcp/${port}`, {
       foreground: true,
       reportPeerId: true,
-      signal
+      signal: request.signal
     })
   } catch (error) {
+    lifetime.removeEventListener('abort', abortRequest)
     server.close()
     throw explainDisabled(error)
+  } finally {
+    opening.removeEventListener('abort', abortRequest)
   }
   let closing: Promise<void> | undefined
   return {

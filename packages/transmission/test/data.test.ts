@@ -186,3 +186,22 @@ describe('a node without stream mounting', () => {
     }
   })
 })
+
+describe('a listener’s timeout', () => {
+  it('bounds opening only: the listener still serves after it has passed', async () => {
+    const { a, b } = pair
+    const received: string[] = []
+    await using _listener = await listenForTransmissions(
+      'lasting',
+      data => void received.push(sha256(data)),
+      {
+        ipfs: b.ipfs,
+        timeout: 300,
+        signal: new AbortController().signal
+      }
+    )
+    await new Promise(resolve => setTimeout(resolve, 800))
+    await transmitData('still here', b.node.peerId, 'lasting', { ipfs: a.ipfs })
+    await expect.poll(() => received).toEqual([sha256(new TextEncoder().encode('still here'))])
+  })
+})

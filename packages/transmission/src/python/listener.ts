@@ -1,0 +1,184 @@
+import type { Conversation, ConversationOptions, ConversationRequest } from '../conversation.js'
+import { TransmissionError } from '../errors.js'
+import type { FrameStream } from '../frame-stream.js'
+import type { FileListenOptions, ListenOptions, ReceivedFile } from '../listener.js'
+import {
+  clientOf,
+  DEFAULT_IDLE_TIMEOUT,
+  DEFAULT_MAX_MESSAGE_SIZE,
+  DEFAULT_TIMEOUT,
+  ENCRYPTION_ALLOWANCE
+} from '../options.js'
+import { joinPythonConversation } from './conversation.js'
+import { answerPythonRequest } from './exchange.js'
+import { receivePythonFile } from './files.js'
+import { CONVERSATION_REQUEST, parseHandshake } from './wire.js'
+
+/** What `startListener` hands a `foreign` hook: the stream past Kubo's peer-id line. */
+export interface ForeignIncoming {
+  stream: FrameStream
+  /** The sender, as Kubo authenticated it. */
+  peerId: string
+  /** Aborted when the listener closes. */
+  signal: AbortSignal
+}
+
+export type ForeignHook = (incoming: ForeignIncoming, firstByte: number) => Promise<'close' | 'keep'>
+
+/** A conversation request (a prelude and a name, maybe a salutation) is never longer than this. */
+const MAX_CONVERSATION_REQUEST_BYTES = 64 * 1024
+
+function reporter(options: ListenOptions): (error: unknown, peerId: string) => void {
+  return (error, peerId) => {
+    try {
+      options.onError?.(error instanceof Error ? error : new Error(String(error)), peerId)
+    } catch {
+      // A failing error reporter must not take the listener down.
+    }
+  }
+}
+
+/**
+ * Serves a Python `transmit_data` on a data listener: the same limits (`maxMessageSize`, `allow`),
+ * `decrypt` applied to the whole message, and the handler called after `Finished!` with the id
+ * Kubo authenticated (a request claiming another id is refused).
+ */
+export function pythonDataHook(
+  options: ListenOptions,
+  handler: (data: Uint8Array, peerId: string) => void | Promise<void>
+): ForeignHook {
+  const report = reporter(options)
+  return async ({ stream, peerId, signal }) => {
+    try {
+      const data = await answerPythonRequest(stream, peerId, {
+        client: clientOf(options),
+        maxSize:
+          (options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE) +
+          (options.decrypt == null ? 0 : ENCRYPTION_ALLOWANCE),
+        idleTimeout: options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
+        signal,
+        allow: options.allow,
+        transform: options.decrypt
+      })
+      if (data.byteLength > (options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE)) {
+        throw new TransmissionError('too-large', 'the decrypted message is beyond maxMessageSize', { peerId })
+      }
+      try {
+        await handler(data, peerId)
+      } catch (error) {
+        report(error, peerId)
+      }
+    } catch (error) {
+      if (!signal.aborted) report(error, peerId)
+    }
+    return 'close'
+  }
+}
+
+/**
+ * Serves a Python `transmit_file` on a file listener: the file arrives through a conversation of
+ * its own and is stored as ours are (sanitized name, `.part` first, never overwriting), within
+ * `maxFileSize`; the listener's `encrypt`/`decrypt` apply after the handshake, as in ipfs_tk.
+ */
+export function pythonFileHook(
+  options: FileListenOptions,
+  directory: string,
+  handler: (file: ReceivedFile) => void | Promise<void>
+): ForeignHook {
+  const report = reporter(options)
+  return async ({ stream, peerId, signal }) => {
+    try {
+      const idleTimeout = options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT
+      const client = clientOf(options)
+      const request = await answerPythonRequest(stream, peerId, {
+        client,
+        maxSize: MAX_CONVERSATION_REQUEST_BYTES,
+        idleTimeout,
+        signal,
+        allow: options.allow
+      })
+      const handshake = parseHandshake(request, CONVERSATION_REQUEST)
+      if (handshake == null) {
+        throw new TransmissionError('protocol', 'a Python request that is not a file transfer', { peerId })
+      }
+      const file = await receivePythonFile({
+        client,
+        peerId,
+        conversationName: handshake.name,
+        directory,
+        maxFileSize: options.maxFileSize ?? Number.MAX_SAFE_INTEGER,
+        maxBlockSize: (options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE) + ENCRYPTION_ALLOWANCE,
+        encrypt: options.encrypt,
+        decrypt: options.decrypt,
+        idleTimeout,
+        signal,
+        onProgress: options.onProgress
+      })
+      try {
+        await handler(file)
+      } catch (error) {
+        report(error, peerId)
+      }
+    } catch (error) {
+      if (!signal.aborted) report(error, peerId)
+    }
+    return 'close'
+  }
+}
+
+/**
+ * Serves a Python `start_conversation` on a conversation listener: the handler gets a
+ * `ConversationRequest` like any other, and `join()` answers the Python way. Ignoring needs no
+ * answer: the Python starter gives up after its own timeout (30 s).
+ */
+export function pythonConversationHook(
+  options: ListenOptions,
+  handler: (request: ConversationRequest) => void | Promise<void>
+): ForeignHook {
+  const report = reporter(options)
+  return async ({ stream, peerId, signal }) => {
+    try {
+      const idleTimeout = options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT
+      const client = clientOf(options)
+      const data = await answerPythonRequest(stream, peerId, {
+        client,
+        maxSize: MAX_CONVERSATION_REQUEST_BYTES,
+        idleTimeout,
+        signal,
+        allow: options.allow
+      })
+      const handshake = parseHandshake(data, CONVERSATION_REQUEST)
+      if (handshake == null) {
+        throw new TransmissionError('protocol', 'a Python request that is not a conversation request', {
+          peerId
+        })
+      }
+      let joined: Promise<Conversation> | undefined
+      const request: ConversationRequest = {
+        peerId,
+        name: handshake.name,
+        join: async (joinOptions: ConversationOptions = {}) => {
+          joined ??= joinPythonConversation(
+            client,
+            handshake.name,
+            peerId,
+            { decrypt: options.decrypt, maxMessageSize: options.maxMessageSize, ...joinOptions, idleTimeout },
+            AbortSignal.any([signal, AbortSignal.timeout(DEFAULT_TIMEOUT)])
+          )
+          return await joined
+        },
+        ignore: () => {}
+      }
+      void (async () => {
+        try {
+          await handler(request)
+        } catch (error) {
+          report(error, peerId)
+        }
+      })()
+    } catch (error) {
+      if (!signal.aborted) report(error, peerId)
+    }
+    return 'close'
+  }
+}
