@@ -39,6 +39,28 @@ function reporter(options: ListenOptions): (error: unknown, peerId: string) => v
 }
 
 /**
+ * Answers a Python request that opens a conversation (file transfers are conversations too) and
+ * returns its handshake; `what` names the expected request in the error otherwise.
+ */
+async function receiveHandshake(
+  options: ListenOptions,
+  { stream, peerId, signal }: ForeignIncoming,
+  what: string
+): Promise<NonNullable<ReturnType<typeof parseHandshake>>> {
+  const request = await answerPythonRequest(stream, peerId, {
+    client: clientOf(options),
+    maxSize: MAX_CONVERSATION_REQUEST_BYTES,
+    idleTimeout: options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
+    signal,
+    allow: options.allow
+  })
+  const handshake = parseHandshake(request, CONVERSATION_REQUEST)
+  if (handshake == null)
+    throw new TransmissionError('protocol', `a Python request that is not ${what}`, { peerId })
+  return handshake
+}
+
+/**
  * Serves a Python `transmit_data` on a data listener: the same limits (`maxMessageSize`, `allow`),
  * `decrypt` applied to the whole message, and the handler called after `Finished!` with the id
  * Kubo authenticated (a request claiming another id is refused).
@@ -90,17 +112,7 @@ export function pythonFileHook(
     try {
       const idleTimeout = options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT
       const client = clientOf(options)
-      const request = await answerPythonRequest(stream, peerId, {
-        client,
-        maxSize: MAX_CONVERSATION_REQUEST_BYTES,
-        idleTimeout,
-        signal,
-        allow: options.allow
-      })
-      const handshake = parseHandshake(request, CONVERSATION_REQUEST)
-      if (handshake == null) {
-        throw new TransmissionError('protocol', 'a Python request that is not a file transfer', { peerId })
-      }
+      const handshake = await receiveHandshake(options, { stream, peerId, signal }, 'a file transfer')
       const file = await receivePythonFile({
         client,
         peerId,
@@ -140,19 +152,7 @@ export function pythonConversationHook(
     try {
       const idleTimeout = options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT
       const client = clientOf(options)
-      const data = await answerPythonRequest(stream, peerId, {
-        client,
-        maxSize: MAX_CONVERSATION_REQUEST_BYTES,
-        idleTimeout,
-        signal,
-        allow: options.allow
-      })
-      const handshake = parseHandshake(data, CONVERSATION_REQUEST)
-      if (handshake == null) {
-        throw new TransmissionError('protocol', 'a Python request that is not a conversation request', {
-          peerId
-        })
-      }
+      const handshake = await receiveHandshake(options, { stream, peerId, signal }, 'a conversation request')
       let joined: Promise<Conversation> | undefined
       const request: ConversationRequest = {
         peerId,
