@@ -149,6 +149,22 @@ function table(rows) {
   return lines.join('\n')
 }
 
+/**
+ * The results file a bench wrote in this run: `<name>-<its date>[-quick].json`, newest first. Each
+ * bench names the file by its own clock, so a run across midnight still finds it.
+ */
+async function writtenSince(name, since) {
+  const pattern = new RegExp(`^${name}-\\d{4}-\\d{2}-\\d{2}${suffix}\\.json$`)
+  const candidates = []
+  for (const entry of await fs.readdir(results)) {
+    if (!pattern.test(entry)) continue
+    const file = path.join(results, entry)
+    const { mtimeMs } = await fs.stat(file)
+    if (mtimeMs >= since) candidates.push({ file, mtimeMs })
+  }
+  return candidates.sort((a, b) => b.mtimeMs - a.mtimeMs)[0]?.file
+}
+
 const started = Date.now()
 const date = new Date().toISOString().slice(0, 10)
 const results = path.join(root, 'bench', 'results')
@@ -164,9 +180,10 @@ for (const bench of benches) {
     failures.push(`${bench.area}: ${bench.script} is missing`)
     continue
   }
+  const benchStarted = Date.now()
   const code = await run(bench.script, bench.args)
-  const file = path.join(results, `${bench.file}-${date}${suffix}.json`)
-  if (code !== 0 || !existsSync(file)) {
+  const file = await writtenSince(bench.file, benchStarted)
+  if (code !== 0 || file == null) {
     failures.push(`${bench.area}: exited with code ${code}`)
     continue
   }
