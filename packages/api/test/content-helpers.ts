@@ -3,36 +3,20 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { createKuboClient, type RpcResponse } from '@tk/rpc'
 import type { KuboNode } from '@tk/testkit'
-import { BackendTransport } from '../src/backend.js'
+import type { BackendTransport } from '../src/backend.js'
 import { createContentFunctions } from '../src/content.js'
-import type { ApiContext } from '../src/context.js'
-import { createIpnsFunctions } from '../src/ipns.js'
-import type { BackendName, IpfsOptions } from '../src/options.js'
+import { createIpfs } from '../src/ipfs.js'
+import type { BackendName } from '../src/options.js'
 
 export const BACKENDS: Array<[BackendName]> = [['http'], ['cli']]
 
-/**
- * The content and IPNS functions on one testkit node through `backend`, built the way `createIpfs`
- * builds its groups (so these tests do not depend on ipfs.ts spreading them in yet).
- */
+/** An instance on one testkit node through `backend`. */
 export function openApi(node: KuboNode, backend: BackendName) {
-  const options: IpfsOptions =
+  return createIpfs(
     backend === 'http'
       ? { backend, api: node.apiUrl }
       : { backend, binary: node.binary, repoPath: node.repoPath, api: node.apiMultiaddr }
-  const transport = new BackendTransport(options)
-  const client = createKuboClient({ transport })
-  const context: ApiContext = { client, transport, options }
-  const close = async (): Promise<void> => {
-    await transport.close()
-  }
-  return {
-    client,
-    ...createContentFunctions(context),
-    ...createIpnsFunctions(context),
-    close,
-    [Symbol.asyncDispose]: close
-  }
+  )
 }
 
 export type TestApi = ReturnType<typeof openApi>
