@@ -533,7 +533,7 @@ export async function listenForConversations(
           try {
             await handler(request)
           } catch (error) {
-            options.onError?.(error as Error, incoming.peerId)
+            incoming.report(error as Error)
           }
           decide(undefined)
         })()

@@ -87,6 +87,8 @@ export interface Incoming {
   peerId: string
   header: OpenHeader
   signal: AbortSignal
+  /** Reports a failure of this transmission (a handler's error): `onError`, else a log line. */
+  report: (error: Error) => void
 }
 
 interface ServeSpec {
@@ -119,12 +121,16 @@ export async function startListener(
   const maxQueued = options.maxQueued ?? 64
   let foreignActive = 0
   const report = (error: Error, peerId: string | undefined): void => {
-    if (options.onError != null) {
-      try {
-        options.onError(error, peerId)
-      } catch {
-        // A failing error reporter must not take the listener down.
-      }
+    if (options.onError == null) {
+      // Without a reporter, one line per failed stream, so that a misbehaving peer is visible.
+      const code = error instanceof TransmissionError ? ` (${error.code})` : ''
+      console.warn(`[@tk/transmission ${protocol}] ${peerId ?? 'unknown peer'}: ${error.message}${code}`)
+      return
+    }
+    try {
+      options.onError(error, peerId)
+    } catch {
+      // A failing error reporter must not take the listener down.
     }
   }
 
@@ -152,7 +158,11 @@ export async function startListener(
         }
         foreignActive++
         try {
-          kept = (await spec.foreign({ stream, peerId, signal }, firstByte)) === 'keep'
+          kept =
+            (await spec.foreign(
+              { stream, peerId, signal, report: error => report(error, peerId) },
+              firstByte
+            )) === 'keep'
         } finally {
           foreignActive--
         }
@@ -187,7 +197,7 @@ export async function startListener(
           peerId
         })
       }
-      const incoming: Incoming = { stream, peerId, header, signal }
+      const incoming: Incoming = { stream, peerId, header, signal, report: error => report(error, peerId) }
       await queue.add(async () => {
         const accept = await spec.accept(incoming)
         await stream.writeJson(FrameType.accept, accept)
@@ -348,7 +358,7 @@ export async function listenForTransmissions(
         try {
           await handler(data, incoming.peerId)
         } catch (error) {
-          options.onError?.(error as Error, incoming.peerId)
+          incoming.report(error as Error)
         }
         await incoming.stream.closeAfterPeer(1_000)
         return 'close'
@@ -446,7 +456,7 @@ export async function listenForFileTransmissions(
             metadata
           })
         } catch (error) {
-          options.onError?.(error as Error, peerId)
+          incoming.report(error as Error)
         }
         await incoming.stream.closeAfterPeer(1_000)
         return 'close'

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { createIpfs } from '@tk/api'
 import { createKuboNode } from '@tk/testkit'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { listenForTransmissions, type TransmissionError, transmitData } from '../src/index.js'
 import { nextValue, type Pair, sha256, startPair } from './helpers.js'
 
@@ -203,5 +203,27 @@ describe('a listener’s timeout', () => {
     await new Promise(resolve => setTimeout(resolve, 800))
     await transmitData('still here', b.node.peerId, 'lasting', { ipfs: a.ipfs })
     await expect.poll(() => received).toEqual([sha256(new TextEncoder().encode('still here'))])
+  })
+})
+
+describe('a listener without onError', () => {
+  it('logs one line per failed stream, naming the listener, the peer and the code', async () => {
+    const { a, b } = pair
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {})
+    try {
+      await using _listener = await listenForTransmissions('logged', () => {}, {
+        ipfs: b.ipfs,
+        allow: () => false
+      })
+      await expect(transmitData('x', b.node.peerId, 'logged', { ipfs: a.ipfs })).rejects.toMatchObject({
+        code: 'forbidden'
+      })
+      await expect.poll(() => warn.mock.calls.length).toBe(1)
+      expect(warn.mock.calls[0]?.[0]).toBe(
+        `[@tk/transmission /x/logged] ${a.node.peerId}: this listener does not serve your peer id (forbidden)`
+      )
+    } finally {
+      warn.mockRestore()
+    }
   })
 })

@@ -21,6 +21,8 @@ export interface ForeignIncoming {
   peerId: string
   /** Aborted when the listener closes. */
   signal: AbortSignal
+  /** The listener's `onError` (or its log line). */
+  report: (error: Error) => void
 }
 
 export type ForeignHook = (incoming: ForeignIncoming, firstByte: number) => Promise<'close' | 'keep'>
@@ -28,23 +30,13 @@ export type ForeignHook = (incoming: ForeignIncoming, firstByte: number) => Prom
 /** A conversation request (a prelude and a name, maybe a salutation) is never longer than this. */
 const MAX_CONVERSATION_REQUEST_BYTES = 64 * 1024
 
-function reporter(options: ListenOptions): (error: unknown, peerId: string) => void {
-  return (error, peerId) => {
-    try {
-      options.onError?.(error instanceof Error ? error : new Error(String(error)), peerId)
-    } catch {
-      // A failing error reporter must not take the listener down.
-    }
-  }
-}
-
 /**
  * Answers a Python request that opens a conversation (file transfers are conversations too) and
  * returns its handshake; `what` names the expected request in the error otherwise.
  */
 async function receiveHandshake(
   options: ListenOptions,
-  { stream, peerId, signal }: ForeignIncoming,
+  { stream, peerId, signal }: Omit<ForeignIncoming, 'report'>,
   what: string
 ): Promise<NonNullable<ReturnType<typeof parseHandshake>>> {
   const request = await answerPythonRequest(stream, peerId, {
@@ -69,8 +61,9 @@ export function pythonDataHook(
   options: ListenOptions,
   handler: (data: Uint8Array, peerId: string) => void | Promise<void>
 ): ForeignHook {
-  const report = reporter(options)
-  return async ({ stream, peerId, signal }) => {
+  return async ({ stream, peerId, signal, report: reportError }) => {
+    const report = (error: unknown): void =>
+      reportError(error instanceof Error ? error : new Error(String(error)))
     try {
       const data = await answerPythonRequest(stream, peerId, {
         client: clientOf(options),
@@ -88,10 +81,10 @@ export function pythonDataHook(
       try {
         await handler(data, peerId)
       } catch (error) {
-        report(error, peerId)
+        report(error)
       }
     } catch (error) {
-      if (!signal.aborted) report(error, peerId)
+      if (!signal.aborted) report(error)
     }
     return 'close'
   }
@@ -107,8 +100,9 @@ export function pythonFileHook(
   directory: string,
   handler: (file: ReceivedFile) => void | Promise<void>
 ): ForeignHook {
-  const report = reporter(options)
-  return async ({ stream, peerId, signal }) => {
+  return async ({ stream, peerId, signal, report: reportError }) => {
+    const report = (error: unknown): void =>
+      reportError(error instanceof Error ? error : new Error(String(error)))
     try {
       const idleTimeout = options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT
       const client = clientOf(options)
@@ -129,10 +123,10 @@ export function pythonFileHook(
       try {
         await handler(file)
       } catch (error) {
-        report(error, peerId)
+        report(error)
       }
     } catch (error) {
-      if (!signal.aborted) report(error, peerId)
+      if (!signal.aborted) report(error)
     }
     return 'close'
   }
@@ -147,8 +141,9 @@ export function pythonConversationHook(
   options: ListenOptions,
   handler: (request: ConversationRequest) => void | Promise<void>
 ): ForeignHook {
-  const report = reporter(options)
-  return async ({ stream, peerId, signal }) => {
+  return async ({ stream, peerId, signal, report: reportError }) => {
+    const report = (error: unknown): void =>
+      reportError(error instanceof Error ? error : new Error(String(error)))
     try {
       const idleTimeout = options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT
       const client = clientOf(options)
@@ -173,11 +168,11 @@ export function pythonConversationHook(
         try {
           await handler(request)
         } catch (error) {
-          report(error, peerId)
+          report(error)
         }
       })()
     } catch (error) {
-      if (!signal.aborted) report(error, peerId)
+      if (!signal.aborted) report(error)
     }
     return 'close'
   }
