@@ -53,6 +53,32 @@ async function receiveHandshake(
 }
 
 /**
+ * What the three hooks share: `receive` answers the Python request (its failures are reported,
+ * unless the listener is closing), then `deliver` hands the result to the user's handler, whose
+ * errors are reported too. `detached` does not wait for the handler.
+ */
+function foreignHook<T>(
+  receive: (incoming: ForeignIncoming) => Promise<T>,
+  deliver: (value: T) => Promise<void>,
+  { detached = false }: { detached?: boolean } = {}
+): ForeignHook {
+  return async incoming => {
+    const report = (error: unknown): void =>
+      incoming.report(error instanceof Error ? error : new Error(String(error)))
+    let value: T
+    try {
+      value = await receive(incoming)
+    } catch (error) {
+      if (!incoming.signal.aborted) report(error)
+      return 'close'
+    }
+    const delivered = deliver(value).catch(report)
+    if (!detached) await delivered
+    return 'close'
+  }
+}
+
+/**
  * Serves a Python `transmit_data` on a data listener: the same limits (`maxMessageSize`, `allow`),
  * `decrypt` applied to the whole message, and the handler called after `Finished!` with the id
  * Kubo authenticated (a request claiming another id is refused).
@@ -61,10 +87,8 @@ export function pythonDataHook(
   options: ListenOptions,
   handler: (data: Uint8Array, peerId: string) => void | Promise<void>
 ): ForeignHook {
-  return async ({ stream, peerId, signal, report: reportError }) => {
-    const report = (error: unknown): void =>
-      reportError(error instanceof Error ? error : new Error(String(error)))
-    try {
+  return foreignHook(
+    async ({ stream, peerId, signal }) => {
       const data = await answerPythonRequest(stream, peerId, {
         client: clientOf(options),
         maxSize:
@@ -78,16 +102,10 @@ export function pythonDataHook(
       if (data.byteLength > (options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE)) {
         throw new TransmissionError('too-large', 'the decrypted message is beyond maxMessageSize', { peerId })
       }
-      try {
-        await handler(data, peerId)
-      } catch (error) {
-        report(error)
-      }
-    } catch (error) {
-      if (!signal.aborted) report(error)
-    }
-    return 'close'
-  }
+      return { data, peerId }
+    },
+    async ({ data, peerId }) => await handler(data, peerId)
+  )
 }
 
 /**
@@ -100,15 +118,11 @@ export function pythonFileHook(
   directory: string,
   handler: (file: ReceivedFile) => void | Promise<void>
 ): ForeignHook {
-  return async ({ stream, peerId, signal, report: reportError }) => {
-    const report = (error: unknown): void =>
-      reportError(error instanceof Error ? error : new Error(String(error)))
-    try {
-      const idleTimeout = options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT
-      const client = clientOf(options)
+  return foreignHook(
+    async ({ stream, peerId, signal }) => {
       const handshake = await receiveHandshake(options, { stream, peerId, signal }, 'a file transfer')
-      const file = await receivePythonFile({
-        client,
+      return await receivePythonFile({
+        client: clientOf(options),
         peerId,
         conversationName: handshake.name,
         directory,
@@ -116,20 +130,13 @@ export function pythonFileHook(
         maxBlockSize: (options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE) + ENCRYPTION_ALLOWANCE,
         encrypt: options.encrypt,
         decrypt: options.decrypt,
-        idleTimeout,
+        idleTimeout: options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
         signal,
         onProgress: options.onProgress
       })
-      try {
-        await handler(file)
-      } catch (error) {
-        report(error)
-      }
-    } catch (error) {
-      if (!signal.aborted) report(error)
-    }
-    return 'close'
-  }
+    },
+    async file => await handler(file)
+  )
 }
 
 /**
@@ -141,12 +148,8 @@ export function pythonConversationHook(
   options: ListenOptions,
   handler: (request: ConversationRequest) => void | Promise<void>
 ): ForeignHook {
-  return async ({ stream, peerId, signal, report: reportError }) => {
-    const report = (error: unknown): void =>
-      reportError(error instanceof Error ? error : new Error(String(error)))
-    try {
-      const idleTimeout = options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT
-      const client = clientOf(options)
+  return foreignHook(
+    async ({ stream, peerId, signal }) => {
       const handshake = await receiveHandshake(options, { stream, peerId, signal }, 'a conversation request')
       let joined: Promise<Conversation> | undefined
       const request: ConversationRequest = {
@@ -154,26 +157,25 @@ export function pythonConversationHook(
         name: handshake.name,
         join: async (joinOptions: ConversationOptions = {}) => {
           joined ??= joinPythonConversation(
-            client,
+            clientOf(options),
             handshake.name,
             peerId,
-            { decrypt: options.decrypt, maxMessageSize: options.maxMessageSize, ...joinOptions, idleTimeout },
+            {
+              decrypt: options.decrypt,
+              maxMessageSize: options.maxMessageSize,
+              ...joinOptions,
+              idleTimeout: options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT
+            },
             AbortSignal.any([signal, AbortSignal.timeout(DEFAULT_TIMEOUT)])
           )
           return await joined
         },
         ignore: () => {}
       }
-      void (async () => {
-        try {
-          await handler(request)
-        } catch (error) {
-          report(error)
-        }
-      })()
-    } catch (error) {
-      if (!signal.aborted) report(error)
-    }
-    return 'close'
-  }
+      return request
+    },
+    async request => await handler(request),
+    // The handler may talk for as long as it likes: the request's stream is done with already.
+    { detached: true }
+  )
 }
