@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
+import os from 'node:os'
 import path from 'node:path'
 import { createKuboClient, type RpcResponse } from '@tk/rpc'
-import type { KuboNode } from '@tk/testkit'
+import type { KuboCluster, KuboNode } from '@tk/testkit'
 import type { BackendTransport } from '../src/backend.js'
 import { createContentFunctions } from '../src/content.js'
 import { createIpfs } from '../src/ipfs.js'
@@ -20,6 +21,28 @@ export function openApi(node: KuboNode, backend: BackendName) {
 }
 
 export type TestApi = ReturnType<typeof openApi>
+
+/** A and B of a 2-node cluster on `backend`, a temp work dir and a test tree in `<work>/site`. */
+export async function openPair(cluster: KuboCluster, backend: BackendName, label: string) {
+  const [nodeA, nodeB] = cluster.nodes
+  if (nodeA == null || nodeB == null) throw new Error('the cluster has no nodes')
+  const work = await fs.mkdtemp(path.join(os.tmpdir(), `tk-api-${label}-${backend}-`))
+  const tree = path.join(work, 'site')
+  await fs.mkdir(tree)
+  await makeTree(tree)
+  const a = openApi(nodeA, backend)
+  const b = openApi(nodeB, backend)
+  return {
+    a,
+    b,
+    work,
+    tree,
+    close: async (): Promise<void> => {
+      await Promise.all([a.close(), b.close()])
+      await fs.rm(work, { recursive: true, force: true })
+    }
+  }
+}
 
 export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex')

@@ -11,8 +11,7 @@ import {
   collect,
   craftedArchiveApi,
   LONG_NAME,
-  makeTree,
-  openApi,
+  openPair,
   partFiles,
   paxPath,
   sha256,
@@ -44,20 +43,14 @@ describe.each(BACKENDS)('content functions over %s', backend => {
   let tree: string
   let treeCid = ''
 
+  let close: () => Promise<void> = async () => {}
+
   beforeAll(async () => {
-    const [nodeA, nodeB] = cluster.nodes
-    if (nodeA == null || nodeB == null) throw new Error('the cluster has no nodes')
-    a = openApi(nodeA, backend)
-    b = openApi(nodeB, backend)
-    work = await fs.mkdtemp(path.join(os.tmpdir(), `tk-api-content-${backend}-`))
-    tree = path.join(work, 'site')
-    await fs.mkdir(tree)
-    await makeTree(tree)
+    ;({ a, b, work, tree, close } = await openPair(cluster, backend, 'content'))
   })
 
   afterAll(async () => {
-    await Promise.all([a?.close(), b?.close()])
-    if (work != null) await fs.rm(work, { recursive: true, force: true })
+    await close()
   })
 
   it('publishes a file on A; B reads it whole, streams it, reads a range and downloads it', async () => {

@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
-import os from 'node:os'
 import path from 'node:path'
 import { createKuboCluster, type KuboCluster } from '@tk/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { BACKENDS, makeTree, openApi, partFiles, sha256, snapshot, type TestApi } from './content-helpers.js'
+import { BACKENDS, openPair, partFiles, sha256, snapshot, type TestApi } from './content-helpers.js'
 
 let cluster: KuboCluster
 
@@ -35,20 +34,14 @@ describe.each(BACKENDS)('IPNS functions over %s', backend => {
   let keyId = ''
   let treeCid = ''
 
+  let close: () => Promise<void> = async () => {}
+
   beforeAll(async () => {
-    const [nodeA, nodeB] = cluster.nodes
-    if (nodeA == null || nodeB == null) throw new Error('the cluster has no nodes')
-    a = openApi(nodeA, backend)
-    b = openApi(nodeB, backend)
-    work = await fs.mkdtemp(path.join(os.tmpdir(), `tk-api-ipns-${backend}-`))
-    tree = path.join(work, 'site')
-    await fs.mkdir(tree)
-    await makeTree(tree)
+    ;({ a, b, work, tree, close } = await openPair(cluster, backend, 'ipns'))
   })
 
   afterAll(async () => {
-    await Promise.all([a?.close(), b?.close()])
-    if (work != null) await fs.rm(work, { recursive: true, force: true })
+    await close()
   })
 
   it('creates, lists and deletes keys', async () => {
