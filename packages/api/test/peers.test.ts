@@ -140,7 +140,7 @@ describe.each([['http'], ['cli']] as const)('peers (%s backend)', backend => {
     const address = b.swarmAddrs[0] ?? ''
     await api.addSwarmFilter('/ip4/127.0.0.0/ipcidr/8')
     try {
-      await api.client.swarm.disconnect(address)
+      await api.disconnectFromPeer(b.peerId)
       await expect.poll(async () => await api.listPeers(), { timeout: 10_000 }).not.toContain(b.peerId)
       await expect(api.connectToPeer(address, { timeout: 10_000 })).rejects.toThrow()
       expect(await api.listPeers()).not.toContain(b.peerId)

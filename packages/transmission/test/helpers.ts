@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { createIpfs, type Ipfs } from '@tk/api'
-import { createKuboCluster, type KuboCluster, type KuboNode } from '@tk/testkit'
+import { createKuboCluster, type KuboCluster, type KuboNode, type KuboNodeInit } from '@tk/testkit'
 
 export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex')
@@ -21,8 +21,8 @@ export interface Pair {
 }
 
 /** Two connected testkit nodes with an HTTP `ipfs` instance each. */
-export async function startPair(): Promise<Pair> {
-  const cluster = await createKuboCluster(2)
+export async function startPair(init: KuboNodeInit = {}): Promise<Pair> {
+  const cluster = await createKuboCluster(2, init)
   const [nodeA, nodeB] = cluster.nodes
   if (nodeA == null || nodeB == null) throw new Error('expected two nodes')
   const a = { node: nodeA, ipfs: createIpfs({ backend: 'http', api: nodeA.apiUrl }) }

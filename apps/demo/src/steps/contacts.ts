@@ -36,9 +36,9 @@ export const contactsStep: Step = {
       `A saved B as "${contact.name}" with ${count(contact.addresses.length, 'address', 'addresses')} B announced`
     )
 
-    // Both sides drop the connection; whichever no longer has it just says so.
-    await a.ipfs.client.swarm.disconnect(`/p2p/${b.peerId}`, { signal })
-    await b.ipfs.client.swarm.disconnect(`/p2p/${a.peerId}`, { signal })
+    // Both sides drop the connection (every one, whichever side opened it).
+    await a.ipfs.disconnectFromPeer(b.peerId, { signal })
+    await b.ipfs.disconnectFromPeer(a.peerId, { signal })
     await waitUntil(
       async () => !(await isConnected(a, b, signal)) && !(await isConnected(b, a, signal)),
       'A and B dropping their connection',
