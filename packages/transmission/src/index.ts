@@ -24,7 +24,7 @@ export {
   type StartConversationOptions,
   startConversation
 } from './conversation.js'
-export { StreamClosedError, TransmissionError } from './errors.js'
+export { ListenerTunnelLostError, StreamClosedError, TransmissionError } from './errors.js'
 export { MAX_FILE_NAME_BYTES, sanitizeFileName } from './file-names.js'
 export {
   type FileListenOptions,

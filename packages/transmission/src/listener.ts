@@ -217,17 +217,17 @@ export async function startListener(
     }
   }
 
-  const tunnel = await openListenerTunnel(
-    client,
-    protocol,
-    socket => {
+  const tunnel = await openListenerTunnel(client, protocol, {
+    onConnection: socket => {
       void handle(socket)
     },
     // The tunnel lives until the listener closes (or the caller's signal aborts); `timeout`
     // bounds only its opening.
-    options.signal == null ? controller.signal : AbortSignal.any([controller.signal, options.signal]),
-    options.timeout ?? 30_000
-  )
+    lifetime:
+      options.signal == null ? controller.signal : AbortSignal.any([controller.signal, options.signal]),
+    openTimeout: options.timeout ?? 30_000,
+    onLost: error => report(error, undefined)
+  })
   let closing: Promise<void> | undefined
   const close = async (): Promise<void> => {
     closing ??= (async () => {

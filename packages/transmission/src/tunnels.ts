@@ -1,6 +1,7 @@
 import net, { type Server, type Socket } from 'node:net'
 import { StreamMountingDisabledError } from '@tk/api'
 import type { KuboClient, P2pForegroundTunnel } from '@tk/rpc'
+import { ListenerTunnelLostError } from './errors.js'
 
 /** Kubo's refusal when `Experimental.Libp2pStreamMounting` is off; the error we throw says how to fix it. */
 function explainDisabled(error: unknown): unknown {
@@ -153,26 +154,46 @@ export function forwardPoolFor(client: KuboClient): ForwardPool {
   return pool
 }
 
+/** First wait before reopening a lost listener tunnel (ms): Kubo restarting takes about a second. */
+export const REOPEN_MIN_DELAY = 250
+/** Longest wait between attempts to reopen a lost listener tunnel (ms): a daemon down for long is retried this often. */
+export const REOPEN_MAX_DELAY = 10_000
+
 /** A local TCP server plus `p2p listen --report-peer-id --foreground` pointing at it. */
 export interface ListenerTunnel {
   readonly protocol: string
+  /** The local TCP port Kubo's tunnel points at. */
+  readonly port: number
   close(): Promise<void>
 }
 
+export interface ListenerTunnelInit {
+  onConnection: (socket: Socket) => void
+  /** Ends the tunnel when aborted. */
+  lifetime: AbortSignal
+  /** How long opening (and each reopening) may take (ms). */
+  openTimeout: number
+  /** Kubo lost the tunnel; it is being reopened. Called once per loss. */
+  onLost: (error: Error) => void
+}
+
+/**
+ * Opens the tunnel and keeps it open: when Kubo drops it (a daemon restart, `ipfs p2p close`, the
+ * HTTP connection breaking), `onLost` is told and the same `p2p listen` is tried again, with
+ * backoff from {@link REOPEN_MIN_DELAY} to {@link REOPEN_MAX_DELAY}, until `lifetime` aborts.
+ * Only the first opening can fail the call.
+ */
 export async function openListenerTunnel(
   client: KuboClient,
   protocol: string,
-  onConnection: (socket: Socket) => void,
-  /** Ends the tunnel when aborted. */
-  lifetime: AbortSignal,
-  /** How long opening may take (ms). */
-  openTimeout: number
+  init: ListenerTunnelInit
 ): Promise<ListenerTunnel> {
+  const { lifetime, openTimeout } = init
   const sockets = new Set<Socket>()
   const server: Server = net.createServer(socket => {
     sockets.add(socket)
     socket.once('close', () => sockets.delete(socket))
-    onConnection(socket)
+    init.onConnection(socket)
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -182,35 +203,72 @@ export async function openListenerTunnel(
     })
   })
   const port = (server.address() as net.AddressInfo).port
-  let tunnel: P2pForegroundTunnel
-  const opening = AbortSignal.timeout(openTimeout)
-  const request = new AbortController()
-  const abortRequest = (): void => request.abort(lifetime.reason ?? opening.reason)
-  lifetime.addEventListener('abort', abortRequest, { once: true })
-  opening.addEventListener('abort', abortRequest, { once: true })
-  try {
-    tunnel = await client.p2p.listen(protocol, `/ip4/127.0.0.1/tcp/${port}`, {
+  // `timeout` bounds only the opening: the foreground request then lives until `lifetime` aborts.
+  const listen = async (): Promise<P2pForegroundTunnel> =>
+    await client.p2p.listen(protocol, `/ip4/127.0.0.1/tcp/${port}`, {
       foreground: true,
       reportPeerId: true,
-      signal: request.signal
+      signal: lifetime,
+      timeout: openTimeout
     })
+  let tunnel: P2pForegroundTunnel
+  try {
+    tunnel = await listen()
   } catch (error) {
-    lifetime.removeEventListener('abort', abortRequest)
     server.close()
-    throw explainDisabled(error)
-  } finally {
-    opening.removeEventListener('abort', abortRequest)
+    throw explainDisabled(lifetime.aborted ? (lifetime.reason ?? error) : error)
   }
+  let current: P2pForegroundTunnel | undefined = tunnel
+  const keepOpen = async (): Promise<void> => {
+    for (;;) {
+      await current?.closed
+      current = undefined
+      if (lifetime.aborted) return
+      init.onLost(new ListenerTunnelLostError(protocol))
+      let delay = REOPEN_MIN_DELAY
+      while (current == null) {
+        if (!(await sleep(delay, lifetime))) return
+        try {
+          current = await listen()
+        } catch {
+          // Kubo is still away (or still has a stale listener of this name): try again later;
+          // the loss was reported once already.
+          delay = Math.min(delay * 2, REOPEN_MAX_DELAY)
+        }
+      }
+      if (lifetime.aborted) await current.close()
+    }
+  }
+  const kept = keepOpen()
   let closing: Promise<void> | undefined
   return {
     protocol,
+    port,
     close: async () => {
       closing ??= (async () => {
-        await tunnel.close()
+        // The caller aborts `lifetime` first; a reopening in flight then ends with it.
+        await current?.close()
+        await kept
         for (const socket of sockets) socket.destroy()
         await new Promise<void>(resolve => server.close(() => resolve()))
       })()
       await closing
     }
   }
+}
+
+/** Waits `ms`; false (at once) if `signal` aborted. */
+async function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return false
+  return await new Promise<boolean>(resolve => {
+    const onAbort = (): void => {
+      clearTimeout(timer)
+      resolve(false)
+    }
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort)
+      resolve(true)
+    }, ms)
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
 }
