@@ -91,8 +91,6 @@ const PEER_ID = /\/(?:p2p|ipfs)\/([^/]+)$/
  */
 export function createTunnelFunctions(context: ApiContext) {
   const { client } = context
-  // Port-0 senders are found by what is new in `p2p ls`; opening two at once could swap them.
-  let openingSender: Promise<unknown> = Promise.resolve()
 
   const list = async (options: CallOptions): Promise<P2pListener[]> =>
     await guard(() => client.p2p.ls(callOptions(options)))
@@ -178,31 +176,12 @@ export function createTunnelFunctions(context: ApiContext) {
       checkPort(port, true)
       checkPeerId(peerId, 'peerId')
       const listenAddress = `${hostAddress(options.host)}/tcp/${port}`
-      const open = async (): Promise<TunnelSender> => {
-        const matches = (sender: TunnelSender): boolean =>
-          sender.protocol === protocol && sender.peerId === peerId
-        const before =
-          port === 0
-            ? new Set(
-                (await listTunnels(options)).senders.filter(matches).map(sender => sender.listenAddress)
-              )
-            : new Set<string>()
-        await guard(() => client.p2p.forward(protocol, listenAddress, `/p2p/${peerId}`, callOptions(options)))
-        const sender = (await listTunnels(options)).senders.find(
-          candidate =>
-            matches(candidate) &&
-            (port === 0 ? !before.has(candidate.listenAddress) : candidate.port === port)
-        )
-        if (sender == null)
-          throw new Error(`Kubo accepted p2p forward ${protocol} but does not list it (closed at once?)`)
-        return sender
-      }
-      if (port !== 0) return await open()
-      const opened = openingSender.then(open, open)
-      openingSender = opened.catch(() => {
-        // Only the order matters to the next opener; this caller gets the error itself.
-      })
-      return await opened
+      // @tk/rpc picks the port for port 0 itself and describes exactly the tunnel it opened, so
+      // senders opened at the same moment (here or by another program) never swap ports.
+      const opened = await guard(() =>
+        client.p2p.forward(protocol, listenAddress, `/p2p/${peerId}`, callOptions(options))
+      )
+      return toSender(opened)
     },
 
     /** Stops serving `/x/<name>` (only if it forwards to `port`, when given); resolves with how many were closed (0 or 1). */

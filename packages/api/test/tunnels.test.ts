@@ -212,6 +212,38 @@ describe.each<[Backend]>([['http'], ['cli']])('tunnels over %s', backend => {
     expect(await tunnelsB.client.p2p.ls()).toEqual([])
   })
 
+  it('senders opened at the same moment by two instances each get a port of their own', async () => {
+    const name = `same-moment-${backend}`
+    await using other = open(a, backend)
+    const opened = await Promise.all(
+      [tunnelsA, other, tunnelsA, other, tunnelsA, other].map(instance =>
+        instance.openSender(name, 0, b.peerId)
+      )
+    )
+    expect(new Set(opened.map(sender => sender.port)).size).toBe(opened.length)
+    for (const sender of opened) {
+      expect(sender).toMatchObject({
+        protocol: `/x/${name}`,
+        peerId: b.peerId,
+        targetAddress: `/p2p/${b.peerId}`
+      })
+      expect(sender.listenAddress).toBe(`/ip4/127.0.0.1/tcp/${sender.port}`)
+    }
+    expect((await tunnelsA.listTunnels()).senders).toEqual(
+      [...opened].sort((x, y) => x.listenAddress.localeCompare(y.listenAddress))
+    )
+    // Closing one by its port leaves exactly the others.
+    expect(await tunnelsA.closeSender(name, { port: opened[0]?.port })).toBe(1)
+    expect((await tunnelsA.listTunnels()).senders.map(sender => sender.port).sort()).toEqual(
+      opened
+        .slice(1)
+        .map(sender => sender.port)
+        .sort()
+    )
+    expect(await tunnelsA.closeSender(name)).toBe(opened.length - 1)
+    expect(await tunnelsA.client.p2p.ls()).toEqual([])
+  })
+
   it('reports stream mounting off, refuses tunnels with StreamMountingDisabledError, and turns it on', async () => {
     await using tunnels = open(disabled, backend)
     // The other backend's run turned it on; start from off again.

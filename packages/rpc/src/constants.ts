@@ -18,3 +18,17 @@ export const PUBSUB_PUBLISH_RETRIES = 5
 
 /** How long close() waits for requests in flight before cutting them off (ms). */
 export const CLOSE_GRACE = 2_000
+
+/**
+ * Deadline for a call the client makes on its own behalf (the `p2p ls` that describes a new tunnel,
+ * the clean-up `p2p close` after one) in ms: these are quick local bookkeeping calls, so a daemon
+ * that has not answered in this time is stuck, and the caller must hear about it rather than wait.
+ */
+export const INTERNAL_CALL_TIMEOUT = 10_000
+
+/**
+ * How many ports a port-0 `p2p forward` tries when another program takes the port we chose before
+ * Kubo binds it: each attempt picks a port the OS just called free, so several misses in a row
+ * mean something else is wrong.
+ */
+export const FORWARD_PORT_ATTEMPTS = 8

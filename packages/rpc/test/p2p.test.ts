@@ -1,5 +1,5 @@
 import net from 'node:net'
-import { connect, createKuboNode, type KuboNode } from '@tk/testkit'
+import { connect, createKuboCluster, createKuboNode, type KuboCluster, type KuboNode } from '@tk/testkit'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createP2pCommands } from '../src/commands/p2p.js'
 import { httpTransport } from '../src/http-transport.js'
@@ -278,6 +278,150 @@ describe('p2p', () => {
       name: 'InvalidArgumentError',
       argument: 'id'
     })
+  })
+})
+
+describe('p2p forwards opened at the same moment', () => {
+  let cluster: KuboCluster
+  let invoker: Invoker
+  let p2p: ReturnType<typeof createP2pCommands>
+  const receivers: Array<{ node: KuboNode; server: EchoServer; invoker: Invoker }> = []
+
+  beforeAll(async () => {
+    cluster = await createKuboCluster(4)
+    const [sender, ...others] = cluster.nodes
+    if (sender == null) throw new Error('expected four nodes')
+    invoker = new Invoker(httpTransport({ apiUrl: sender.apiUrl }))
+    p2p = createP2pCommands(invoker)
+    for (const node of others) {
+      const server = await startServer()
+      const receiverInvoker = new Invoker(httpTransport({ apiUrl: node.apiUrl }))
+      // The same protocol on every receiver: only the target address tells the tunnels apart.
+      await createP2pCommands(receiverInvoker).listen('/x/same', `/ip4/127.0.0.1/tcp/${server.port}`, {
+        reportPeerId: true
+      })
+      receivers.push({ node, server, invoker: receiverInvoker })
+    }
+  })
+
+  afterAll(async () => {
+    await Promise.all([
+      invoker?.transport.close(),
+      ...receivers.map(receiver => Promise.all([receiver.invoker.transport.close(), receiver.server.close()]))
+    ])
+    await cluster?.stop()
+  })
+
+  it('port-0 foreground forwards to different peers each get their own port and peer, and closing one leaves the others', async () => {
+    const sender = cluster.nodes[0]?.peerId ?? ''
+    for (let round = 0; round < 5; round++) {
+      const tunnels = await Promise.all(
+        receivers.map(receiver =>
+          p2p.forward('/x/same', '/ip4/127.0.0.1/tcp/0', `/p2p/${receiver.node.peerId}`, { foreground: true })
+        )
+      )
+      try {
+        // Each handle names the peer it was opened for, and a port of its own.
+        expect(tunnels.map(tunnel => tunnel.targetAddress)).toEqual(
+          receivers.map(receiver => `/p2p/${receiver.node.peerId}`)
+        )
+        expect(new Set(tunnels.map(tunnel => tunnel.listenAddress)).size).toBe(receivers.length)
+        const listed = await p2p.ls()
+        for (const tunnel of tunnels) {
+          expect(listed).toContainEqual({
+            protocol: '/x/same',
+            listenAddress: tunnel.listenAddress,
+            targetAddress: tunnel.targetAddress
+          })
+        }
+        expect(listed).toHaveLength(receivers.length)
+
+        // Bytes written to a handle's port reach the peer that handle names, and no other.
+        await Promise.all(
+          tunnels.map(async (tunnel, index) => {
+            const client = await dial(tunnel.listenAddress)
+            client.socket.write(`round ${round} to ${index}\n`)
+            const server = receivers[index]?.server
+            await vi.waitFor(
+              () =>
+                expect(server?.connections.map(connection => connection.received)).toContain(
+                  `${sender}\nround ${round} to ${index}\n`
+                ),
+              { timeout: 10_000 }
+            )
+            client.socket.destroy()
+          })
+        )
+
+        // Closing the first removes exactly its tunnel; the others still carry bytes to their peers.
+        await tunnels[0]?.close()
+        const left = await p2p.ls()
+        expect(left.map(listener => listener.listenAddress).sort()).toEqual(
+          tunnels
+            .slice(1)
+            .map(tunnel => tunnel.listenAddress)
+            .sort()
+        )
+        for (const [index, tunnel] of tunnels.entries()) {
+          if (index === 0) continue
+          const client = await dial(tunnel.listenAddress)
+          client.socket.write(`still ${round} ${index}\n`)
+          const server = receivers[index]?.server
+          await vi.waitFor(
+            () =>
+              expect(server?.connections.map(connection => connection.received)).toContain(
+                `${sender}\nstill ${round} ${index}\n`
+              ),
+            { timeout: 10_000 }
+          )
+          client.socket.destroy()
+        }
+      } finally {
+        await Promise.all(tunnels.map(tunnel => tunnel.close()))
+      }
+      expect(await p2p.ls()).toEqual([])
+    }
+  })
+
+  it('background port-0 forwards from two clients at once resolve with their own tunnel, and port 0 elsewhere is refused', async () => {
+    const sender = cluster.nodes[0]
+    const second = new Invoker(httpTransport({ apiUrl: sender?.apiUrl ?? '' }))
+    try {
+      const clients = [p2p, createP2pCommands(second)]
+      const opened = await Promise.all(
+        clients.flatMap(client =>
+          receivers.map(receiver =>
+            client.forward('/x/same', '/ip4/127.0.0.1/tcp/0', `/p2p/${receiver.node.peerId}`)
+          )
+        )
+      )
+      const expected = clients.flatMap(() => receivers.map(receiver => `/p2p/${receiver.node.peerId}`))
+      expect(opened.map(listener => listener.targetAddress)).toEqual(expected)
+      expect(new Set(opened.map(listener => listener.listenAddress)).size).toBe(opened.length)
+      expect((await p2p.ls()).sort((x, y) => x.listenAddress.localeCompare(y.listenAddress))).toEqual(
+        [...opened].sort((x, y) => x.listenAddress.localeCompare(y.listenAddress))
+      )
+      for (const [index, listener] of opened.entries()) {
+        const client = await dial(listener.listenAddress)
+        client.socket.write(`background ${index}\n`)
+        const server = receivers[index % receivers.length]?.server
+        await vi.waitFor(
+          () =>
+            expect(server?.connections.map(connection => connection.received)).toContain(
+              `${sender?.peerId}\nbackground ${index}\n`
+            ),
+          { timeout: 10_000 }
+        )
+        client.socket.destroy()
+      }
+      expect(await p2p.close({ all: true })).toBe(opened.length)
+
+      await expect(
+        p2p.forward('/x/same', '/ip4/127.0.0.1/udp/0', `/p2p/${receivers[0]?.node.peerId}`)
+      ).rejects.toMatchObject({ name: 'InvalidArgumentError', argument: 'listenAddress' })
+    } finally {
+      await second.transport.close()
+    }
   })
 })
 

@@ -1,3 +1,5 @@
+import net from 'node:net'
+import { FORWARD_PORT_ATTEMPTS, INTERNAL_CALL_TIMEOUT } from '../constants.js'
 import { InvalidArgumentError, KuboRpcError, RpcTimeoutError } from '../errors.js'
 import { type Invoker, list } from '../invoker.js'
 import type { CallOptions } from '../options.js'
@@ -91,10 +93,16 @@ interface RawForegroundStatus {
   Address: string
 }
 
-/** How long the clean-up `p2p close` after a foreground tunnel may take (ms). */
-const CLEANUP_TIMEOUT = 10_000
-
 const PORT_ZERO = /\/(?:tcp|udp)\/0(?:\/|$)/
+/** The only port-0 shape Kubo can bind for a forward (it listens with Go's net on TCP). */
+const ANY_TCP_PORT = /^\/(ip4|ip6)\/([^/]+)\/tcp\/0$/
+const ADDRESS_IN_USE = /address already in use/i
+/** Where a port is picked when the listen host is not an address of this machine (a remote daemon's). */
+const HIGH_PORTS = { lowest: 49_152, count: 16_384 }
+
+function isForwardOn(listener: P2pListener, protocol: string, listenAddress: string): boolean {
+  return listener.protocol === protocol && listener.listenAddress === listenAddress
+}
 
 function toListener(raw: RawListener): P2pListener {
   return { protocol: raw.Protocol, listenAddress: raw.ListenAddress, targetAddress: raw.TargetAddress }
@@ -130,10 +138,39 @@ function checkRemoteAddress(address: string, argument: string): string {
 }
 
 /**
+ * A port that was free on `host` a moment ago, as the OS picks them; a random high port when
+ * `host` is not an address of this machine (the daemon runs elsewhere and decides itself).
+ */
+async function probePort(host: string, avoid: ReadonlySet<number>): Promise<number> {
+  const random = (): number => HIGH_PORTS.lowest + Math.floor(Math.random() * HIGH_PORTS.count)
+  const port = await new Promise<number>(resolve => {
+    const server = net.createServer()
+    server.unref()
+    server.once('error', () => resolve(random()))
+    server.listen({ port: 0, host, exclusive: true }, () => {
+      const address = server.address()
+      const chosen = typeof address === 'object' && address != null ? address.port : random()
+      server.close(() => resolve(chosen))
+    })
+  })
+  return avoid.has(port) ? random() : port
+}
+
+function isAddressInUse(error: unknown): boolean {
+  return (
+    (error as { name?: string } | null)?.name === 'KuboRpcError' &&
+    ADDRESS_IN_USE.test((error as Error).message)
+  )
+}
+
+/**
  * `p2p/*`: tunnels TCP connections over libp2p streams. Kubo needs
  * `Experimental.Libp2pStreamMounting` (`ipfs config --json Experimental.Libp2pStreamMounting true`).
  */
 export function createP2pCommands(invoker: Invoker) {
+  /** Ports this client is opening forwards on right now, so two of its own calls never pick the same one. */
+  const choosing = new Set<number>()
+
   const ls = async (options: CallOptions = {}): Promise<P2pListener[]> =>
     list((await invoker.json<{ Listeners: RawListener[] | null }>('p2p/ls', options)).Listeners).map(
       toListener
@@ -213,7 +250,7 @@ export function createP2pCommands(invoker: Invoker) {
       resolve()
     }
 
-    const info = find(await ls({ signal }).catch(() => [])) ?? {
+    const info = find(await ls({ signal, timeout: INTERNAL_CALL_TIMEOUT }).catch(() => [])) ?? {
       protocol: first.value.Protocol,
       listenAddress: command === 'p2p/forward' ? first.value.Address : '',
       targetAddress: command === 'p2p/listen' ? first.value.Address : ''
@@ -238,7 +275,7 @@ export function createP2pCommands(invoker: Invoker) {
           protocol: info.protocol,
           ...(info.listenAddress === '' ? {} : { listenAddress: info.listenAddress }),
           ...(info.targetAddress === '' ? {} : { targetAddress: info.targetAddress }),
-          timeout: CLEANUP_TIMEOUT
+          timeout: INTERNAL_CALL_TIMEOUT
         }
         await invoker.json('p2p/close', exactly).catch(() => {
           // Best effort: the daemon may be gone, and then so is the tunnel.
@@ -321,8 +358,8 @@ export function createP2pCommands(invoker: Invoker) {
   /**
    * Listens on `listenAddress` (e.g. `/ip4/127.0.0.1/tcp/0`) and tunnels each connection to
    * `protocol` on the peer at `targetAddress` (`/p2p/<peerId>` or a multiaddr ending in it). With
-   * `foreground: true`, resolves with a handle whose `close()` removes the tunnel and whose
-   * `listenAddress` has the real port.
+   * `foreground: true`, resolves with a handle whose `close()` removes the tunnel; without, with the
+   * tunnel as Kubo lists it. Either way `listenAddress` has the real port.
    */
   function forward(
     protocol: string,
@@ -335,7 +372,7 @@ export function createP2pCommands(invoker: Invoker) {
     listenAddress: string,
     targetAddress: string,
     options?: P2pForwardOptions & { foreground?: false }
-  ): Promise<void>
+  ): Promise<P2pListener>
   async function forward(
     protocol: string,
     listenAddress: string,
@@ -345,27 +382,60 @@ export function createP2pCommands(invoker: Invoker) {
     checkProtocol(protocol, options.allowCustomProtocol)
     const listenOn = checkMultiaddr(listenAddress, 'listenAddress')
     const target = checkRemoteAddress(targetAddress, 'targetAddress')
-    const args = [protocol, listenOn, target]
-    if (options.foreground === true) {
-      // With port 0 only Kubo knows the port: the new listener is the one that was not there before.
-      const anyPort = PORT_ZERO.test(listenOn)
-      const before = anyPort
-        ? new Set(
-            (await ls({ signal: options.signal }))
-              .filter(listener => listener.protocol === protocol)
-              .map(listener => listener.listenAddress)
-          )
-        : new Set<string>()
-      return await openForeground('p2p/forward', args, options, listeners =>
-        listeners.find(
-          listener =>
-            listener.protocol === protocol &&
-            !listener.listenAddress.startsWith('/p2p/') &&
-            (anyPort ? !before.has(listener.listenAddress) : listener.listenAddress === listenOn)
-        )
+    const anyPort = ANY_TCP_PORT.exec(listenOn)
+    if (anyPort == null && PORT_ZERO.test(listenOn)) {
+      throw new InvalidArgumentError(
+        'listenAddress',
+        `"${listenAddress}": port 0 works only as /ip4/<address>/tcp/0 or /ip6/<address>/tcp/0`
       )
     }
-    await invoker.none('p2p/forward', options, { args })
+    const open = (address: string): Promise<P2pForegroundTunnel | P2pListener> =>
+      options.foreground === true
+        ? openForeground('p2p/forward', [protocol, address, target], options, listeners =>
+            listeners.find(listener => isForwardOn(listener, protocol, address))
+          )
+        : openBackgroundForward(protocol, address, target, options)
+    if (anyPort == null) return await open(listenOn)
+
+    // Port 0: Kubo's answer does not say which port it bound, and finding "the new entry" in
+    // `p2p ls` afterwards is a guess that another forward opened at the same moment (by this
+    // client, another client, or another program on the daemon) can win, and then two handles
+    // swap ports and peers. So we choose the port: one the OS just called free, which Kubo then
+    // binds exclusively; the tunnel on that address is ours and nobody else's. If something took
+    // the port in between, Kubo says "address already in use" and we try another.
+    const [, family, host] = anyPort
+    for (let attempt = 1; ; attempt++) {
+      const port = await probePort(host ?? '', choosing)
+      if (choosing.has(port)) continue
+      choosing.add(port)
+      try {
+        return await open(`/${family}/${host}/tcp/${port}`)
+      } catch (error) {
+        if (attempt >= FORWARD_PORT_ATTEMPTS || !isAddressInUse(error)) throw error
+      } finally {
+        choosing.delete(port)
+      }
+    }
+  }
+
+  async function openBackgroundForward(
+    protocol: string,
+    listenAddress: string,
+    target: string,
+    options: P2pForwardOptions
+  ): Promise<P2pListener> {
+    const { foreground: _, ...rest } = options
+    await invoker.none('p2p/forward', rest, { args: [protocol, listenAddress, target] })
+    // Kubo's own spelling of the target (e.g. `/p2p/<id>` for a full multiaddr); the listen
+    // address is unique on the daemon, so it finds exactly this tunnel.
+    const listed = await ls({ signal: options.signal, timeout: INTERNAL_CALL_TIMEOUT }).catch(() => [])
+    return (
+      listed.find(listener => isForwardOn(listener, protocol, listenAddress)) ?? {
+        protocol,
+        listenAddress,
+        targetAddress: /\/(?:p2p|ipfs)\/[^/]+$/.exec(target)?.[0] ?? target
+      }
+    )
   }
 
   return {
