@@ -16,7 +16,7 @@ export interface HttpTransportInit {
   headers?: Record<string, string>
   /** How long a call may go without progress, unless it passes its own `timeout` (ms). */
   timeout?: number
-  /** Keep-alive connections kept to the daemon. */
+  /** Keep-alive connections for short calls; long-lived requests have a pool of their own without a limit. */
   connections?: number
   /** Where `IPFS_API` and `IPFS_PATH` are read when `apiUrl` is not given; default `process.env`. */
   env?: NodeJS.ProcessEnv
@@ -44,7 +44,15 @@ export function httpTransport(init: HttpTransportInit = {}): Transport {
 class HttpTransport implements Transport {
   readonly target: string
   readonly #endpoint: ApiEndpoint
+  /** Short calls: a bounded keep-alive pool. */
   readonly #pool: Pool
+  /**
+   * Long-lived requests (subscriptions, foreground tunnels, `log tail`): each holds a connection
+   * for as long as it lives, so they get a pool of their own without a connection limit. In the
+   * short calls' pool, enough of them (40 foreground tunnels a remote peer asked for) took every
+   * connection, and `id`, or the `p2p ls` that opening a tunnel makes, waited until it timed out.
+   */
+  readonly #longLivedPool: Pool
   readonly #headers: Record<string, string>
   readonly #timeout: number
   #closing: Promise<void> | undefined
@@ -57,10 +65,16 @@ class HttpTransport implements Transport {
     this.#timeout = init.timeout ?? DEFAULT_TIMEOUT
     const authorization = init.authorization ?? this.#endpoint.authorization
     this.#headers = { ...init.headers, ...(authorization == null ? {} : { authorization }) }
+    const socket = this.#endpoint.socketPath == null ? {} : { socketPath: this.#endpoint.socketPath }
     this.#pool = new Pool(this.#endpoint.origin, {
       connections: init.connections ?? DEFAULT_CONNECTIONS,
       keepAliveTimeout: KEEP_ALIVE_TIMEOUT,
-      ...(this.#endpoint.socketPath == null ? {} : { socketPath: this.#endpoint.socketPath })
+      ...socket
+    })
+    this.#longLivedPool = new Pool(this.#endpoint.origin, {
+      connections: null,
+      keepAliveTimeout: KEEP_ALIVE_TIMEOUT,
+      ...socket
     })
   }
 
@@ -95,7 +109,8 @@ class HttpTransport implements Transport {
 
     let response: Dispatcher.ResponseData
     try {
-      response = await this.#pool.request({
+      const pool = request.longLived === true ? this.#longLivedPool : this.#pool
+      response = await pool.request({
         method: 'POST',
         path: buildPath(request),
         headers,
@@ -124,23 +139,8 @@ class HttpTransport implements Transport {
     // Idempotent: `await using` after an explicit close() must not throw.
     for (const closer of this.#longLived) closer.abort(new Error('The client was closed'))
     this.#longLived.clear()
-    this.#closing ??= this.#closePool()
+    this.#closing ??= Promise.all([closePool(this.#pool), closePool(this.#longLivedPool)]).then(() => {})
     await this.#closing
-  }
-
-  /** Lets requests in flight finish for a moment, then cuts off any left (e.g. a response nobody reads). */
-  async #closePool(): Promise<void> {
-    const closed = this.#pool.close().then(
-      () => true,
-      () => true
-    )
-    let timer: NodeJS.Timeout | undefined
-    const grace = new Promise<boolean>(resolve => {
-      timer = setTimeout(() => resolve(false), CLOSE_GRACE)
-    })
-    const finished = await Promise.race([closed, grace])
-    clearTimeout(timer)
-    if (!finished) await this.#pool.destroy()
   }
 
   #mapError(
@@ -169,6 +169,21 @@ class HttpTransport implements Transport {
     if (reason !== '') return new DaemonUnreachableError(this.target, command, reason, { cause: error })
     return error instanceof Error ? error : new Error(String(error))
   }
+}
+
+/** Lets requests in flight finish for a moment, then cuts off any left (e.g. a response nobody reads). */
+async function closePool(pool: Pool): Promise<void> {
+  const closed = pool.close().then(
+    () => true,
+    () => true
+  )
+  let timer: NodeJS.Timeout | undefined
+  const grace = new Promise<boolean>(resolve => {
+    timer = setTimeout(() => resolve(false), CLOSE_GRACE)
+  })
+  const finished = await Promise.race([closed, grace])
+  clearTimeout(timer)
+  if (!finished) await pool.destroy()
 }
 
 function buildPath(request: RpcRequest): string {
