@@ -59,12 +59,15 @@ export {
   PeerNotFoundError
 } from './peers.js'
 export {
+  DEFAULT_MAX_BUFFERED_BYTES,
+  PUBSUB_MESSAGE_OVERHEAD,
   type PubsubHandler,
   PubsubHandlerError,
   type PubsubMessage,
   type PubsubSubscribeOptions,
   type Subscription,
-  SubscriptionInterruptedError
+  SubscriptionInterruptedError,
+  SubscriptionOverflowError
 } from './pubsub.js'
 export type {
   CheckStreamMountingOptions,

@@ -27,6 +27,13 @@ export interface PubsubSubscribeOptions extends CallOptions {
   signal?: AbortSignal
   /** How long each attempt to subscribe may take to become live (ms, default 30 000); the subscription itself has no time limit. */
   timeout?: number
+  /**
+   * How many bytes of messages may wait for the handler (counting the one it is on) and, apart,
+   * for the iterator; each message counts its data plus {@link PUBSUB_MESSAGE_OVERHEAD}. A message
+   * that arrives when it would not fit is dropped, counted in `dropped` and reported through
+   * `onError` as a `SubscriptionOverflowError`. Default {@link DEFAULT_MAX_BUFFERED_BYTES} (16 MiB).
+   */
+  maxBufferedBytes?: number
 }
 
 /**
@@ -40,6 +47,10 @@ export interface Subscription extends AsyncIterable<PubsubMessage>, AsyncDisposa
   readonly topic: string
   /** Whether `close()` was called, the signal aborted, or the `ipfs` instance was closed. */
   readonly closed: boolean
+  /** Messages received but not yet handled or iterated, and the bytes they count for (see `maxBufferedBytes`). */
+  readonly buffered: { messages: number; bytes: number }
+  /** How many messages were dropped because the handler or the iterator was behind by `maxBufferedBytes`. */
+  readonly dropped: number
   /** Ends the subscription and its request to Kubo; iteration ends. Idempotent. */
   close(): Promise<void>
 }
@@ -63,6 +74,29 @@ export class PubsubHandlerError extends Error {
   }
 }
 
+/**
+ * A subscription's handler or iterator fell behind by `maxBufferedBytes`, so `dropped` messages
+ * that arrived meanwhile were dropped. Reported once per gap, when the next message is taken in
+ * again (or when the subscription closes during the gap).
+ */
+export class SubscriptionOverflowError extends Error {
+  static override readonly name = 'SubscriptionOverflowError'
+  override readonly name = 'SubscriptionOverflowError'
+  readonly isRetryable = false
+  readonly topic: string
+  /** How many messages this gap lost. */
+  readonly dropped: number
+
+  constructor(topic: string, dropped: number, maxBufferedBytes: number, options?: ErrorOptions) {
+    super(
+      `The subscription to "${topic}" dropped ${dropped} message${dropped === 1 ? '' : 's'}: its handler or iterator was ${maxBufferedBytes} bytes behind. Handle messages faster, or give pubsubSubscribe a larger maxBufferedBytes.`,
+      options
+    )
+    this.topic = topic
+    this.dropped = dropped
+  }
+}
+
 /** Kubo ended a subscription's stream without an error (the daemon shut down or restarted); it is being renewed. */
 export class SubscriptionInterruptedError extends Error {
   static override readonly name = 'SubscriptionInterruptedError'
@@ -78,6 +112,18 @@ export class SubscriptionInterruptedError extends Error {
     this.topic = topic
   }
 }
+
+/**
+ * Bytes of messages a subscription keeps for a consumer that is behind: 16 of Kubo's largest
+ * messages (go-libp2p-pubsub's 1 MiB default limit), a burst worth riding out, yet a bound per
+ * subscription that a fast topic cannot push past.
+ */
+export const DEFAULT_MAX_BUFFERED_BYTES = 16 * 1024 * 1024
+/**
+ * What a buffered message costs besides its data (its sender, seqno, topics and the objects holding
+ * them), in bytes; it also makes empty messages count, so the number of messages is bounded too.
+ */
+export const PUBSUB_MESSAGE_OVERHEAD = 256
 
 /** The first resubscription is immediate; later ones wait this long, doubling each time (ms). */
 const RESUBSCRIBE_INITIAL_DELAY = 100
@@ -154,6 +200,64 @@ interface Attempt {
   readonly controller: AbortController
 }
 
+/** Messages waiting for one consumer, bounded by the bytes they count for. */
+class MessageBuffer {
+  readonly #max: number
+  #items: PubsubMessage[] = []
+  #bytes = 0
+
+  constructor(max: number) {
+    this.#max = max
+  }
+
+  get messages(): number {
+    return this.#items.length
+  }
+
+  get bytes(): number {
+    return this.#bytes
+  }
+
+  /** Adds `message` unless the bound would be passed; a lone message always fits, however large. */
+  offer(message: PubsubMessage): boolean {
+    const cost = costOf(message)
+    if (this.#items.length > 0 && this.#bytes + cost > this.#max) return false
+    this.#items.push(message)
+    this.#bytes += cost
+    return true
+  }
+
+  peek(): PubsubMessage | undefined {
+    return this.#items[0]
+  }
+
+  take(): PubsubMessage | undefined {
+    const message = this.#items.shift()
+    if (message != null) this.#bytes -= costOf(message)
+    return message
+  }
+
+  clear(): void {
+    this.#items = []
+    this.#bytes = 0
+  }
+}
+
+function costOf(message: PubsubMessage): number {
+  return message.data.byteLength + PUBSUB_MESSAGE_OVERHEAD
+}
+
+function checkMaxBufferedBytes(value: number | undefined): number {
+  if (value === undefined) return DEFAULT_MAX_BUFFERED_BYTES
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new InvalidArgumentError(
+      'maxBufferedBytes',
+      `expected a whole number of bytes >= 1, got ${String(value)}: a subscription's buffer is always bounded`
+    )
+  }
+  return value
+}
+
 class PubsubSubscription implements Subscription {
   readonly topic: string
   readonly #context: ApiContext
@@ -165,13 +269,19 @@ class PubsubSubscription implements Subscription {
   readonly #onCallerAbort = (): void => {
     void this.close()
   }
+  readonly #maxBufferedBytes: number
   /** Messages not yet taken by the iterator. */
-  #queue: PubsubMessage[] = []
+  readonly #queue: MessageBuffer
+  /** Messages for the handler; the first is the one it is on. */
+  readonly #handlerQueue: MessageBuffer
+  #handling = false
   /** `next()` calls waiting for a message. */
   #waiting: Array<(result: IteratorResult<PubsubMessage, undefined>) => void> = []
   #iterating = false
-  #handlerChain: Promise<void> = Promise.resolve()
   #running: Promise<void> = Promise.resolve()
+  #dropped = 0
+  /** Messages dropped since the last one taken in: reported as one gap. */
+  #gap = 0
 
   constructor(
     topic: string,
@@ -185,10 +295,24 @@ class PubsubSubscription implements Subscription {
     this.#onError = options.onError
     this.#liveTimeout = options.timeout ?? LIVE_TIMEOUT
     this.#callerSignal = options.signal
+    this.#maxBufferedBytes = checkMaxBufferedBytes(options.maxBufferedBytes)
+    this.#queue = new MessageBuffer(this.#maxBufferedBytes)
+    this.#handlerQueue = new MessageBuffer(this.#maxBufferedBytes)
   }
 
   get closed(): boolean {
     return this.#closer.signal.aborted
+  }
+
+  get buffered(): { messages: number; bytes: number } {
+    return {
+      messages: this.#queue.messages + this.#handlerQueue.messages,
+      bytes: this.#queue.bytes + this.#handlerQueue.bytes
+    }
+  }
+
+  get dropped(): number {
+    return this.#dropped
   }
 
   /** Makes the first attempt; rejects (leaving nothing open) when it cannot become live. */
@@ -220,7 +344,7 @@ class PubsubSubscription implements Subscription {
     this.#iterating = true
     return {
       next: async (): Promise<IteratorResult<PubsubMessage, undefined>> => {
-        const message = this.#queue.shift()
+        const message = this.#queue.take()
         if (message != null) return { done: false, value: message }
         if (this.closed) return { done: true, value: undefined }
         return await new Promise(resolve => this.#waiting.push(resolve))
@@ -328,23 +452,56 @@ class PubsubSubscription implements Subscription {
     }
   }
 
+  /**
+   * Hands a message to the handler's queue and the iterator's, never waiting: a stalled stream
+   * would only move the loss into Kubo, which drops messages for a subscriber that does not keep
+   * up, and says nothing. Here a consumer that is behind by `maxBufferedBytes` loses the message,
+   * and it is counted and reported.
+   */
   #deliver(message: PubsubMessage): void {
-    const handler = this.#handler
-    if (handler != null) {
-      // Chained, not awaited: a slow handler must not stall the stream, or Kubo drops messages
-      // for a subscriber that does not keep up.
-      this.#handlerChain = this.#handlerChain
-        .then(async () => {
-          if (!this.closed) await handler(message)
-        })
-        .catch((error: unknown) =>
-          this.#report(new PubsubHandlerError(this.topic, message, { cause: error }))
-        )
+    let taken = true
+    if (this.#handler != null) {
+      if (this.#handlerQueue.offer(message)) void this.#handle()
+      else taken = false
     }
-    if (handler != null && !this.#iterating) return
-    const waiting = this.#waiting.shift()
-    if (waiting != null) waiting({ done: false, value: message })
-    else this.#queue.push(message)
+    if (this.#handler == null || this.#iterating) {
+      const waiting = this.#waiting.shift()
+      if (waiting != null) waiting({ done: false, value: message })
+      else if (!this.#queue.offer(message)) taken = false
+    }
+    if (!taken) {
+      this.#dropped++
+      this.#gap++
+    } else {
+      this.#endGap()
+    }
+  }
+
+  #endGap(): void {
+    if (this.#gap === 0) return
+    const dropped = this.#gap
+    this.#gap = 0
+    this.#report(new SubscriptionOverflowError(this.topic, dropped, this.#maxBufferedBytes))
+  }
+
+  /** Runs the handler on each queued message in turn; the message stays counted until it returns. */
+  async #handle(): Promise<void> {
+    const handler = this.#handler
+    if (handler == null || this.#handling) return
+    this.#handling = true
+    try {
+      for (let message = this.#handlerQueue.peek(); message != null; message = this.#handlerQueue.peek()) {
+        if (this.closed) break
+        try {
+          await handler(message)
+        } catch (error) {
+          this.#report(new PubsubHandlerError(this.topic, message, { cause: error }))
+        }
+        this.#handlerQueue.take()
+      }
+    } finally {
+      this.#handling = false
+    }
   }
 
   #report(error: Error): void {
@@ -358,7 +515,9 @@ class PubsubSubscription implements Subscription {
   #end(): void {
     if (!this.closed) this.#closer.abort()
     this.#callerSignal?.removeEventListener('abort', this.#onCallerAbort)
-    this.#queue = []
+    this.#endGap()
+    this.#queue.clear()
+    this.#handlerQueue.clear()
     for (const resolve of this.#waiting.splice(0)) resolve({ done: true, value: undefined })
   }
 }

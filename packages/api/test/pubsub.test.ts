@@ -9,7 +9,8 @@ import {
   PubsubHandlerError,
   type PubsubMessage,
   type Subscription,
-  SubscriptionInterruptedError
+  SubscriptionInterruptedError,
+  SubscriptionOverflowError
 } from '../src/pubsub.js'
 
 /** An instance on `node` through `backend`. */
@@ -180,6 +181,100 @@ describe.each([['http'], ['cli']] as const)('pubsub (%s backend)', backend => {
       if (seen.length === sent.length) break
     }
     expect(seen).toEqual(sent)
+  })
+
+  // A bound of about ten 1000-byte messages (each also counts PUBSUB_MESSAGE_OVERHEAD bytes).
+  const bound = 10 * 1000
+  const flood = backend === 'http' ? 60 : 30
+
+  /** Publishes `count` 1000-byte messages from A, each only after `pacer` has it (see createInbox). */
+  async function publishPaced(topic: string, pacer: ReturnType<typeof createInbox>, count: number) {
+    const sent: string[] = []
+    for (let index = 0; index < count; index++) {
+      const payload = `flood ${String(index).padStart(3, '0')} `.padEnd(1000, '.')
+      sent.push(payload)
+      await fromA.pubsubPublish(topic, payload)
+      await pacer.waitFor(payload)
+    }
+    return sent
+  }
+
+  it('a stalled handler holds at most maxBufferedBytes; the rest are dropped and reported with exact counts', async () => {
+    const topic = uniqueTopic('stalled-handler')
+    const errors: Error[] = []
+    const delivered: string[] = []
+    let release: () => void = () => {}
+    const gate = new Promise<void>(resolve => {
+      release = resolve
+    })
+    await using stalled = await onB.pubsubSubscribe(
+      topic,
+      async message => {
+        await gate
+        delivered.push(text(message))
+      },
+      { maxBufferedBytes: bound, onError: error => errors.push(error) }
+    )
+    const pacer = createInbox()
+    await using _pacer = await onB.pubsubSubscribe(topic, pacer.handler)
+    await untilASeesB(topic)
+
+    const sent = await publishPaced(topic, pacer, flood)
+    // Every message reached the stalled subscription: it holds some and dropped the others.
+    await expect.poll(() => stalled.buffered.messages + stalled.dropped, { timeout: 10_000 }).toBe(flood)
+    const kept = stalled.buffered.messages
+    expect(kept).toBeGreaterThan(0)
+    expect(kept).toBeLessThanOrEqual(bound / 1000)
+    expect(stalled.buffered.bytes).toBeLessThanOrEqual(bound)
+    expect(stalled.dropped).toBe(flood - kept)
+    expect(delivered).toEqual([])
+
+    // Once the handler moves, it gets exactly the first `kept` messages, in order; the next message
+    // after the gap is delivered too, and the gap is reported once, with its size.
+    release()
+    await expect.poll(() => delivered.length, { timeout: 10_000 }).toBe(kept)
+    await fromA.pubsubPublish(topic, 'after the flood')
+    await pacer.waitFor('after the flood')
+    await expect.poll(() => delivered.length, { timeout: 10_000 }).toBe(kept + 1)
+    expect(delivered).toEqual([...sent.slice(0, kept), 'after the flood'])
+    const overflows = errors.filter(error => error instanceof SubscriptionOverflowError)
+    expect(overflows).toHaveLength(1)
+    expect((overflows[0] as SubscriptionOverflowError).dropped).toBe(flood - kept)
+    expect((overflows[0] as SubscriptionOverflowError).topic).toBe(topic)
+    expect(errors).toEqual(overflows)
+    expect(stalled.buffered).toEqual({ messages: 0, bytes: 0 })
+  })
+
+  it('an iterator that does not read holds at most maxBufferedBytes, then reads exactly the first ones in order', async () => {
+    const topic = uniqueTopic('unread-bounded')
+    const unread = await onB.pubsubSubscribe(topic, undefined, { maxBufferedBytes: bound })
+    const pacer = createInbox()
+    await using _pacer = await onB.pubsubSubscribe(topic, pacer.handler)
+    await untilASeesB(topic)
+
+    const sent = await publishPaced(topic, pacer, flood)
+    await expect.poll(() => unread.buffered.messages + unread.dropped, { timeout: 10_000 }).toBe(flood)
+    const kept = unread.buffered.messages
+    expect(kept).toBeGreaterThan(0)
+    expect(unread.buffered.bytes).toBeLessThanOrEqual(bound)
+    expect(unread.dropped).toBe(flood - kept)
+
+    const seen: string[] = []
+    for await (const message of unread) {
+      seen.push(text(message))
+      if (seen.length === kept) break
+    }
+    expect(seen).toEqual(sent.slice(0, kept))
+  })
+
+  it('refuses a maxBufferedBytes that is not a positive whole number', async () => {
+    for (const maxBufferedBytes of [0, -1, 1.5, Number.POSITIVE_INFINITY, Number.NaN]) {
+      const error = await onB
+        .pubsubSubscribe(uniqueTopic('bad-bound'), undefined, { maxBufferedBytes })
+        .catch((caught: unknown) => caught)
+      expect(error, String(maxBufferedBytes)).toBeInstanceOf(InvalidArgumentError)
+      expect((error as InvalidArgumentError).argument).toBe('maxBufferedBytes')
+    }
   })
 
   it('can be iterated; leaving the loop closes the subscription', async () => {
