@@ -3,8 +3,20 @@ import { setMaxListeners } from 'node:events'
 import { createReadStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import type { Socket } from 'node:net'
-import { checkPeerId } from '@tk/rpc'
-import PQueue from 'p-queue'
+import { checkPeerId, InvalidArgumentError } from '@tk/rpc'
+import {
+  Admission,
+  DEFAULT_CONCURRENCY,
+  DEFAULT_MAX_FOREIGN,
+  DEFAULT_MAX_FOREIGN_PER_PEER,
+  DEFAULT_MAX_OPENING,
+  DEFAULT_MAX_QUEUED,
+  DEFAULT_MIN_RATE,
+  DEFAULT_OPENING_TIMEOUT,
+  DEFAULT_QUEUE_TIMEOUT,
+  RATE_WINDOW,
+  watchProgress
+} from './admission.js'
 import { StreamClosedError, TransmissionError } from './errors.js'
 import { partPathFor, publishPart, sanitizeFileName } from './file-names.js'
 import { FrameStream } from './frame-stream.js'
@@ -42,10 +54,31 @@ export interface ListenOptions extends Omit<PeerOptions, 'timeout'> {
   concurrency?: number
   /** Transmissions waiting for a slot; beyond this a sender gets `busy`. Default 64. */
   maxQueued?: number
+  /** Slots one peer may hold at once (its other transmissions wait); default half of `concurrency`. */
+  maxStreamsPerPeer?: number
+  /** How long a transmission may wait for a slot before it gets `busy` (ms); default 30 000. */
+  queueTimeout?: number
+  /** From a connection's arrival to its complete `open` (peer-id line, preamble, `open`), in ms; default 10 000. */
+  openingTimeout?: number
+  /** Connections in their opening at once (one peer: half of them); more get `busy` at once. Default 64. */
+  maxOpening?: number
+  /**
+   * Slowest transfer accepted (bytes/s, over each `rateWindow` in which this side waited for the
+   * peer); a slower peer gets `idle-timeout`. Default 4096; 0 turns the check off.
+   */
+  minRate?: number
+  /** The window `minRate` is measured over (ms); default 10 000. */
+  rateWindow?: number
   /** Largest data transmission (bytes; held in memory); default 32 MiB. */
   maxMessageSize?: number
   /** Called with each transmission that failed, and each handler error; the listener keeps serving. */
   onError?: (error: Error, peerId: string | undefined) => void
+  // --- Python IPFS-Toolkit compatibility ---
+  /** Python-format requests served at once (each holds a `p2p listen` in Kubo); default 8. */
+  pythonConcurrency?: number
+  /** …of them from one peer; default 2 (a Python peer sends one message at a time). */
+  pythonConcurrencyPerPeer?: number
+  // --- end ---
   /** How long opening the listener may take (ms); default 30 000. */
   timeout?: number
 }
@@ -89,6 +122,9 @@ export interface Incoming {
   signal: AbortSignal
   /** Reports a failure of this transmission (a handler's error): `onError`, else a log line. */
   report: (error: Error) => void
+  /** Slowest transfer accepted (bytes/s; 0: no minimum) and the window it is measured over (ms). */
+  minRate: number
+  rateWindow: number
 }
 
 interface ServeSpec {
@@ -99,7 +135,10 @@ interface ServeSpec {
    * Serves a stream whose first byte is not our preamble's NUL (a peer of another protocol, e.g.
    * the Python IPFS-Toolkit); without it such a stream gets `unsupported-version`.
    */
-  foreign?: (incoming: Omit<Incoming, 'header'>, firstByte: number) => Promise<'close' | 'keep'>
+  foreign?: (
+    incoming: Omit<Incoming, 'header' | 'minRate' | 'rateWindow'>,
+    firstByte: number
+  ) => Promise<'close' | 'keep'>
   /** Serves the stream after `accept` was sent; `keep` hands the stream on (a conversation) instead of closing it. */
   serve: (incoming: Incoming, accept: AcceptHeader) => Promise<'close' | 'keep'>
 }
@@ -113,13 +152,35 @@ export async function startListener(
   const protocol = protocolFor(listenerName)
   checkPositive('concurrency', options.concurrency)
   checkPositive('maxMessageSize', options.maxMessageSize)
+  checkPositive('maxStreamsPerPeer', options.maxStreamsPerPeer)
+  checkPositive('queueTimeout', options.queueTimeout)
+  checkPositive('openingTimeout', options.openingTimeout)
+  checkPositive('maxOpening', options.maxOpening)
+  checkPositive('rateWindow', options.rateWindow)
+  checkPositive('pythonConcurrency', options.pythonConcurrency)
+  checkPositive('pythonConcurrencyPerPeer', options.pythonConcurrencyPerPeer)
+  checkNonNegative('maxQueued', options.maxQueued)
+  checkNonNegative('minRate', options.minRate)
   const client = clientOf(options)
   const controller = new AbortController()
   // Every connection waiting for bytes listens on this one signal: more than Node's default 10.
   setMaxListeners(0, controller.signal)
-  const queue = new PQueue({ concurrency: options.concurrency ?? 16 })
-  const maxQueued = options.maxQueued ?? 64
+  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY
+  const admission = new Admission({
+    concurrency,
+    maxQueued: options.maxQueued ?? DEFAULT_MAX_QUEUED,
+    maxStreamsPerPeer: options.maxStreamsPerPeer ?? Math.max(1, Math.ceil(concurrency / 2)),
+    queueTimeout: options.queueTimeout ?? DEFAULT_QUEUE_TIMEOUT
+  })
+  const openingTimeout = options.openingTimeout ?? DEFAULT_OPENING_TIMEOUT
+  const maxOpening = options.maxOpening ?? DEFAULT_MAX_OPENING
+  const openingPerPeer = new Counter(Math.max(1, Math.ceil(maxOpening / 2)))
+  let opening = 0
+  const foreignPerPeer = new Counter(options.pythonConcurrencyPerPeer ?? DEFAULT_MAX_FOREIGN_PER_PEER)
+  const maxForeign = options.pythonConcurrency ?? DEFAULT_MAX_FOREIGN
   let foreignActive = 0
+  const minRate = options.minRate ?? DEFAULT_MIN_RATE
+  const rateWindow = options.rateWindow ?? RATE_WINDOW
   const report = (error: Error, peerId: string | undefined): void => {
     if (options.onError == null) {
       // Without a reporter, one line per failed stream, so that a misbehaving peer is visible.
@@ -134,23 +195,66 @@ export async function startListener(
     }
   }
 
+  // Closing waits for these: every stream has been told and closed when `close()` resolves.
+  const inFlight = new Set<Promise<void>>()
   const handle = async (socket: Socket): Promise<void> => {
     const stream = new FrameStream(socket, {
       maxFrame: MAX_CONTROL_FRAME,
       idleTimeout: options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT
     })
-    const signal = controller.signal
+    // This connection's own signal: the listener closing, or the stream closing (which also takes
+    // it out of the queue).
+    const connection = new AbortController()
+    const onClose = (): void =>
+      connection.abort(new StreamClosedError('The peer closed the stream while it waited', stream.peerId))
+    socket.once('close', onClose)
+    const signal = AbortSignal.any([controller.signal, connection.signal])
+    // The whole opening (peer-id line, preamble, `open`) has one deadline, whatever the pace of its bytes.
+    const openingDeadline = new AbortController()
+    const openingTimer = setTimeout(
+      () =>
+        openingDeadline.abort(
+          new TransmissionError(
+            'idle-timeout',
+            `the opening (peer id, preamble, open) took longer than ${openingTimeout} ms`,
+            { peerId: stream.peerId }
+          )
+        ),
+      openingTimeout
+    )
+    const openingSignal = AbortSignal.any([signal, openingDeadline.signal])
+    let inOpening = true
+    let openingPeer: string | undefined
+    const endOpening = (): void => {
+      if (!inOpening) return
+      inOpening = false
+      clearTimeout(openingTimer)
+      opening--
+      if (openingPeer != null) openingPerPeer.release(openingPeer)
+    }
+    opening++
     let kept = false
     try {
+      if (opening > maxOpening) {
+        throw new TransmissionError('busy', 'the listener has too many connections opening; try again later')
+      }
       // Kubo's --report-peer-id line: the sender's id, authenticated by libp2p.
-      const peerId = (await stream.readLine(128, signal)).trim()
+      const peerId = (await stream.readLine(128, openingSignal)).trim()
       checkPeerId(peerId)
       stream.peerId = peerId
-      const [firstByte = 0] = await stream.peekBytes(1, signal)
+      if (!openingPerPeer.take(peerId)) {
+        throw new TransmissionError('busy', 'you have too many connections opening here; try again later', {
+          peerId
+        })
+      }
+      openingPeer = peerId
+      const [firstByte = 0] = await stream.peekBytes(1, openingSignal)
       if (firstByte !== PREAMBLE[0] && spec.foreign != null) {
-        // Another protocol's peers are served beside the queue, with a bound of their own: one
-        // that sends a byte and stalls must not hold a slot our own senders are waiting for.
-        if (foreignActive >= queue.concurrency + maxQueued) {
+        endOpening()
+        // Another protocol's peers are served beside the queue, with bounds of their own: each
+        // such request holds a `p2p listen` in Kubo, and one that stalls must not hold a slot
+        // our own senders are waiting for.
+        if (foreignActive >= maxForeign || !foreignPerPeer.take(peerId)) {
           stream.close()
           throw new TransmissionError('busy', 'the listener is serving its maximum; try again later', {
             peerId
@@ -165,10 +269,11 @@ export async function startListener(
             )) === 'keep'
         } finally {
           foreignActive--
+          foreignPerPeer.release(peerId)
         }
         return
       }
-      const preamble = await stream.readBytes(PREAMBLE.byteLength, signal)
+      const preamble = await stream.readBytes(PREAMBLE.byteLength, openingSignal)
       if (preamble.some((byte, index) => byte !== PREAMBLE[index])) {
         throw new TransmissionError(
           'unsupported-version',
@@ -178,7 +283,8 @@ export async function startListener(
           { peerId }
         )
       }
-      const opened = await stream.expect([FrameType.open], signal)
+      const opened = await stream.expect([FrameType.open], openingSignal)
+      endOpening()
       const header = parseOpen(opened.payload, peerId)
       if (header.kind !== spec.kind) {
         throw new TransmissionError(
@@ -192,18 +298,26 @@ export async function startListener(
       if (options.allow != null && !(await options.allow(peerId))) {
         throw new TransmissionError('forbidden', 'this listener does not serve your peer id', { peerId })
       }
-      if (queue.pending + queue.size >= queue.concurrency + maxQueued) {
-        throw new TransmissionError('busy', 'the listener is serving its maximum; try again later', {
-          peerId
-        })
-      }
-      const incoming: Incoming = { stream, peerId, header, signal, report: error => report(error, peerId) }
-      await queue.add(async () => {
+      const release = await admission.enter(peerId, signal)
+      try {
+        const incoming: Incoming = {
+          stream,
+          peerId,
+          header,
+          signal,
+          report: error => report(error, peerId),
+          minRate,
+          rateWindow
+        }
         const accept = await spec.accept(incoming)
         await stream.writeJson(FrameType.accept, accept)
         kept = (await spec.serve(incoming, accept)) === 'keep'
-      })
+      } finally {
+        release()
+      }
     } catch (error) {
+      // A refused connection takes no slot while its error frame goes out.
+      endOpening()
       const failure = error instanceof Error ? error : new Error(String(error))
       if (
         !(failure instanceof StreamClosedError) &&
@@ -213,13 +327,17 @@ export async function startListener(
       }
       if (!controller.signal.aborted) report(failure, stream.peerId)
     } finally {
+      endOpening()
+      socket.off('close', onClose)
       if (!kept) stream.close()
     }
   }
 
   const tunnel = await openListenerTunnel(client, protocol, {
     onConnection: socket => {
-      void handle(socket)
+      const handling = handle(socket)
+      inFlight.add(handling)
+      void handling.finally(() => inFlight.delete(handling))
     },
     // The tunnel lives until the listener closes (or the caller's signal aborts); `timeout`
     // bounds only its opening.
@@ -231,15 +349,46 @@ export async function startListener(
   let closing: Promise<void> | undefined
   const close = async (): Promise<void> => {
     closing ??= (async () => {
-      controller.abort(new TransmissionError('aborted', 'the listener was closed'))
+      const closed = new TransmissionError('aborted', 'the listener was closed')
+      controller.abort(closed)
+      admission.clear(closed)
       await tunnel.close()
-      queue.clear()
-      await queue.onIdle()
+      await Promise.all(inFlight)
     })()
     await closing
   }
   options.signal?.addEventListener('abort', () => void close(), { once: true })
   return { protocol, close, [Symbol.asyncDispose]: close }
+}
+
+/** Counts per peer, up to `limit` each. */
+class Counter {
+  readonly #limit: number
+  readonly #counts = new Map<string, number>()
+
+  constructor(limit: number) {
+    this.#limit = limit
+  }
+
+  /** Counts one more for `peerId`; false (counting nothing) when it is at the limit. */
+  take(peerId: string): boolean {
+    const count = this.#counts.get(peerId) ?? 0
+    if (count >= this.#limit) return false
+    this.#counts.set(peerId, count + 1)
+    return true
+  }
+
+  release(peerId: string): void {
+    const count = (this.#counts.get(peerId) ?? 1) - 1
+    if (count <= 0) this.#counts.delete(peerId)
+    else this.#counts.set(peerId, count)
+  }
+}
+
+function checkNonNegative(name: string, value: number | undefined): void {
+  if (value !== undefined && !(value >= 0 && !Number.isNaN(value))) {
+    throw new InvalidArgumentError(name, `expected 0 or a positive number, got ${value}`)
+  }
 }
 
 function parseOpen(payload: Uint8Array, peerId: string): OpenHeader {
@@ -278,46 +427,68 @@ export async function receiveContent(
   decrypt: Transform | undefined,
   onChunk: (piece: Uint8Array) => Promise<void> | void
 ): Promise<void> {
-  const { stream, peerId, signal } = incoming
+  const { stream, peerId } = incoming
   stream.maxFrame = CHUNK_SIZE + ENCRYPTION_ALLOWANCE
-  let total = received
-  for (;;) {
-    const frame = await stream.expect([FrameType.chunk, FrameType.end], signal)
-    if (frame.type === FrameType.end) {
-      if (total !== size) {
-        throw new TransmissionError('protocol', `the sender announced ${size} bytes and sent ${total}`, {
+  // Beyond the per-byte idle timer: a peer that keeps a slot by sending a byte now and then is
+  // cut once a whole window passed below the minimum rate.
+  const slow = new AbortController()
+  const signal = AbortSignal.any([incoming.signal, slow.signal])
+  const stopWatching = watchProgress(
+    stream.socket,
+    incoming.minRate,
+    incoming.rateWindow,
+    error => slow.abort(error),
+    peerId
+  )
+  try {
+    let total = received
+    for (;;) {
+      const frame = await stream.expect([FrameType.chunk, FrameType.end], signal)
+      if (frame.type === FrameType.end) {
+        if (total !== size) {
+          throw new TransmissionError('protocol', `the sender announced ${size} bytes and sent ${total}`, {
+            peerId
+          })
+        }
+        const expected = Buffer.from(frame.payload)
+        if (!expected.equals(hash.digest())) {
+          throw new TransmissionError(
+            'digest-mismatch',
+            'the content arrived with another SHA-256 than sent; nothing was kept',
+            {
+              peerId
+            }
+          )
+        }
+        return
+      }
+      // An empty chunk moves nothing and costs a write and a progress call: a peer sending them
+      // by the thousand only burns the receiver's time.
+      if (frame.payload.byteLength === 0) {
+        throw new TransmissionError('protocol', 'an empty chunk frame', { peerId })
+      }
+      let piece = frame.payload
+      if (decrypt != null) {
+        try {
+          piece = await decrypt(piece)
+        } catch (error) {
+          throw new TransmissionError('rejected', `decrypt failed: ${(error as Error).message}`, {
+            peerId,
+            cause: error
+          })
+        }
+      }
+      total += piece.byteLength
+      if (total > size) {
+        throw new TransmissionError('too-large', `the sender announced ${size} bytes and sent more`, {
           peerId
         })
       }
-      const expected = Buffer.from(frame.payload)
-      if (!expected.equals(hash.digest())) {
-        throw new TransmissionError(
-          'digest-mismatch',
-          'the content arrived with another SHA-256 than sent; nothing was kept',
-          {
-            peerId
-          }
-        )
-      }
-      return
+      hash.update(piece)
+      await onChunk(piece)
     }
-    let piece = frame.payload
-    if (decrypt != null) {
-      try {
-        piece = await decrypt(piece)
-      } catch (error) {
-        throw new TransmissionError('rejected', `decrypt failed: ${(error as Error).message}`, {
-          peerId,
-          cause: error
-        })
-      }
-    }
-    total += piece.byteLength
-    if (total > size) {
-      throw new TransmissionError('too-large', `the sender announced ${size} bytes and sent more`, { peerId })
-    }
-    hash.update(piece)
-    await onChunk(piece)
+  } finally {
+    stopWatching()
   }
 }
 
