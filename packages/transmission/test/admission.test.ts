@@ -272,7 +272,11 @@ describe('admission control against slow and hostile peers (real nodes)', () => 
     try {
       const answers = [...stalled, ...dribbling].map(raw => raw.errorCode(15_000))
       let answered = 0
-      for (const answer of answers) void answer.then(() => answered++, () => {})
+      for (const answer of answers)
+        void answer.then(
+          () => answered++,
+          () => {}
+        )
       // One peer gets at most half of the opening pool (4 of 8): the other 38 are refused at once.
       await expect.poll(() => answered, { timeout: 1_500, interval: 50 }).toBeGreaterThanOrEqual(42 - 4)
       // The attacker's four still hold their openings, and an honest peer is served meanwhile.
@@ -404,10 +408,19 @@ describe('Admission (unit: no Kubo, no sockets)', () => {
     const x1 = await admission.enter('x', never)
     const x2 = await admission.enter('x', never)
     const order: string[] = []
-    const x3 = admission.enter('x', never).then(release => (order.push('x3'), release))
+    const x3 = admission.enter('x', never).then(release => {
+      order.push('x3')
+      return release
+    })
     const y1 = await admission.enter('y', never)
-    const y2 = admission.enter('y', never).then(release => (order.push('y2'), release))
-    const z1 = admission.enter('z', never).then(release => (order.push('z1'), release))
+    const y2 = admission.enter('y', never).then(release => {
+      order.push('y2')
+      return release
+    })
+    const z1 = admission.enter('z', never).then(release => {
+      order.push('z1')
+      return release
+    })
     expect(admission.active).toBe(3)
     expect(admission.queued).toBe(3)
     x1()
