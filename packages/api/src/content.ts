@@ -640,18 +640,34 @@ function parsePax(body: Uint8Array): Map<string, string> {
   return records
 }
 
+/** A path piece Windows reads as a drive: `C:` alone, or `C:x` relative to that drive's current folder. */
+const DRIVE = /^[A-Za-z]:/
+/** `..`, and what Windows trims to it (`.. `, `...`): two or more dots, with dots and spaces after. */
+const CLIMB = /^\.\.[. ]*$/
+
 function padding(size: number): number {
   return (BLOCK - (size % BLOCK)) % BLOCK
 }
 
-/** The `/`-separated parts of an entry name; absolute names, `..` and NUL are refused. */
+/**
+ * The `/`-separated parts of an entry name. Checked as every platform reads paths, whatever this
+ * one is: `\` separates too on Windows, so `a/..\..\x` would climb out there, and Windows drops
+ * trailing dots and spaces, so `.. ` and `...` can read as `..`. Refused: absolute names (`/x`,
+ * `\x`, `\\server\share`), drive letters in any part (`C:\x`, `C:x`), such `..` parts, and NUL.
+ */
 function nameParts(name: string): string[] {
-  if (name.startsWith('/') || /^[A-Za-z]:/.test(name))
+  if (name.startsWith('/') || name.startsWith('\\'))
     throw new UnsafeArchiveError(name, 'the name is absolute')
   if (name.includes('\0')) throw new UnsafeArchiveError(name, 'the name holds a NUL byte')
-  const parts = name.split('/').filter(part => part !== '' && part !== '.')
-  if (parts.includes('..'))
+  const pieces = name.split(/[\\/]/)
+  if (pieces.some(piece => DRIVE.test(piece)))
+    throw new UnsafeArchiveError(
+      name,
+      'the name holds a drive letter (C:), which Windows reads as another place'
+    )
+  if (pieces.some(piece => CLIMB.test(piece)))
     throw new UnsafeArchiveError(name, 'the name climbs out of the download with ".."')
+  const parts = name.split('/').filter(part => part !== '' && part !== '.')
   if (parts.length === 0) throw new UnsafeArchiveError(name, 'the name is empty')
   return parts
 }

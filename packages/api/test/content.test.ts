@@ -360,6 +360,60 @@ describe('download refuses hostile archives (crafted TAR bytes; Kubo never write
       '/tmp/escaped.txt'
     ],
     [
+      'a "..\\" entry, which climbs out where \\ separates (Windows)',
+      tarArchive([
+        tarEntry({ name: 'root', type: '5' }),
+        tarEntry({ name: 'root/..\\..\\escaped.txt', content: 'x' })
+      ]),
+      'root/..\\..\\escaped.txt'
+    ],
+    [
+      'a ".." between a / and a \\',
+      tarArchive([
+        tarEntry({ name: 'root', type: '5' }),
+        tarEntry({ name: 'root/sub\\../../escaped.txt', content: 'x' })
+      ]),
+      'root/sub\\../../escaped.txt'
+    ],
+    [
+      'a drive letter inside the name',
+      tarArchive([
+        tarEntry({ name: 'root', type: '5' }),
+        tarEntry({ name: 'root/C:\\escaped.txt', content: 'x' })
+      ]),
+      'root/C:\\escaped.txt'
+    ],
+    [
+      'a drive-relative part',
+      tarArchive([
+        tarEntry({ name: 'root', type: '5' }),
+        tarEntry({ name: 'root/D:escaped.txt', content: 'x' })
+      ]),
+      'root/D:escaped.txt'
+    ],
+    [
+      'a name absolute with \\ (Windows)',
+      tarArchive([tarEntry({ name: '\\\\server\\share\\escaped.txt', content: 'x' })]),
+      '\\\\server\\share\\escaped.txt'
+    ],
+    [
+      'a "..\\" name in a PAX header',
+      tarArchive([
+        tarEntry({ name: 'root', type: '5' }),
+        paxPath('root/..\\escaped.txt'),
+        tarEntry({ name: 'root/harmless.txt', content: 'x' })
+      ]),
+      'root/..\\escaped.txt'
+    ],
+    [
+      'a ".. " part, which Windows trims to ".."',
+      tarArchive([
+        tarEntry({ name: 'root', type: '5' }),
+        tarEntry({ name: 'root/.. /escaped.txt', content: 'x' })
+      ]),
+      'root/.. /escaped.txt'
+    ],
+    [
       'an entry outside the first one',
       tarArchive([
         tarEntry({ name: 'root', type: '5' }),
