@@ -54,3 +54,13 @@ export const DEFAULT_CONNECT_TIMEOUT = 30_000
 
 /** Pause between two rounds of a contact monitor (ms): keeps connections warm without busy dialling. */
 export const DEFAULT_MONITOR_INTERVAL = 30_000
+
+/**
+ * A lock on this host whose holder is alive but cannot be told apart from a process that reused
+ * its pid (no start time recorded, or none readable here: not Linux) is stale after this long
+ * without a refresh (ms). A holder refreshes its lock every {@link LOCK_HEARTBEAT_INTERVAL}.
+ */
+export const LIVE_LOCK_STALE_AGE = 60_000
+
+/** How often a holder touches its lock file (ms): a few times per {@link LIVE_LOCK_STALE_AGE}. */
+export const LOCK_HEARTBEAT_INTERVAL = 10_000

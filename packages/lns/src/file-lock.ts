@@ -5,6 +5,8 @@ import os from 'node:os'
 import path from 'node:path'
 import {
   FOREIGN_LOCK_STALE_AGE,
+  LIVE_LOCK_STALE_AGE,
+  LOCK_HEARTBEAT_INTERVAL,
   LOCK_RETRY_MAX_DELAY,
   LOCK_RETRY_MIN_DELAY,
   OWNERLESS_LOCK_GRACE
@@ -20,6 +22,12 @@ export interface LockHolder {
   token: string
   /** ISO 8601. */
   createdAt: string
+  /**
+   * When the holder process started, as `<boot id>:<start time in clock ticks>` (Linux): a pid
+   * alive with another start time is a different process that reused the pid. Absent where it
+   * cannot be read (other systems, older writers); their locks go stale by age instead.
+   */
+  processStart?: string
 }
 
 export interface AcquireLockOptions {
@@ -55,7 +63,8 @@ function parseHolder(raw: string): LockHolder | undefined {
       Number.isInteger(value.pid) &&
       typeof value.hostname === 'string' &&
       typeof value.token === 'string' &&
-      typeof value.createdAt === 'string'
+      typeof value.createdAt === 'string' &&
+      (value.processStart === undefined || typeof value.processStart === 'string')
     ) {
       return value as LockHolder
     }
@@ -76,26 +85,113 @@ export function isProcessAlive(pid: number): boolean {
   }
 }
 
-/** Whether an observed lock can be taken over: its holder is dead, or it is old and cannot be checked. */
-export function isStale(observed: ObservedLock, now = Date.now()): boolean {
+/**
+ * When process `pid` started, as `<boot id>:<start ticks>` from /proc (Linux), or undefined where
+ * that cannot be read. The boot id makes it unique across reboots, when pids start over.
+ */
+export async function processStart(pid: number): Promise<string | undefined> {
+  try {
+    const [stat, bootId] = await Promise.all([
+      fs.readFile(`/proc/${pid}/stat`, 'utf8'),
+      fs.readFile('/proc/sys/kernel/random/boot_id', 'utf8')
+    ])
+    // Fields after the command name, which is in parentheses and may hold spaces or ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    // starttime is field 22 of the line; the rest starts at field 3.
+    const ticks = fields[19]
+    if (ticks == null || !/^\d+$/.test(ticks)) return undefined
+    return `${bootId.trim()}:${ticks}`
+  } catch {
+    // Not Linux, or the process is gone: nothing to compare, the caller falls back to age.
+    return undefined
+  }
+}
+
+/**
+ * Whether an observed lock can be taken over: its holder is dead, or another process has its pid
+ * now (a different start time), or it is old and cannot be checked (no owner, another host, or a
+ * live pid whose start time is unknown and whose holder stopped refreshing it).
+ */
+export async function isStale(observed: ObservedLock, now = Date.now()): Promise<boolean> {
   const age = now - observed.stats.mtimeMs
   const holder = observed.holder
   if (holder == null) return age > OWNERLESS_LOCK_GRACE
   if (holder.hostname !== os.hostname()) return age > FOREIGN_LOCK_STALE_AGE
-  return !isProcessAlive(holder.pid)
+  if (!isProcessAlive(holder.pid)) return true
+  const current = holder.processStart == null ? undefined : await processStart(holder.pid)
+  if (current != null) return current !== holder.processStart
+  return age > LIVE_LOCK_STALE_AGE
 }
 
-async function tryCreate(lockPath: string, content: string): Promise<boolean> {
+/** The names of temp files a lock maker with this pid may leave if it dies while making one. */
+function lockTempPrefix(lockPath: string, pid: number): string {
+  return `${lockPath}.tmp-${pid}-`
+}
+
+/** Removes what a dead lock maker on this host left behind while making a lock (a moment's window). */
+async function removeLockTemps(lockPath: string, pid: number): Promise<void> {
+  const prefix = path.basename(lockTempPrefix(lockPath, pid))
+  const directory = path.dirname(lockPath)
+  const names = await fs.readdir(directory).catch(() => [] as string[])
+  await Promise.all(
+    names
+      .filter(name => name.startsWith(prefix))
+      .map(name => fs.rm(path.join(directory, name), { force: true }))
+  )
+}
+
+/** Where link() is refused (some network and FAT file systems), the lock is made in place instead. */
+const NO_LINK = new Set(['EPERM', 'ENOTSUP', 'ENOSYS', 'EOPNOTSUPP', 'EXDEV'])
+
+/**
+ * Creates the lock file with its content already in it: the content goes to a private temp file,
+ * which is then hard-linked to `lockPath`. link() fails rather than overwrite, so exactly one
+ * process gets the lock, and nobody ever sees it empty or half-written. Resolves with an open
+ * handle on the lock's file (for the heartbeat), or undefined when it is held.
+ */
+async function tryCreate(lockPath: string, content: string): Promise<fs.FileHandle | undefined> {
+  const temporary = `${lockTempPrefix(lockPath, process.pid)}${randomUUID()}`
+  let handle: fs.FileHandle
+  try {
+    handle = await fs.open(temporary, 'wx', 0o600)
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') {
+      await fs.mkdir(path.dirname(lockPath), { recursive: true, mode: 0o700 })
+      return await tryCreate(lockPath, content)
+    }
+    throw error
+  }
+  let linked = false
+  try {
+    await handle.writeFile(content)
+    await fs.link(temporary, lockPath)
+    linked = true
+  } catch (error) {
+    if (errorCode(error) !== 'EEXIST' && !NO_LINK.has(errorCode(error) ?? '')) {
+      await handle.close()
+      throw error
+    }
+    if (errorCode(error) !== 'EEXIST') {
+      await handle.close()
+      await fs.rm(temporary, { force: true })
+      return await createInPlace(lockPath, content)
+    }
+  } finally {
+    await fs.rm(temporary, { force: true })
+  }
+  if (linked) return handle
+  await handle.close()
+  return undefined
+}
+
+/** The fallback without link(): O_EXCL then write, with a moment in which the file is empty. */
+async function createInPlace(lockPath: string, content: string): Promise<fs.FileHandle | undefined> {
   let handle: fs.FileHandle
   try {
     // O_CREAT | O_EXCL: exactly one process can create the file; that one holds the lock.
     handle = await fs.open(lockPath, 'wx', 0o600)
   } catch (error) {
-    if (errorCode(error) === 'EEXIST') return false
-    if (errorCode(error) === 'ENOENT') {
-      await fs.mkdir(path.dirname(lockPath), { recursive: true, mode: 0o700 })
-      return await tryCreate(lockPath, content)
-    }
+    if (errorCode(error) === 'EEXIST') return undefined
     throw error
   }
   try {
@@ -105,8 +201,7 @@ async function tryCreate(lockPath: string, content: string): Promise<boolean> {
     await fs.rm(lockPath, { force: true })
     throw error
   }
-  await handle.close()
-  return true
+  return handle
 }
 
 async function observe(lockPath: string): Promise<ObservedLock | undefined> {
@@ -156,28 +251,38 @@ async function takeOver(lockPath: string, observed: ObservedLock): Promise<boole
 }
 
 /**
- * Takes an exclusive lock on `lockPath` (a file created with O_EXCL holding the owner's pid, host
- * and a token), waiting with short growing pauses while another holds it, and taking it over when
- * its holder is dead (same host, pid gone), names no owner for 2 s, or is a foreign host's for 60 s.
+ * Takes an exclusive lock on `lockPath` (a file created whole, by link(), holding the owner's pid,
+ * process start time, host and a token), waiting with short growing pauses while another holds it,
+ * and taking it over when its holder is dead (same host, pid gone or now another process's),
+ * names no owner for 2 s, is a foreign host's for 60 s, or names a live pid whose start time is
+ * unknown and has not been refreshed for 60 s.
  * Throws {@link StoreLockTimeoutError} after `timeout` ms, or the signal's reason when aborted.
  */
 export async function acquireFileLock(lockPath: string, options: AcquireLockOptions): Promise<FileLock> {
   const started = Date.now()
   const deadline = started + options.timeout
   let delay = LOCK_RETRY_MIN_DELAY
+  let ownStart: string | undefined
   for (;;) {
     options.signal?.throwIfAborted()
+    ownStart ??= (await processStart(process.pid)) ?? ''
     const holder: LockHolder = {
       pid: process.pid,
       hostname: os.hostname(),
       token: randomUUID(),
-      createdAt: new Date().toISOString()
+      createdAt: new Date().toISOString(),
+      ...(ownStart === '' ? {} : { processStart: ownStart })
     }
-    if (await tryCreate(lockPath, JSON.stringify(holder))) return new HeldLock(lockPath, holder)
+    const handle = await tryCreate(lockPath, JSON.stringify(holder))
+    if (handle != null) return new HeldLock(lockPath, holder, handle)
     const observed = await observe(lockPath)
     if (observed == null) continue
-    if (isStale(observed)) {
-      if (await takeOver(lockPath, observed)) await options.onStaleTakeover?.(observed.holder)
+    if (await isStale(observed)) {
+      if (await takeOver(lockPath, observed)) {
+        if (observed.holder != null && observed.holder.hostname === os.hostname())
+          await removeLockTemps(lockPath, observed.holder.pid)
+        await options.onStaleTakeover?.(observed.holder)
+      }
       continue
     }
     const now = Date.now()
@@ -192,16 +297,31 @@ export async function acquireFileLock(lockPath: string, options: AcquireLockOpti
 class HeldLock implements FileLock {
   readonly path: string
   readonly holder: LockHolder
+  readonly #handle: fs.FileHandle
+  readonly #heartbeat: NodeJS.Timeout
   #released = false
 
-  constructor(lockPath: string, holder: LockHolder) {
+  constructor(lockPath: string, holder: LockHolder, handle: fs.FileHandle) {
     this.path = lockPath
     this.holder = holder
+    this.#handle = handle
+    // Through our own handle: if the lock was taken over, this touches our old file, not theirs.
+    this.#heartbeat = setInterval(() => {
+      const now = new Date()
+      this.#handle.utimes(now, now).catch(() => {
+        // A missed refresh only brings the age-based takeover nearer; the next one may work.
+      })
+    }, LOCK_HEARTBEAT_INTERVAL)
+    this.#heartbeat.unref()
   }
 
   async release(): Promise<void> {
     if (this.#released) return
     this.#released = true
+    clearInterval(this.#heartbeat)
+    await this.#handle.close().catch(() => {
+      // Closing only frees the descriptor; the lock file is what matters below.
+    })
     let raw: string
     try {
       raw = await fs.readFile(this.path, 'utf8')
