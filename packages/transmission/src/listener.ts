@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto'
+import { createHash, type Hash } from 'node:crypto'
 import { setMaxListeners } from 'node:events'
-import { createReadStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import type { Socket } from 'node:net'
 import { checkPeerId, InvalidArgumentError } from '@tk/rpc'
@@ -32,6 +31,14 @@ import {
   protocolFor,
   type Transform
 } from './options.js'
+import {
+  CREATE_FLAGS,
+  DEFAULT_MAX_PART_BYTES,
+  DEFAULT_MAX_PARTS,
+  DEFAULT_PART_TTL,
+  PartStore,
+  REOPEN_FLAGS
+} from './parts.js'
 import {
   type AcceptHeader,
   type ErrorCode,
@@ -88,6 +95,12 @@ export interface FileListenOptions extends ListenOptions {
   directory?: string
   /** Largest file accepted (bytes); default no limit. */
   maxFileSize?: number
+  /** Parts of broken-off transfers kept for a resume, at most (the oldest go first); default 64. */
+  maxParts?: number
+  /** Bytes of such parts kept, at most (the oldest go first); default 1 GiB. */
+  maxPartBytes?: number
+  /** How long such a part waits for its sender to resume it (ms); default a day. Older parts found at start are deleted. */
+  partTtl?: number
   /** Progress of each incoming file. */
   onProgress?: (progress: Progress & { peerId: string; name: string }) => void
   // --- Python IPFS-Toolkit compatibility ---
@@ -558,81 +571,181 @@ export async function listenForFileTransmissions(
     )
   }
   const maxFileSize = options.maxFileSize ?? Number.MAX_SAFE_INTEGER
-  return await startListener(
-    listenerName,
-    {
-      kind: 'file',
-      foreign: pythonFileHook(options, directory, handler), // Python IPFS-Toolkit senders
-      accept: async ({ header, peerId }) => {
-        const size = header.size ?? 0
-        if (size > maxFileSize) {
-          throw new TransmissionError('too-large', `${size} bytes is beyond this listener's ${maxFileSize}`, {
-            peerId
-          })
-        }
-        const part = partPathFor(directory, peerId, header.name ?? '', size)
-        const held = header.resume === true ? ((await fs.stat(part).catch(() => undefined))?.size ?? 0) : 0
-        return { maxFrame: CHUNK_SIZE + ENCRYPTION_ALLOWANCE, offset: held <= size ? held : 0 }
-      },
-      serve: async (incoming, accept) => {
-        const { header, peerId } = incoming
-        const size = header.size ?? 0
-        const name = sanitizeFileName(header.name ?? '')
-        const part = partPathFor(directory, peerId, header.name ?? '', size)
-        const offset = accept.offset ?? 0
-        const hash = createHash('sha256')
-        if (offset > 0) {
-          for await (const chunk of createReadStream(part, { end: offset - 1, highWaterMark: CHUNK_SIZE }))
-            hash.update(chunk as Buffer)
-        }
-        const file = await fs.open(part, offset > 0 ? 'r+' : 'w')
-        let written = offset
-        const started = Date.now()
-        let complete = false
-        try {
-          await receiveContent(incoming, size, offset, hash, options.decrypt, async piece => {
-            await file.write(piece, 0, piece.byteLength, written)
-            written += piece.byteLength
-            const seconds = Math.max((Date.now() - started) / 1000, 0.001)
-            options.onProgress?.({
-              peerId,
-              name,
-              bytes: written,
-              total: size,
-              rate: (written - offset) / seconds
+  checkPositive('maxParts', options.maxParts)
+  checkNonNegative('maxPartBytes', options.maxPartBytes)
+  checkPositive('partTtl', options.partTtl)
+  const parts = new PartStore(directory, {
+    maxParts: options.maxParts ?? DEFAULT_MAX_PARTS,
+    maxBytes: options.maxPartBytes ?? DEFAULT_MAX_PART_BYTES,
+    ttl: options.partTtl ?? DEFAULT_PART_TTL
+  })
+  await parts.start()
+  let listener: Listener
+  try {
+    listener = await startListener(
+      listenerName,
+      {
+        kind: 'file',
+        foreign: pythonFileHook(options, directory, handler), // Python IPFS-Toolkit senders
+        accept: async ({ header, peerId }) => {
+          const size = header.size ?? 0
+          if (size > maxFileSize) {
+            throw new TransmissionError(
+              'too-large',
+              `${size} bytes is beyond this listener's ${maxFileSize}`,
+              {
+                peerId
+              }
+            )
+          }
+          const part = partPathFor(directory, peerId, header.name ?? '', size)
+          if (parts.inUse(part)) throw alreadyReceiving(peerId)
+          let held = 0
+          if (header.resume === true) {
+            // lstat: a link planted at the part's name is not a part (and is replaced, never followed).
+            const stat = await fs.lstat(part).catch(() => undefined)
+            if (stat?.isFile() === true && stat.nlink === 1 && stat.size <= size) held = stat.size
+          }
+          return { maxFrame: CHUNK_SIZE + ENCRYPTION_ALLOWANCE, offset: held }
+        },
+        serve: async (incoming, accept) => {
+          const { header, peerId, signal } = incoming
+          const size = header.size ?? 0
+          const name = sanitizeFileName(header.name ?? '')
+          const part = partPathFor(directory, peerId, header.name ?? '', size)
+          // Checked again here, and taken: two streams of the same file never write one part.
+          if (parts.inUse(part)) throw alreadyReceiving(peerId)
+          const kept = parts.claim(part)
+          const offset = accept.offset ?? 0
+          let file: fs.FileHandle | undefined
+          let hash: Hash = createHash('sha256')
+          let hashed = 0
+          let written = offset
+          // What a transfer that broke off leaves for the next attempt: the part and the hash state.
+          let keep: { bytes: number; hash: Hash | undefined; hashed: number } | undefined
+          let complete = false
+          try {
+            if (offset > 0) {
+              file = await fs.open(part, REOPEN_FLAGS)
+              const stat = await file.stat()
+              if (!stat.isFile() || stat.nlink !== 1 || stat.size < offset) {
+                throw new TransmissionError('internal', 'the part changed since the transfer was accepted', {
+                  peerId
+                })
+              }
+              // The hash state kept with the part; else (after a restart) its bytes are read once,
+              // and what was read is kept even if the peer hangs up meanwhile.
+              if (kept?.hash != null && kept.hashed <= offset) {
+                hash = kept.hash
+                hashed = kept.hashed
+              }
+              const buffer = Buffer.allocUnsafe(CHUNK_SIZE)
+              try {
+                while (hashed < offset) {
+                  signal.throwIfAborted()
+                  const { bytesRead } = await file.read(
+                    buffer,
+                    0,
+                    Math.min(CHUNK_SIZE, offset - hashed),
+                    hashed
+                  )
+                  if (bytesRead === 0) break
+                  hash.update(buffer.subarray(0, bytesRead))
+                  hashed += bytesRead
+                  parts.rehashedBytes += bytesRead
+                }
+              } catch (error) {
+                keep = { bytes: stat.size, hash, hashed }
+                throw error
+              }
+            } else {
+              // Created afresh and exclusively, never through a link someone planted at this name.
+              await fs.rm(part, { force: true })
+              file = await fs.open(part, CREATE_FLAGS, 0o600)
+            }
+            const started = Date.now()
+            await receiveContent(incoming, size, offset, hash, options.decrypt, async piece => {
+              await file?.write(piece, 0, piece.byteLength, written)
+              written += piece.byteLength
+              const seconds = Math.max((Date.now() - started) / 1000, 0.001)
+              options.onProgress?.({
+                peerId,
+                name,
+                bytes: written,
+                total: size,
+                rate: (written - offset) / seconds
+              })
+            }).catch((error: unknown) => {
+              // Every piece read was hashed and written: the part and the hash state agree.
+              keep = { bytes: written, hash, hashed: written }
+              throw error
             })
-          })
-          await file.truncate(size)
-          await file.sync()
-          complete = true
-        } catch (error) {
-          // Keep the part of a stream that broke off (the sender resumes it); drop anything else.
-          if (!(error instanceof StreamClosedError)) await fs.rm(part, { force: true })
-          throw error
-        } finally {
-          await file.close()
+            await file.truncate(size)
+            await file.sync()
+            complete = true
+          } catch (error) {
+            // Keep the part of a stream that broke off, went quiet or was cut by our closing (the
+            // sender resumes it); anything else (a wrong digest, a refused piece) drops it.
+            if (!isResumable(error)) keep = undefined
+            throw error
+          } finally {
+            await file?.close()
+            if (!complete && keep == null) await fs.rm(part, { force: true })
+            if (!complete) await parts.release(part, keep)
+          }
+          let finalPath: string
+          try {
+            finalPath = await publishPart(part, directory, name)
+          } finally {
+            // Only now: a new transfer of the same file must not recreate the part under our feet.
+            await parts.release(part)
+          }
+          await incoming.stream.write(FrameType.done)
+          const metadata =
+            header.metadata == null
+              ? new Uint8Array(0)
+              : new Uint8Array(Buffer.from(header.metadata, 'base64'))
+          if (size === 0) options.onProgress?.({ peerId, name, bytes: 0, total: 0, rate: 0 })
+          try {
+            await handler({
+              peerId,
+              path: finalPath,
+              name: finalPath.split(/[/\\]/).pop() ?? name,
+              size,
+              metadata
+            })
+          } catch (error) {
+            incoming.report(error as Error)
+          }
+          await incoming.stream.closeAfterPeer(1_000)
+          return 'close'
         }
-        if (!complete) return 'close'
-        const finalPath = await publishPart(part, directory, name)
-        await incoming.stream.write(FrameType.done)
-        const metadata =
-          header.metadata == null ? new Uint8Array(0) : new Uint8Array(Buffer.from(header.metadata, 'base64'))
-        if (size === 0) options.onProgress?.({ peerId, name, bytes: 0, total: 0, rate: 0 })
-        try {
-          await handler({
-            peerId,
-            path: finalPath,
-            name: finalPath.split(/[/\\]/).pop() ?? name,
-            size,
-            metadata
-          })
-        } catch (error) {
-          incoming.report(error as Error)
-        }
-        await incoming.stream.closeAfterPeer(1_000)
-        return 'close'
-      }
-    },
-    options
+      },
+      options
+    )
+  } catch (error) {
+    parts.close()
+    throw error
+  }
+  const close = async (): Promise<void> => {
+    await listener.close()
+    parts.close()
+  }
+  return { protocol: listener.protocol, close, [Symbol.asyncDispose]: close }
+}
+
+function alreadyReceiving(peerId: string): TransmissionError {
+  return new TransmissionError('busy', 'this file is being received from you already; try again later', {
+    peerId
+  })
+}
+
+/** Whether a failed file transfer leaves a part worth resuming. */
+function isResumable(error: unknown): boolean {
+  if (error instanceof StreamClosedError) return true
+  return (
+    error instanceof TransmissionError &&
+    !error.remote &&
+    (error.code === 'idle-timeout' || error.code === 'aborted')
   )
 }
