@@ -37,9 +37,10 @@ const Type = {
 const KNOWN_TYPES: ReadonlySet<number> = new Set(Object.values(Type))
 /**
  * How a listener may refuse random bytes it takes for a Python IPFS-Toolkit request: a length
- * prefix too long, a bad checksum, a peer id not the one Kubo authenticated, or a frame cut short.
+ * prefix too long, a bad checksum, a peer id not the one Kubo authenticated, a frame cut short,
+ * or more such requests from this peer at once than `pythonConcurrencyPerPeer` (busy).
  */
-const FOREIGN_REFUSALS: readonly string[] = ['too-large', 'protocol', 'forbidden', 'idle-timeout']
+const FOREIGN_REFUSALS: readonly string[] = ['too-large', 'protocol', 'forbidden', 'idle-timeout', 'busy']
 /** Small chunks, so a file in the names test takes several chunk frames. */
 const CHUNK_TEST_SIZE = 1000
 

@@ -1,0 +1,116 @@
+import { randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import { readdirSync } from 'node:fs'
+import net from 'node:net'
+import { createIpfs, type Ipfs } from '@tk/api'
+import { createKuboCluster, type KuboCluster, type KuboNode } from '@tk/testkit'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { listenForTransmissions, transmitData } from '../src/index.js'
+import { encodePythonFrame, utf8, withChecksum } from '../src/python/b255.js'
+import { sha256 } from './helpers.js'
+
+// Issue item 6 on the listener's side: requests in the Python IPFS-Toolkit's format each make the
+// listener open a foreground `p2p listen` for their data. A hostile peer (C) sends many of them
+// and never sends the data; an honest tk sender (A) must still be served by B, and B's own RPC
+// must stay fast.
+
+interface Peer {
+  node: KuboNode
+  ipfs: Ipfs
+}
+
+let cluster: KuboCluster
+let a: Peer
+let b: Peer
+let c: Peer
+
+beforeAll(async () => {
+  cluster = await createKuboCluster(3)
+  const [nodeA, nodeB, nodeC] = cluster.nodes
+  if (nodeA == null || nodeB == null || nodeC == null) throw new Error('expected three nodes')
+  ;[a, b, c] = [nodeA, nodeB, nodeC].map(node => ({
+    node,
+    ipfs: createIpfs({ backend: 'http', api: node.apiUrl })
+  })) as [Peer, Peer, Peer]
+})
+
+afterAll(async () => {
+  await Promise.all([a, b, c].map(peer => peer?.ipfs.close()))
+  await cluster?.stop()
+})
+
+/** The data tunnels a listener opened for Python requests: `/x/<port>`. */
+async function dataTunnels(): Promise<number> {
+  return (await b.ipfs.client.p2p.ls({ timeout: 10_000 })).filter(entry => /^\/x\/\d+$/.test(entry.protocol))
+    .length
+}
+
+describe('a flood of Python-format requests', () => {
+  it('opens at most pythonConcurrencyPerPeer data tunnels for one peer; an honest sender is served and RPC stays fast', {
+    timeout: 120_000
+  }, async () => {
+    const received: string[] = []
+    const fdsBefore = readdirSync('/proc/self/fd').length
+    await using _listener = await listenForTransmissions(
+      'flooded',
+      data => void received.push(sha256(data)),
+      {
+        ipfs: b.ipfs,
+        onError: () => {}
+      }
+    )
+    await using tunnel = await c.ipfs.client.p2p.forward(
+      '/x/flooded',
+      '/ip4/127.0.0.1/tcp/0',
+      `/p2p/${b.node.peerId}`,
+      { foreground: true }
+    )
+    const port = Number(/\/tcp\/(\d+)/.exec(tunnel.listenAddress)?.[1])
+    // A valid request: checksum byte + C's own peer id (which Kubo authenticates), then nothing.
+    const request = encodePythonFrame(withChecksum(utf8(c.node.peerId)))
+    const sockets: net.Socket[] = []
+    /** What the listener answered on each connection, and whether it has closed it. */
+    const replies: Array<{ text: string; closed: boolean }> = []
+    try {
+      for (let index = 0; index < 48; index++) {
+        const socket = net.connect({ host: '127.0.0.1', port })
+        socket.on('error', () => {})
+        await once(socket, 'connect')
+        const reply = { text: '', closed: false }
+        replies.push(reply)
+        socket.on('data', chunk => {
+          reply.text += chunk.toString('latin1')
+        })
+        socket.on('close', () => {
+          reply.closed = true
+        })
+        socket.write(request)
+        sockets.push(socket)
+      }
+      // Every request is answered: accepted (a data tunnel opened for it) or refused (closed).
+      const answered = (): number =>
+        replies.filter(reply => reply.closed || reply.text.startsWith('Transmission request accepted.'))
+          .length
+      await expect.poll(answered, { timeout: 20_000 }).toBe(48)
+      const accepted = replies.filter(reply => reply.text.startsWith('Transmission request accepted.')).length
+      expect(accepted).toBeGreaterThan(0)
+      expect(accepted).toBeLessThanOrEqual(2)
+      expect(await dataTunnels()).toBeLessThanOrEqual(2)
+
+      // Meanwhile: B's RPC answers at once, and an honest sender gets through.
+      const started = performance.now()
+      await b.ipfs.client.id({ timeout: 10_000 })
+      expect(performance.now() - started).toBeLessThan(2_000)
+      const payload = randomBytes(100_000)
+      await transmitData(payload, b.node.peerId, 'flooded', { ipfs: a.ipfs, timeout: 10_000 })
+      await expect.poll(() => received).toEqual([sha256(payload)])
+    } finally {
+      for (const socket of sockets) socket.destroy()
+    }
+    // The stalled ones give up at the idle timeout; nothing is left behind.
+    await expect.poll(dataTunnels, { timeout: 15_000, interval: 500 }).toBe(0)
+    await expect
+      .poll(() => readdirSync('/proc/self/fd').length, { timeout: 10_000 })
+      .toBeLessThanOrEqual(fdsBefore + 6)
+  })
+})
