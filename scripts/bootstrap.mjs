@@ -7,15 +7,17 @@
 //   npm run kubo    → node scripts/bootstrap.mjs kubo   print the Kubo binary (build it the first time)
 //   npm run bench   → node scripts/bootstrap.mjs bench  every benchmark beside its baseline (--quick: < 3 min)
 //
-// Set-up, each step skipped when already done: pnpm (the version in package.json's
-// `packageManager`, installed into .tools/ when the machine has no pnpm 10; never globally),
-// `pnpm install`, `turbo run build`, and Kubo (found, or built once with Go into the user cache).
-import { spawn, spawnSync } from 'node:child_process'
+// Set-up, each step skipped when already done: a supported Node (when the running one is older
+// than tk's minimum, or TK_NODE names another version, that Node is installed from the npm
+// registry into .tools/node/ and everything re-runs under it), pnpm (the version in package.json's
+// `packageManager`, installed into .tools/ when the machine has no pnpm of that major; never
+// globally), `pnpm install`, `turbo run build`, and Kubo (found, or built once with Go into the
+// user cache).
+import { spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { compareVersions, ensureNode, ensurePnpm, MIN_NODE, PINNED_NODE, root } from './tools.mjs'
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const action = process.argv[2] ?? 'test'
 const actions = ['test', 'demo', 'kubo', 'bench']
 if (!actions.includes(action)) {
@@ -23,10 +25,10 @@ if (!actions.includes(action)) {
   process.exit(2)
 }
 
-const [major, minor] = process.versions.node.split('.').map(Number)
-if (major < 20 || (major === 20 && minor < 19)) {
+// Installing a Node from npm needs a working npm, which needs Node >= 20.17; 20.19 as before.
+if (compareVersions(process.versions.node, '20.19.0') < 0) {
   console.error(
-    `tk needs Node >= 20.19; this is Node ${process.versions.node}. Install a newer Node from https://nodejs.org`
+    `tk's scripts need Node >= 20.19 with npm (they install Node ${PINNED_NODE} themselves when yours is older than ${MIN_NODE}); this is Node ${process.versions.node}. Install a newer Node from https://nodejs.org`
   )
   process.exit(1)
 }
@@ -62,47 +64,30 @@ async function must(command, args, options) {
   }
 }
 
-function pnpmVersion(command) {
-  const result = spawnSync(command, ['--version'], { env, encoding: 'utf8' })
-  return result.status === 0 ? result.stdout.trim() : undefined
+// TK_NODE=<version> (what .ci/run sets) asks for exactly that Node; otherwise any Node >= MIN_NODE.
+const wantedNode = process.env.TK_NODE
+const running = process.versions.node
+if (wantedNode == null ? compareVersions(running, MIN_NODE) < 0 : running !== wantedNode) {
+  const version = wantedNode ?? PINNED_NODE
+  const binary = ensureNode(version, line => step(line))
+  console.log(
+    wantedNode == null
+      ? `▶ Node ${running} is older than tk's minimum ${MIN_NODE}: running under Node ${version} from .tools/ instead`
+      : `▶ TK_NODE=${version}: running under Node ${version} from .tools/ instead of Node ${running}`
+  )
+  // Children (pnpm, turbo, vitest, package scripts) find this Node first on PATH too.
+  env.PATH = `${path.dirname(binary)}${path.delimiter}${env.PATH ?? ''}`
+  process.exit(await run(binary, [path.join(root, 'scripts', 'bootstrap.mjs'), ...process.argv.slice(2)]))
 }
 
-async function ensurePnpm() {
-  const wanted = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).packageManager.replace(
-    /^pnpm@/,
-    ''
-  )
-  const wantedMajor = wanted.split('.')[0]
-  const onPath = pnpmVersion('pnpm')
-  if (onPath?.split('.')[0] === wantedMajor) return 'pnpm'
-
-  const toolsDir = path.join(root, '.tools', 'pnpm')
-  const local = path.join(
-    toolsDir,
-    'node_modules',
-    '.bin',
-    process.platform === 'win32' ? 'pnpm.cmd' : 'pnpm'
-  )
-  if (pnpmVersion(local) !== wanted) {
-    step(
-      `Installing pnpm ${wanted} into .tools/ (${onPath == null ? 'no pnpm on PATH' : `pnpm ${onPath} on PATH`})`
-    )
-    await must('npm', [
-      'install',
-      '--prefix',
-      toolsDir,
-      '--no-audit',
-      '--no-fund',
-      '--loglevel=error',
-      `pnpm@${wanted}`
-    ])
-  }
-  // turbo runs package scripts through pnpm, so children must find it on PATH.
-  env.PATH = `${path.dirname(local)}${path.delimiter}${env.PATH ?? ''}`
-  return local
+// Started directly with a Node from .tools/: children must not fall back to an older one on PATH.
+if (process.execPath.startsWith(path.join(root, '.tools') + path.sep)) {
+  env.PATH = `${path.dirname(process.execPath)}${path.delimiter}${env.PATH ?? ''}`
 }
 
-const pnpm = await ensurePnpm()
+const pnpm = ensurePnpm(env, line => step(line))
+// turbo runs package scripts through pnpm, so children must find it on PATH.
+if (pnpm !== 'pnpm') env.PATH = `${path.dirname(pnpm)}${path.delimiter}${env.PATH ?? ''}`
 
 step('Installing dependencies (pnpm install)')
 await must(pnpm, ['install', '--frozen-lockfile', '--prefer-offline'])
