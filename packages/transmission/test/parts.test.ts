@@ -26,6 +26,9 @@ function frame(type: number, payload: Uint8Array | string = new Uint8Array(0)): 
 
 const jsonFrame = (type: number, body: unknown): Buffer => frame(type, JSON.stringify(body))
 
+/** One full chunk: what a listener writes to its part at once. */
+const PIECE = 256 * 1024
+
 /** Reads whole frames from a raw connection. */
 class Raw {
   readonly socket: net.Socket
@@ -125,7 +128,16 @@ function bytesRead(): number {
   return Number(match?.[1])
 }
 
-/** Starts a file transfer by hand, sends `bytes` of it, waits until the listener has them, then breaks off. */
+/** write(2)-like calls this process has made so far (Linux). */
+function writeCalls(): number {
+  const match = /^syscw:\s*(\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'))
+  return Number(match?.[1])
+}
+
+/**
+ * Starts a file transfer by hand, sends `bytes` of it (a whole chunk, 256 KiB, so that the listener
+ * writes it at once), waits until the listener has them, then breaks off.
+ */
 async function breakOff(
   port: number,
   name: string,
@@ -187,7 +199,7 @@ describe('.part files', () => {
   it('broken-off parts are bounded in count and in bytes per listener (the oldest go first)', async () => {
     for (const [name, limits, expected] of [
       ['count', { maxParts: 3 }, 3],
-      ['bytes', { maxPartBytes: 2_500 }, 2]
+      ['bytes', { maxPartBytes: 2.5 * PIECE }, 2]
     ] as const) {
       const inbox = await makeDir(`bounded-${name}`)
       const progress = new Map<string, number>()
@@ -201,7 +213,7 @@ describe('.part files', () => {
       })
       await using tunnel = await forward(`/x/bounded-${name}`)
       for (let index = 0; index < 6; index++) {
-        await breakOff(tunnel.port, `part-${index}.bin`, 1_000_000, 1_000, progress)
+        await breakOff(tunnel.port, `part-${index}.bin`, 1_000_000, PIECE, progress)
       }
       await expect.poll(() => closed.length).toBe(6)
       expect(closed.every(entry => entry === 'StreamClosedError')).toBe(true)
@@ -237,7 +249,7 @@ describe('.part files', () => {
     // Stale ones are gone by the time the listener is up; a file not named like ours is left alone.
     expect(await partsIn(inbox)).toEqual(['keep-me.part'])
     await using tunnel = await forward('/x/expiry')
-    await breakOff(tunnel.port, 'soon-gone.bin', 1_000_000, 1_000, progress)
+    await breakOff(tunnel.port, 'soon-gone.bin', 1_000_000, PIECE, progress)
     const part = path.basename(partPathFor(inbox, pair.a.node.peerId, 'soon-gone.bin', 1_000_000))
     await expect.poll(async () => await partsIn(inbox)).toContain(part)
     const kept = Date.now()
@@ -246,6 +258,63 @@ describe('.part files', () => {
       .toEqual(['keep-me.part'])
     // Expired within the TTL plus a margin.
     expect(Date.now() - kept).toBeLessThan(3_000 + 3_000)
+  })
+
+  it('a file sent in 1-byte chunks costs writes and progress calls per 256 KiB, not per frame', async () => {
+    const inbox = await makeDir('tiny-chunks')
+    const progress: number[] = []
+    const received: ReceivedFile[] = []
+    await using _listener = await listenForFileTransmissions(
+      'tiny-chunks',
+      file => void received.push(file),
+      {
+        ipfs: pair.b.ipfs,
+        directory: inbox,
+        onProgress: update => void progress.push(update.bytes),
+        onError: () => {}
+      }
+    )
+    await using tunnel = await forward('/x/tiny-chunks')
+    const content = randomBytes(20_000)
+    const raw = await Raw.open(tunnel.port)
+    const writesBefore = writeCalls()
+    try {
+      raw.write(PREAMBLE, jsonFrame(Type.open, { kind: 'file', name: 'tiny.bin', size: content.byteLength }))
+      expect((await raw.readFrame())?.type).toBe(Type.accept)
+      const frames = Array.from(content, byte => frame(Type.chunk, Uint8Array.of(byte)))
+      raw.write(Buffer.concat([...frames, frame(Type.end, createHash('sha256').update(content).digest())]))
+      expect((await raw.readFrame(30_000))?.type).toBe(Type.done)
+    } finally {
+      raw.destroy()
+    }
+    await expect.poll(() => received.length).toBe(1)
+    expect(await fs.readFile(received[0]?.path ?? '')).toEqual(content)
+    // 20 000 frames: one progress call (and one write) each would be 20 000.
+    expect(progress.length).toBeLessThanOrEqual(2)
+    expect(progress.at(-1)).toBe(content.byteLength)
+    expect(writeCalls() - writesBefore).toBeLessThan(1_000)
+  })
+
+  it('a file larger than the free space in directory is refused too-large before any chunk', async () => {
+    const inbox = await makeDir('no-space')
+    await using _listener = await listenForFileTransmissions('no-space', () => {}, {
+      ipfs: pair.b.ipfs,
+      directory: inbox,
+      onError: () => {}
+    })
+    const free = await fs.statfs(inbox)
+    const beyond = free.bavail * free.bsize + 1
+    await using tunnel = await forward('/x/no-space')
+    const raw = await Raw.open(tunnel.port)
+    try {
+      raw.write(PREAMBLE, jsonFrame(Type.open, { kind: 'file', name: 'huge.bin', size: beyond }))
+      const reply = await raw.readFrame()
+      expect(reply?.type).toBe(Type.error)
+      expect(JSON.parse(reply?.payload.toString() ?? '{}')).toMatchObject({ code: 'too-large' })
+    } finally {
+      raw.destroy()
+    }
+    expect(await partsIn(inbox)).toEqual([])
   })
 
   it('resume abuse: reopening a large part again and again reads it at most once, and a real resume still completes intact', {
