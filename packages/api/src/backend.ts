@@ -131,7 +131,7 @@ export class BackendTransport implements Transport {
         env:
           this.#options.repoPath == null ? undefined : { ...process.env, IPFS_PATH: this.#options.repoPath },
         authorization: httpAuthorization(this.#options.authorization),
-        timeout: this.#options.timeout
+        idleTimeout: this.#options.idleTimeout ?? this.#options.timeout
       })
       return this.#http
     }
@@ -140,7 +140,7 @@ export class BackendTransport implements Transport {
       api: this.#options.api == null ? undefined : cliApiAddress(this.#options.api),
       apiAuth: this.#options.authorization,
       repoPath: this.#options.repoPath,
-      timeout: this.#options.timeout
+      idleTimeout: this.#options.idleTimeout ?? this.#options.timeout
     })
     return this.#cli
   }

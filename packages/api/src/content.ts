@@ -6,12 +6,11 @@ import {
   AbortError,
   type AddContent,
   type AddOptions,
-  checkCid,
-  checkPath,
   InvalidArgumentError,
   KuboRpcError,
   type PinType
 } from '@tk/rpc'
+import { checkCid, checkPath } from '@tk/rpc/validate'
 import type { ApiContext } from './context.js'
 import { LocalPathError } from './errors.js'
 import type { CallOptions } from './options.js'

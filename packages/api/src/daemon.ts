@@ -54,6 +54,8 @@ export interface StartDaemonOptions extends CallOptions {
 
 export interface StopDaemonOptions {
   /** How long to wait after SIGTERM before SIGKILL (ms); default 10 000. */
+  killGrace?: number
+  /** @deprecated The old name of `killGrace`. */
   timeout?: number
 }
 
@@ -75,7 +77,7 @@ export interface StartedDaemon extends AsyncDisposable {
   readonly repoPath: string
   /** Whether the process is still running. */
   readonly running: boolean
-  /** Sends SIGTERM, then SIGKILL after `timeout` ms; resolves once the process has exited. Idempotent. */
+  /** Sends SIGTERM, then SIGKILL after `killGrace` ms; resolves once the process has exited. Idempotent. */
   stop(options?: StopDaemonOptions): Promise<void>
 }
 
@@ -386,7 +388,7 @@ async function spawnDaemon(
     child.unref()
     for (const stream of [child.stdout, child.stderr]) (stream as { unref?: () => void } | null)?.unref?.()
     const close = async (stopOptions: StopDaemonOptions = {}): Promise<void> =>
-      await stop(stopOptions.timeout ?? DEFAULT_STOP_GRACE)
+      await stop(stopOptions.killGrace ?? stopOptions.timeout ?? DEFAULT_STOP_GRACE)
     return {
       started: true,
       pid: child.pid ?? -1,

@@ -16,6 +16,7 @@
 
 import { createIpfs } from './ipfs.js'
 
+export { KuboBinaryNotFoundError } from '@tk/cli-backend'
 export {
   AbortError,
   DaemonUnreachableError,
@@ -24,6 +25,17 @@ export {
   RpcTimeoutError
 } from '@tk/rpc'
 export { httpAuthorization } from './backend.js'
+export {
+  ContentTooLargeError,
+  type DownloadOptions,
+  type PinnedCid,
+  type PinsOptions,
+  type PublishInput,
+  type PublishOptions,
+  type ReadAllOptions,
+  type ReadOptions,
+  UnsafeArchiveError
+} from './content.js'
 export type { ApiContext } from './context.js'
 export {
   type DaemonHandle,

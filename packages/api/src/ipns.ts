@@ -1,12 +1,5 @@
-import {
-  checkKeyName,
-  checkPath,
-  checkPeerId,
-  type Duration,
-  InvalidArgumentError,
-  type KeyInfo,
-  KuboRpcError
-} from '@tk/rpc'
+import { type Duration, InvalidArgumentError, type KeyInfo, KuboRpcError } from '@tk/rpc'
+import { checkKeyName, checkPath, checkPeerId } from '@tk/rpc/validate'
 import {
   createContentFunctions,
   type DownloadOptions,

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { VersionInfo } from '@tk/rpc'
 import type { ApiContext } from './context.js'
 import { NoIpfsNodeError } from './errors.js'
@@ -47,23 +48,14 @@ export function createNodeFunctions(context: ApiContext) {
         if (Date.now() >= deadline) {
           throw new NoIpfsNodeError([`${context.transport.target}: no daemon answered within ${timeout} ms`])
         }
-        await sleep(Math.min(options.interval ?? 250, Math.max(0, deadline - Date.now())), options.signal)
+        await sleep(Math.min(options.interval ?? 250, Math.max(0, deadline - Date.now())), undefined, {
+          signal: options.signal
+        }).catch((error: unknown) => {
+          // Node rejects with its own AbortError; the caller gets its signal's reason.
+          options.signal?.throwIfAborted()
+          throw error
+        })
       }
     }
   }
-}
-
-async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(done, ms)
-    function done(): void {
-      signal?.removeEventListener('abort', aborted)
-      resolve()
-    }
-    function aborted(): void {
-      clearTimeout(timer)
-      reject(signal?.reason)
-    }
-    signal?.addEventListener('abort', aborted, { once: true })
-  })
 }

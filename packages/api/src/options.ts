@@ -21,6 +21,11 @@ export interface IpfsOptions {
   repoPath?: string
   /** The `ipfs` executable for the CLI backend and `startDaemon`; default `KUBO_BINARY`, then `ipfs` on PATH. */
   binary?: string
-  /** How long a call may go without progress when it passes no `timeout` of its own (ms). Default 120 000. */
+  /**
+   * How long a call may go without progress (no answer yet, no new bytes) when it passes no
+   * `timeout` of its own (ms); default 120 000. A call's `timeout` is a deadline for the whole call.
+   */
+  idleTimeout?: number
+  /** @deprecated The old name of `idleTimeout`. */
   timeout?: number
 }

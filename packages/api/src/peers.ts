@@ -1,5 +1,6 @@
 import { multiaddr as parseMultiaddr } from '@multiformats/multiaddr'
-import { checkCid, checkMultiaddr, checkPeerId, InvalidArgumentError, KuboRpcError } from '@tk/rpc'
+import { InvalidArgumentError, KuboRpcError } from '@tk/rpc'
+import { checkCid, checkMultiaddr, checkPeerId } from '@tk/rpc/validate'
 import type { ApiContext } from './context.js'
 import type { CallOptions } from './options.js'
 

@@ -1,12 +1,5 @@
-import {
-  AbortError,
-  decodeMultibase,
-  encodeTopic,
-  InvalidArgumentError,
-  type PubsubMessage,
-  type RpcResponse,
-  RpcTimeoutError
-} from '@tk/rpc'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { AbortError, InvalidArgumentError, type PubsubMessage, type PubsubStream } from '@tk/rpc'
 import type { ApiContext } from './context.js'
 import { mapPubsubDisabled } from './errors.js'
 import type { CallOptions } from './options.js'
@@ -133,30 +126,6 @@ const RESUBSCRIBE_MAX_DELAY = 5_000
 const HEALTHY_STREAM = 5_000
 /** How long one attempt to subscribe may take to become live, unless `timeout` says otherwise (ms). */
 const LIVE_TIMEOUT = 30_000
-/** How often the CLI backend asks `pubsub ls` whether Kubo has registered the subscription (ms). */
-const LIVE_POLL_INTERVAL = 50
-/**
- * The CLI backend's wait when the topic was already subscribed on the daemon (by someone else), so
- * `pubsub ls` cannot tell when ours is registered: the time for `ipfs pubsub sub` to start and ask (ms).
- */
-const CLI_SUBSCRIBE_GRACE = 1_000
-
-interface RawMessage {
-  from?: string
-  data?: string
-  seqno?: string
-  topicIDs?: string[] | null
-}
-
-function toMessage(raw: RawMessage): PubsubMessage {
-  return {
-    from: raw.from ?? '',
-    data: decodeMultibase(raw.data),
-    seqno: decodeMultibase(raw.seqno),
-    topicIDs: (raw.topicIDs ?? []).map(topic => new TextDecoder().decode(decodeMultibase(topic)))
-  }
-}
-
 function checkTopicText(topic: string, argument = 'topic'): string {
   if (typeof topic !== 'string' || topic === '') {
     throw new InvalidArgumentError(
@@ -178,24 +147,10 @@ function toError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error))
 }
 
-/** Waits `ms`, or less when `signal` aborts; never rejects. */
-async function delay(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return
-  await new Promise<void>(resolve => {
-    const timer = setTimeout(done, ms)
-    function done(): void {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    signal.addEventListener('abort', done, { once: true })
-  })
-}
-
 /** One subscription request to Kubo. */
 interface Attempt {
-  /** Resolves when the response starts (HTTP: at once; CLI: with the first message). */
-  readonly response: Promise<RpcResponse>
+  /** The live subscription's messages. */
+  readonly stream: PubsubStream
   /** Ends this request. */
   readonly controller: AbortController
 }
@@ -360,62 +315,15 @@ class PubsubSubscription implements Subscription {
   async #subscribe(): Promise<Attempt> {
     const controller = new AbortController()
     const signal = AbortSignal.any([this.#closer.signal, controller.signal])
-    const deadline = AbortSignal.timeout(this.#liveTimeout)
-    const waitSignal = AbortSignal.any([signal, deadline])
-    const { client, transport } = this.#context
     try {
-      const backend = await transport.choose({ signal: waitSignal, timeout: this.#liveTimeout })
-      // Over the CLI, `pubsub ls` is the only sign that Kubo has the subscription; when the topic
-      // is listed already (another subscriber on this daemon), it cannot tell.
-      const listedBefore =
-        backend === 'cli' && (await client.pubsub.ls({ signal: waitSignal })).includes(this.topic)
-      const response = client.request('pubsub/sub', {
-        args: [encodeTopic(this.topic)],
-        longLived: true,
-        signal
+      const stream = await this.#context.client.pubsub.subscribe(this.topic, {
+        signal,
+        timeout: this.#liveTimeout
       })
-      const settled = response.then(
-        () => ({ failed: false as const }),
-        (error: unknown) => ({ failed: true as const, error })
-      )
-      if (backend === 'http') {
-        // Kubo sends the response headers only after it has registered the subscription.
-        await Promise.race([response, rejectOnAbort(waitSignal)])
-      } else {
-        await this.#waitUntilListed(settled, listedBefore, waitSignal)
-      }
-      return { response, controller }
+      return { stream, controller }
     } catch (error) {
       controller.abort()
-      if (deadline.aborted && !signal.aborted)
-        throw new RpcTimeoutError('pubsub/sub', this.#liveTimeout, { cause: error })
       throw error
-    }
-  }
-
-  async #waitUntilListed(
-    settled: Promise<{ failed: false } | { failed: true; error: unknown }>,
-    listedBefore: boolean,
-    signal: AbortSignal
-  ): Promise<void> {
-    let outcome: { failed: false } | { failed: true; error: unknown } | undefined
-    void settled.then(result => {
-      outcome = result
-    })
-    const pause = async (ms: number): Promise<void> => {
-      await Promise.race([delay(ms, signal), settled])
-      signal.throwIfAborted()
-      if (outcome?.failed === true) throw outcome.error
-    }
-    if (listedBefore) {
-      await pause(CLI_SUBSCRIBE_GRACE)
-      return
-    }
-    for (;;) {
-      // A first message means the subscription is live.
-      if (outcome != null) return await pause(0)
-      if ((await this.#context.client.pubsub.ls({ signal })).includes(this.topic)) return
-      await pause(LIVE_POLL_INTERVAL)
     }
   }
 
@@ -427,10 +335,9 @@ class PubsubSubscription implements Subscription {
       try {
         attempt ??= await this.#subscribe()
         openedAt = Date.now()
-        const response = await attempt.response
-        for await (const raw of response.ndjson<RawMessage>()) {
+        for await (const message of attempt.stream) {
           failures = 0
-          this.#deliver(toMessage(raw))
+          this.#deliver(message)
         }
         if (!this.closed) this.#report(new SubscriptionInterruptedError(this.topic))
       } catch (error) {
@@ -448,7 +355,8 @@ class PubsubSubscription implements Subscription {
       const wait =
         failures === 0 ? 0 : Math.min(RESUBSCRIBE_INITIAL_DELAY * 2 ** (failures - 1), RESUBSCRIBE_MAX_DELAY)
       failures++
-      await delay(wait, this.#closer.signal)
+      // Closing ends the wait early; the loop then sees that it is closed.
+      await sleep(wait, undefined, { signal: this.#closer.signal }).catch(() => {})
     }
   }
 
@@ -520,13 +428,6 @@ class PubsubSubscription implements Subscription {
     this.#handlerQueue.clear()
     for (const resolve of this.#waiting.splice(0)) resolve({ done: true, value: undefined })
   }
-}
-
-async function rejectOnAbort(signal: AbortSignal): Promise<never> {
-  signal.throwIfAborted()
-  return await new Promise<never>((_resolve, reject) => {
-    signal.addEventListener('abort', () => reject(signal.reason), { once: true })
-  })
 }
 
 /** Pubsub functions: subscribe (resubscribing across daemon restarts), publish, topics and peers. */

@@ -1,11 +1,6 @@
 import net from 'node:net'
-import {
-  checkPeerId,
-  checkProtocol,
-  DaemonUnreachableError,
-  InvalidArgumentError,
-  type P2pListener
-} from '@tk/rpc'
+import { DaemonUnreachableError, InvalidArgumentError, type P2pListener } from '@tk/rpc'
+import { checkPeerId, checkProtocol } from '@tk/rpc/validate'
 import type { ApiContext } from './context.js'
 import { StreamMountingDisabledError } from './errors.js'
 import type { CallOptions } from './options.js'
@@ -129,11 +124,14 @@ export function createTunnelFunctions(context: ApiContext) {
       return true
     } catch (error) {
       if (isDisabledError(error)) return false
-      // Without a daemon (the CLI backend on a bare repo) the config is what the next start will use.
-      if (error instanceof DaemonUnreachableError && context.transport.chosen === 'cli') {
+      if (!(error instanceof DaemonUnreachableError)) throw error
+      // Without a daemon, the repo's config is what the next start will use, where the transport can
+      // read it without one (the CLI on a local repo); where it cannot (HTTP), there is no daemon to ask.
+      try {
         return (await client.config(CONFIG_KEY, callOptions(options))) === true
+      } catch {
+        throw error
       }
-      throw error
     }
   }
 

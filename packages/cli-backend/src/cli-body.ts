@@ -2,8 +2,8 @@ import { createWriteStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import type { OptionValue } from '@tk/rpc'
-import { type BodyEntry, type FileEntry, InvalidArgumentError, type RequestBody } from '@tk/rpc'
+import { InvalidArgumentError } from '@tk/rpc'
+import type { BodyEntry, FileEntry, OptionValue, RequestBody } from '@tk/rpc/transport'
 
 /** How a request body reaches the `ipfs` process. */
 export interface BodyPlan {

@@ -1,4 +1,5 @@
-import { type CallOptions, createKuboClient, InvalidArgumentError, Invoker, type Transport } from '@tk/rpc'
+import { type CallOptions, createKuboClient, InvalidArgumentError, type Transport } from '@tk/rpc'
+import { Invoker } from '@tk/rpc/transport'
 import { type CliTransportInit, cliTransport } from './cli-transport.js'
 
 export interface KeyExportOptions extends CallOptions {

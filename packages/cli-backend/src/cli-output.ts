@@ -1,27 +1,12 @@
 /**
- * Some Kubo commands ignore `--enc=json` on the CLI: their CLI-side "PostRun" prints text or writes
- * files. These adapters turn what they print back into the JSON the HTTP API answers with, so the
- * typed client reads both transports alike.
+ * Some Kubo commands ignore `--enc=json` on the CLI: their CLI-side "PostRun" prints text. These
+ * parsers read what they print into the values the command produces (the objects Kubo's JSON
+ * holds), which the typed client reads as it reads any transport's output.
  */
 
-import { splitLines } from '@tk/rpc'
+import { splitLines } from '@tk/rpc/transport'
 
-const encoder = new TextEncoder()
-
-/** How the process's output is turned into the command's HTTP-shaped output. */
-export type OutputKind =
-  | 'stdout'
-  | 'add'
-  | 'ls'
-  | 'file'
-  | 'block-rm'
-  | 'cid-format'
-  | 'stats-bw'
-  | 'commands'
-  | 'filestore-ls'
-  | 'filestore-verify'
-
-/** What an adapter may need besides stdout: the request's arguments and, once stdout has ended, stderr. */
+/** What a parser may need besides stdout: the request's arguments and, once stdout has ended, stderr. */
 export interface OutputContext {
   args: readonly string[]
   options: Readonly<Record<string, unknown>>
@@ -29,17 +14,15 @@ export interface OutputContext {
   stderrLines: () => string[]
 }
 
-const ndjsonLine = (value: unknown): Uint8Array => encoder.encode(`${JSON.stringify(value)}\n`)
-
 /** `added <cid> <name>` (or a bare CID with `--quiet`) → `{"Name","Hash"}` lines, as `add` streams over HTTP. */
-export async function* addOutput(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+export async function* addOutput(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<unknown> {
   for await (const line of splitLines(chunks)) {
     const added = /^added (\S+) ?(.*)$/.exec(line)
     const bare = /^\s*(\S+)\s*$/.exec(line)
     const hash = added?.[1] ?? bare?.[1]
     if (hash == null) continue
     const name = added == null ? hash : (added[2] ?? '')
-    yield encoder.encode(`${JSON.stringify({ Name: name, Hash: hash })}\n`)
+    yield { Name: name, Hash: hash }
   }
 }
 
@@ -58,7 +41,7 @@ interface LsLinkJson {
 export async function* lsOutput(
   chunks: AsyncIterable<Uint8Array>,
   paths: readonly string[]
-): AsyncGenerator<Uint8Array> {
+): AsyncGenerator<unknown> {
   const objects: Array<{ Hash: string; Links: LsLinkJson[] }> = []
   let current: { Hash: string; Links: LsLinkJson[] } | undefined
   for await (const line of splitLines(chunks)) {
@@ -86,7 +69,7 @@ export async function* lsOutput(
     })
   }
   if (objects.length === 0) objects.push({ Hash: paths[0] ?? '', Links: [] })
-  yield encoder.encode(JSON.stringify({ Objects: objects }))
+  yield { Objects: objects }
 }
 
 /**
@@ -124,7 +107,7 @@ function inArgumentOrder<T>(
 export async function* blockRmOutput(
   chunks: AsyncIterable<Uint8Array>,
   context: OutputContext
-): AsyncGenerator<Uint8Array> {
+): AsyncGenerator<unknown> {
   const removed: Array<{ Hash: string; Error?: string }> = []
   for await (const line of splitLines(chunks)) {
     const match = /^removed (\S+)$/.exec(line)
@@ -137,7 +120,7 @@ export async function* blockRmOutput(
   }
   const isFor = (result: { Hash: string }, arg: string): boolean =>
     arg === result.Hash || arg.endsWith(`/${result.Hash}`)
-  for (const result of inArgumentOrder(context.args, removed, failed, isFor)) yield ndjsonLine(result)
+  yield* inArgumentOrder(context.args, removed, failed, isFor)
 }
 
 /**
@@ -147,7 +130,7 @@ export async function* blockRmOutput(
 export async function* cidFormatOutput(
   chunks: AsyncIterable<Uint8Array>,
   context: OutputContext
-): AsyncGenerator<Uint8Array> {
+): AsyncGenerator<unknown> {
   const formatted: string[] = []
   for await (const line of splitLines(chunks)) formatted.push(line)
   const failures = context.stderrLines()
@@ -157,9 +140,9 @@ export async function* cidFormatOutput(
     const failure = failures[err]
     if (failure?.startsWith(`${arg}: `) === true) {
       err++
-      yield ndjsonLine({ CidStr: arg, Formatted: '', ErrorMsg: failure.slice(arg.length + 2) })
+      yield { CidStr: arg, Formatted: '', ErrorMsg: failure.slice(arg.length + 2) }
     } else {
-      yield ndjsonLine({ CidStr: arg, Formatted: formatted[out++] ?? '', ErrorMsg: '' })
+      yield { CidStr: arg, Formatted: formatted[out++] ?? '', ErrorMsg: '' }
     }
   }
 }
@@ -178,7 +161,7 @@ export function parseHumanBytes(text: string): number {
  * reading (`<out> <in> <rate out>/s <rate in>/s`) → `{"TotalIn","TotalOut","RateIn","RateOut"}`
  * values. The CLI rounds to go-humanize's units, so values of 1000 bytes and more are approximate.
  */
-export async function* bandwidthOutput(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+export async function* bandwidthOutput(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<unknown> {
   const decoder = new TextDecoder()
   const single: Record<string, number> = {}
   let buffered = ''
@@ -191,12 +174,12 @@ export async function* bandwidthOutput(chunks: AsyncIterable<Uint8Array>): Async
     for (const record of records) {
       const polled = row.exec(record)
       if (polled != null) {
-        yield ndjsonLine({
+        yield {
           TotalIn: parseHumanBytes(polled[2] ?? ''),
           TotalOut: parseHumanBytes(polled[1] ?? ''),
           RateIn: parseHumanBytes(polled[4] ?? ''),
           RateOut: parseHumanBytes(polled[3] ?? '')
-        })
+        }
         continue
       }
       const field = /^(TotalIn|TotalOut|RateIn|RateOut): (.*?)(\/s)?$/.exec(record)
@@ -204,12 +187,12 @@ export async function* bandwidthOutput(chunks: AsyncIterable<Uint8Array>): Async
     }
   }
   if (Object.keys(single).length > 0) {
-    yield ndjsonLine({
+    yield {
       TotalIn: single.TotalIn ?? 0,
       TotalOut: single.TotalOut ?? 0,
       RateIn: single.RateIn ?? 0,
       RateOut: single.RateOut ?? 0
-    })
+    }
   }
 }
 
@@ -260,9 +243,9 @@ function parseFilestoreEntry(text: string, status: number, errorMessage: string)
  * `filestore ls`: one `<cid> <size> <path> <offset>` line per block → the HTTP API's ListRes lines
  * (status ok). Entries with an error are only on stderr, without their CID, and make the call fail.
  */
-export async function* filestoreLsOutput(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+export async function* filestoreLsOutput(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<unknown> {
   for await (const line of splitLines(chunks)) {
-    if (line.trim() !== '') yield ndjsonLine(parseFilestoreEntry(line, 0, ''))
+    if (line.trim() !== '') yield parseFilestoreEntry(line, 0, '')
   }
 }
 
@@ -274,7 +257,7 @@ export async function* filestoreLsOutput(chunks: AsyncIterable<Uint8Array>): Asy
 export async function* filestoreVerifyOutput(
   chunks: AsyncIterable<Uint8Array>,
   context: OutputContext
-): AsyncGenerator<Uint8Array> {
+): AsyncGenerator<unknown> {
   const removing = context.options['remove-bad-blocks'] === true
   const entries: FilestoreEntryJson[] = []
   for await (const line of splitLines(chunks)) {
@@ -288,7 +271,7 @@ export async function* filestoreVerifyOutput(
   let next = 0
   for (const entry of entries) {
     if (entry.Status === FILESTORE_STATUS.ERROR) entry.ErrorMsg = internalErrors[next++] ?? ''
-    yield ndjsonLine(entry)
+    yield entry
   }
 }
 
@@ -299,7 +282,7 @@ const EXECUTABLE_ONLY_COMMANDS = new Set(['daemon', 'init'])
  * `commands`: the CLI answers it itself (Kubo marks it as not using the repo), from the executable's
  * command tree, which has `daemon` and `init` on top of the daemon's; they are left out.
  */
-export async function* commandsOutput(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+export async function* commandsOutput(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<unknown> {
   const decoder = new TextDecoder()
   let text = ''
   for await (const chunk of chunks) text += decoder.decode(chunk, { stream: true })
@@ -309,5 +292,5 @@ export async function* commandsOutput(chunks: AsyncIterable<Uint8Array>): AsyncG
   if (tree.Subcommands != null) {
     tree.Subcommands = tree.Subcommands.filter(command => !EXECUTABLE_ONLY_COMMANDS.has(command.Name))
   }
-  yield encoder.encode(JSON.stringify(tree))
+  yield tree
 }

@@ -1,46 +1,26 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { closeSync, createReadStream, constants as fsConstants, open as openCallback } from 'node:fs'
-import fs from 'node:fs/promises'
-import net from 'node:net'
-import os from 'node:os'
-import path from 'node:path'
-import { promisify } from 'node:util'
 import {
   AbortError,
   DaemonUnreachableError,
-  type FileEntry,
   InvalidArgumentError,
   KuboRpcError,
+  RpcTimeoutError
+} from '@tk/rpc'
+import {
+  type Argument,
+  type FileEntry,
   type OptionValue,
   parseJsonOutput,
   parseNdjson,
   type RpcRequest,
   type RpcResponse,
-  RpcTimeoutError,
   type Transport
-} from '@tk/rpc'
+} from '@tk/rpc/transport'
 import { type BodyPlan, planBody } from './cli-body.js'
-import {
-  addOutput,
-  bandwidthOutput,
-  blockRmOutput,
-  cidFormatOutput,
-  commandsOutput,
-  filestoreLsOutput,
-  filestoreVerifyOutput,
-  lsOutput,
-  type OutputContext,
-  type OutputKind
-} from './cli-output.js'
-import {
-  CLI_TARGET,
-  DEFAULT_TIMEOUT,
-  KILL_GRACE,
-  OUTPUT_FILE_CHUNK,
-  STDERR_LIMIT,
-  TEMP_DIR_PREFIX
-} from './constants.js'
+import { type CliCommand, cliCommand } from './cli-commands.js'
+import { CallFiles } from './cli-files.js'
+import { CLI_TARGET, DEFAULT_IDLE_TIMEOUT, KILL_GRACE, STDERR_LIMIT } from './constants.js'
 import { KuboBinaryNotFoundError } from './errors.js'
 import { findIpfsBinary } from './kubo-binary.js'
 
@@ -58,7 +38,12 @@ export interface CliTransportInit {
   repoPath?: string
   /** Environment for every `ipfs` process, over `process.env`; `KUBO_BINARY` and `PATH` here also pick the binary. */
   env?: Record<string, string | undefined>
-  /** How long a call may go without progress, unless it passes its own `timeout` (ms). */
+  /**
+   * How long a call may go without progress (no output yet, no new bytes either way) before the
+   * process is killed, for calls that pass no `timeout` of their own (ms); default 120 000.
+   */
+  idleTimeout?: number
+  /** @deprecated The old name of `idleTimeout`. */
   timeout?: number
 }
 
@@ -77,13 +62,16 @@ class CliTransport implements Transport {
   readonly #binary: string
   readonly #env: NodeJS.ProcessEnv
   readonly #init: CliTransportInit
+  readonly #idleTimeout: number
   readonly #running = new Set<CliCall>()
   #closed = false
 
   constructor(init: CliTransportInit) {
-    if (init.timeout != null && !(init.timeout > 0)) {
-      throw new InvalidArgumentError('timeout', `expected a positive number of ms, got ${init.timeout}`)
+    const idleTimeout = init.idleTimeout ?? init.timeout
+    if (idleTimeout != null && !(idleTimeout > 0)) {
+      throw new InvalidArgumentError('idleTimeout', `expected a positive number of ms, got ${idleTimeout}`)
     }
+    this.#idleTimeout = idleTimeout ?? DEFAULT_IDLE_TIMEOUT
     this.#init = init
     const env: NodeJS.ProcessEnv = { ...process.env }
     for (const [name, value] of Object.entries(init.env ?? {})) {
@@ -111,7 +99,9 @@ class CliTransport implements Transport {
       binary: this.#binary,
       env: this.#env,
       init: this.#init,
-      daemonAddress: this.#daemonAddress
+      idleTimeout: this.#idleTimeout,
+      daemonAddress: this.#daemonAddress,
+      run: async other => await this.request(other)
     })
     this.#running.add(call)
     void call.finished.then(() => this.#running.delete(call))
@@ -131,28 +121,20 @@ interface CallContext {
   binary: string
   env: NodeJS.ProcessEnv
   init: CliTransportInit
+  /** See {@link CliTransportInit.idleTimeout}. */
+  idleTimeout: number
   daemonAddress: string
+  /** Runs another request through the same transport. */
+  run: (request: RpcRequest) => Promise<RpcResponse>
 }
 
-type StopReason = 'abort' | 'deadline' | 'idle' | 'closed' | 'consumer' | 'body'
+type StopReason = 'abort' | 'deadline' | 'idle' | 'closed' | 'consumer' | 'failed'
 
 interface Exit {
   code: number | null
   signal?: NodeJS.Signals | null
   error?: Error
 }
-
-/** `fs.open` that hands back the bare fd: a FileHandle would close it when collected, under a socket using it. */
-const openFd = promisify(openCallback)
-
-/** Commands whose topic argument @tk/rpc sends multibase-encoded for HTTP; the CLI encodes it itself. */
-const TOPIC_COMMANDS = new Set(['pubsub/pub', 'pubsub/sub', 'pubsub/peers'])
-
-/**
- * Commands Kubo runs only in the CLI process, on the local repo (NoRemote): given `--api`, the CLI
- * refuses them ("command cannot be run on the daemon"), so they go without it.
- */
-const LOCAL_COMMANDS = new Set(['key/export', 'key/rotate'])
 
 /** Kubo's ways of saying that no daemon answers (or that the command needs one). */
 const UNREACHABLE = [
@@ -168,56 +150,70 @@ const CLIENT_ERROR = /^(unknown option|expected \d+ argument|argument ".*" is re
 /** What go-ipfs-cmds prints after an error of Kubo's client kind (code 1, HTTP 400). */
 const CLIENT_ERROR_HINT = /^Use '\S+ .* --help' for information about this command$/m
 
-/**
- * Commands Kubo has removed: they only answer "removed, use …". They take no arguments, so the CLI
- * would refuse any given ("expected 0 argument(s)") before Kubo could say so; they go without.
- */
-const REMOVED_COMMANDS = new Set([
-  'object/data',
-  'object/get',
-  'object/links',
-  'object/new',
-  'object/put',
-  'object/stat',
-  'object/patch/append-data',
-  'object/patch/set-data',
-  'dht/findpeer',
-  'dht/findprovs',
-  'dht/get',
-  'dht/put',
-  'dht/provide'
-])
+/** The end of a process's stderr, up to a limit; Kubo's errors are one line. */
+class StderrTail {
+  readonly #limit: number
+  text = ''
+
+  constructor(limit: number) {
+    this.#limit = limit
+  }
+
+  append(text: string): void {
+    this.text = (this.text + text).slice(-this.#limit)
+  }
+}
+
+/** A call's two clocks: a deadline for the whole call, and a limit on time without progress. */
+class CallTimers {
+  readonly #idleTimeout: number
+  readonly #onIdle: () => void
+  #deadline: NodeJS.Timeout | undefined
+  #idle: NodeJS.Timeout | undefined
+
+  /** `idleTimeout` 0: no limit on time without progress. */
+  constructor(deadline: number | undefined, onDeadline: () => void, idleTimeout: number, onIdle: () => void) {
+    this.#idleTimeout = idleTimeout
+    this.#onIdle = onIdle
+    if (deadline != null && Number.isFinite(deadline)) this.#deadline = setTimeout(onDeadline, deadline)
+  }
+
+  /** Progress: restarts the idle clock. */
+  touch(): void {
+    if (this.#idleTimeout <= 0) return
+    clearTimeout(this.#idle)
+    this.#idle = setTimeout(this.#onIdle, this.#idleTimeout)
+  }
+
+  clear(): void {
+    clearTimeout(this.#deadline)
+    clearTimeout(this.#idle)
+  }
+}
 
 /** One `ipfs` process: spawned, fed, read, killed on abort/timeout/close, and cleaned up after. */
 class CliCall {
   readonly #request: RpcRequest
   readonly #context: CallContext
   readonly #command: string
-  readonly #progressTimeout: number
+  readonly #spec: CliCommand
+  readonly #idleTimeout: number
+  readonly #timers: CallTimers
+  readonly #stderr: StderrTail
+  /** The temp dir, and the file or FIFO the command writes its output to. */
+  readonly #files = new CallFiles()
+  /** Aborts when the call is stopped, whatever the reason. */
+  readonly #stopped = new AbortController()
+  #stopReason: StopReason | undefined
+  /** Why the call failed on our side (its body, its live check): the call's error. */
+  #failure: unknown
   #child: ChildProcess | undefined
   #exit: Promise<Exit> | undefined
-  #stopReason: StopReason | undefined
-  #bodyError: unknown
-  #stderr = ''
-  #tempDir: string | undefined
-  #output: OutputKind = 'stdout'
-  /** Kubo's closing error for "some items failed, each reported in the output": not a failure of the call. */
-  #partialFailure: string | undefined
-  /** Commands whose stderr carries results keep all of it. */
-  #stderrLimit = STDERR_LIMIT
-  /** Where the command writes its output (`--output`) instead of stdout: a FIFO, or a file read after the exit. */
-  #outputPath: string | undefined
-  /** The read end of the FIFO at #outputPath, read while the process runs. */
-  #fifoReader: net.Socket | undefined
-  /** Our write end of the FIFO: holding it keeps the reader from seeing EOF before `ipfs` opens the FIFO. */
-  #fifoWriter: number | undefined
   #exited = false
   /** The output has been read, abandoned, or will never be: what it needs (FIFO, file, temp dir) may go. */
   #outputReleased = false
-  #cleaned: Promise<void> | undefined
-  #deadlineTimer: NodeJS.Timeout | undefined
-  #idleTimer: NodeJS.Timeout | undefined
   #killTimer: NodeJS.Timeout | undefined
+  #cleaned: Promise<void> | undefined
   readonly #onAbort = (): void => this.stop('abort')
   #resolveFinished: () => void = () => {}
   /** Resolves once the process has exited and its temp dir is gone; never rejects. */
@@ -229,21 +225,34 @@ class CliCall {
     this.#request = request
     this.#context = context
     this.#command = request.command
+    this.#spec = cliCommand(request.command)
+    this.#stderr = new StderrTail(
+      this.#spec.resultsOnStderr === true ? Number.POSITIVE_INFINITY : STDERR_LIMIT
+    )
+    const longLived = request.longLived === true
     // Without a caller's deadline, a call fails only when it stops making progress (as over HTTP).
-    this.#progressTimeout =
-      request.longLived === true || request.timeout != null ? 0 : (context.init.timeout ?? DEFAULT_TIMEOUT)
+    this.#idleTimeout = longLived || request.timeout != null ? 0 : context.idleTimeout
+    this.#timers = new CallTimers(
+      longLived ? undefined : request.timeout,
+      () => this.stop('deadline'),
+      this.#idleTimeout,
+      () => this.stop('idle')
+    )
   }
 
   async start(): Promise<RpcResponse> {
     const request = this.#request
     request.signal?.addEventListener('abort', this.#onAbort, { once: true })
-    if (request.timeout != null && Number.isFinite(request.timeout) && request.longLived !== true) {
-      this.#deadlineTimer = setTimeout(() => this.stop('deadline'), request.timeout)
-    }
     let argv: string[]
     let stdin: FileEntry['content'] | undefined
+    let waitLive: ((signal: AbortSignal) => Promise<void>) | undefined
     try {
       ;({ argv, stdin } = await this.#prepare())
+      waitLive = await this.#spec.live?.({
+        args: argv.slice(argv.indexOf('--') + 1),
+        run: this.#context.run,
+        signal: this.#stopped.signal
+      })
     } catch (error) {
       await this.#cleanUp()
       throw this.#stopReason == null ? error : this.#stopError(error)
@@ -258,7 +267,11 @@ class CliCall {
       child = spawn(this.#context.binary, argv, {
         env: this.#context.env,
         // With an output path, stdout carries only Kubo's "Saving archive to …" or `{"File": …}`.
-        stdio: [stdin == null ? 'ignore' : 'pipe', this.#outputPath == null ? 'pipe' : 'ignore', 'pipe'],
+        stdio: [
+          stdin == null ? 'ignore' : 'pipe',
+          this.#files.outputPath == null ? 'pipe' : 'ignore',
+          'pipe'
+        ],
         windowsHide: true
       })
     } catch (error) {
@@ -267,77 +280,117 @@ class CliCall {
       throw error
     }
     this.#child = child
-    this.#exit = new Promise<Exit>(resolve => {
+    const exit = new Promise<Exit>(resolve => {
       child.once('error', error => resolve({ code: null, error }))
       child.once('close', (code, signal) => resolve({ code, signal }))
     })
-    void this.#exit.then(async () => {
+    this.#exit = exit
+    void exit.then(async () => {
       this.#exited = true
       // The process's end of the FIFO closed with it; once ours is closed too, the reader gets EOF
       // after the last byte.
-      this.#closeFifoWriter()
+      this.#files.closeFifoWriter()
       // Output written to a path is read from there until the consumer is done with it, unless
       // the call was stopped: then nothing more is handed out.
-      if (this.#outputPath == null || this.#outputReleased || this.#stopReason != null) await this.#cleanUp()
+      if (this.#files.outputPath == null || this.#outputReleased || this.#stopReason != null)
+        await this.#cleanUp()
     })
     child.stderr?.setEncoding('utf8')
-    child.stderr?.on('data', (text: string) => {
-      this.#stderr = (this.#stderr + text).slice(-this.#stderrLimit)
-    })
-    this.#touch()
+    child.stderr?.on('data', (text: string) => this.#stderr.append(text))
+    this.#timers.touch()
     if (stdin != null && child.stdin != null) void this.#pump(child, stdin)
 
-    const iterator = this.#source(child)[Symbol.asyncIterator]()
-    let first: IteratorResult<Uint8Array>
+    const iterator = this.#source(child, exit)[Symbol.asyncIterator]()
+    const firstRead = iterator.next()
     try {
-      first = await iterator.next()
+      if (waitLive != null && (await this.#untilLive(firstRead, waitLive)) === 'live') {
+        return this.#respond(firstRead, iterator)
+      }
+      const first = await firstRead
+      if (first.done === true) {
+        const error = await this.#error(false)
+        if (error != null) {
+          await this.#cleanUp()
+          throw error
+        }
+      }
     } catch (error) {
-      // A read error on a local pipe: nothing will read this call's output.
-      this.stop('consumer')
+      // A read error on a local pipe, or a failed live check: nothing will read this call's output.
+      if (this.#stopReason == null) this.stop('consumer')
       await iterator.return?.()
-      await this.#exit
+      await exit
       await this.#cleanUp()
       throw error
     }
-    if (first.done === true) {
-      const error = await this.#failure(false)
-      if (error != null) {
-        await this.#cleanUp()
-        throw error
-      }
-    }
-    return new CliResponse(this.#adapt(this.#read(first, iterator)))
+    return this.#respond(firstRead, iterator)
   }
 
-  /** Where the output comes from: the FIFO as it is written, the output file once the process has exited, or stdout. */
-  #source(child: ChildProcess): AsyncIterable<Uint8Array> {
-    if (this.#fifoReader != null) return this.#fifoReader
-    const outputPath = this.#outputPath
-    if (outputPath != null) return this.#outputFileAfterExit(outputPath)
+  /** Waits until the command is live or its output starts (or ends), whichever is first. */
+  async #untilLive(
+    firstRead: Promise<IteratorResult<Uint8Array>>,
+    waitLive: (signal: AbortSignal) => Promise<void>
+  ): Promise<'live' | 'output'> {
+    const settled = new AbortController()
+    const output = firstRead.then(
+      () => 'output' as const,
+      () => 'output' as const
+    )
+    try {
+      return await Promise.race([
+        output,
+        waitLive(AbortSignal.any([settled.signal, this.#stopped.signal])).then(() => 'live' as const)
+      ])
+    } catch (error) {
+      // Stopped meanwhile (abort, deadline, close): that is the call's error.
+      if (this.#stopReason != null) throw this.#stopError(error)
+      // The output started while the check was being ended.
+      if (settled.signal.aborted) return 'output'
+      this.#failure = error
+      this.stop('failed')
+      throw error
+    } finally {
+      settled.abort()
+    }
+  }
+
+  #respond(firstRead: Promise<IteratorResult<Uint8Array>>, iterator: AsyncIterator<Uint8Array>): RpcResponse {
+    const chunks = this.#read(firstRead, iterator)
+    const values = this.#spec.values
+    if (values == null) return new CliResponse(chunks)
+    return new CliValuesResponse(
+      values(chunks, {
+        args: (this.#request.args ?? []).map(arg =>
+          typeof arg === 'string' ? arg : Buffer.from(arg).toString()
+        ),
+        options: this.#request.options ?? {},
+        stderrLines: () => this.#stderrLines()
+      })
+    )
+  }
+
+  /** Where the output comes from: the output file or FIFO when the command writes one, else stdout. */
+  #source(child: ChildProcess, exit: Promise<Exit>): AsyncIterable<Uint8Array> {
+    if (this.#files.outputPath != null) {
+      return this.#files.output(
+        exit.then(result => result.code === 0 && this.#stopReason == null),
+        () => this.#timers.touch()
+      )
+    }
     if (child.stdout == null) throw new Error('ipfs was spawned without stdout')
     return child.stdout
-  }
-
-  /** Where no FIFO can be made: the file the process wrote, read after a successful exit. */
-  async *#outputFileAfterExit(file: string): AsyncGenerator<Uint8Array> {
-    const exit = await this.#exit
-    if (exit?.code !== 0 || this.#stopReason != null) return
-    for await (const chunk of createReadStream(file, { highWaterMark: OUTPUT_FILE_CHUNK })) {
-      this.#touch()
-      yield chunk as Uint8Array
-    }
   }
 
   /** Kills the process (SIGTERM, then SIGKILL after a grace period); the first reason wins. */
   stop(reason: StopReason): void {
     this.#stopReason ??= reason
+    this.#stopped.abort()
     const child = this.#child
     if (child == null || this.#exited || child.exitCode != null || child.signalCode != null) {
       // Exited, with output nobody read: closing the transport still releases it.
       if (reason === 'closed' && child != null) void this.#cleanUp()
       return
     }
-    if (this.#fifoReader != null) {
+    if (this.#files.isFifo) {
       // `ipfs` may be blocked writing into a FIFO nobody reads any more, where SIGTERM's cancellation
       // never reaches it; its connection to the daemon closes with the process just the same.
       child.kill('SIGKILL')
@@ -350,80 +403,24 @@ class CliCall {
 
   async #prepare(): Promise<{ argv: string[]; stdin: FileEntry['content'] | undefined }> {
     const request = this.#request
-    const command = this.#command
-    const words = command.split('/').filter(word => word !== '')
+    const spec = this.#spec
+    const words = this.#command.split('/').filter(word => word !== '')
     if (words.length === 0) throw new InvalidArgumentError('command', 'name a command, e.g. `id`')
     const options: Record<string, OptionValue> = { ...request.options }
-    const args = REMOVED_COMMANDS.has(command) ? [] : [...(request.args ?? [])]
-
-    // Commands whose CLI side prints text or writes files instead of encoding JSON: see cli-output.ts.
-    switch (command) {
-      case 'add':
-        options.progress = false
-        this.#output = 'add'
-        break
-      case 'cat':
-        options.progress = false
-        break
-      case 'ls':
-        options.headers = false
-        options.size = true
-        options.long = undefined
-        this.#output = 'ls'
-        break
-      case 'get':
-        options.progress = false
-        if (options.compress !== true) options.archive = true
-        // Kubo's CLI writes archives only with os.Create(<--output>) (Node's stdio pipes are sockets,
-        // which it cannot open as /dev/stdout). The name has the suffix Kubo would otherwise append.
-        options.output = await this.#makeOutputPath(options.compress === true ? 'out.tar.gz' : 'out.tar')
-        this.#output = 'file'
-        break
-      case 'diag/profile':
-        // The CLI writes the zip to a file (and prints `{"File": …}`) where HTTP streams it.
-        options.output = await this.#makeOutputPath('profile.zip')
-        this.#output = 'file'
-        break
-      case 'block/rm':
-        this.#output = 'block-rm'
-        this.#partialFailure = 'some blocks not removed'
-        this.#stderrLimit = Number.POSITIVE_INFINITY
-        break
-      case 'cid/format':
-      case 'cid/base32':
-        this.#output = 'cid-format'
-        this.#partialFailure = 'errors while displaying some entries'
-        this.#stderrLimit = Number.POSITIVE_INFINITY
-        break
-      case 'stats/bw':
-        this.#output = 'stats-bw'
-        break
-      case 'commands':
-        this.#output = 'commands'
-        break
-      case 'filestore/ls':
-        this.#output = 'filestore-ls'
-        break
-      case 'filestore/verify':
-        this.#output = 'filestore-verify'
-        this.#stderrLimit = Number.POSITIVE_INFINITY
-        break
-      case 'key/export':
-        options.output = await this.#makeOutputPath('key')
-        this.#output = 'file'
-        break
-    }
-    if (TOPIC_COMMANDS.has(command) && args[0] != null) args[0] = decodeTopic(args[0])
+    const args = spec.removed === true ? [] : (request.args ?? []).map(cliArgument)
+    spec.options?.(options)
+    const outputFile = spec.outputFile?.(options)
+    if (outputFile != null) options.output = await this.#files.makeOutput(outputFile, this.#context.env)
 
     let body: BodyPlan | undefined
-    if (request.body != null && !REMOVED_COMMANDS.has(command)) {
-      body = await planBody(command, request.body, async () => await this.#makeTempDir())
+    if (request.body != null && spec.removed !== true) {
+      body = await planBody(this.#command, request.body, async () => await this.#files.tempDir())
       Object.assign(options, body.options)
       args.push(...body.args)
     }
 
     const argv = [...words]
-    if (!LOCAL_COMMANDS.has(command)) {
+    if (spec.local !== true) {
       if (this.#context.init.api != null) argv.push(`--api=${this.#context.init.api}`)
       if (this.#context.init.apiAuth != null) argv.push(`--api-auth=${this.#context.init.apiAuth}`)
     }
@@ -438,42 +435,6 @@ class CliCall {
     return { argv, stdin: body?.stdin }
   }
 
-  async #makeTempDir(): Promise<string> {
-    this.#tempDir ??= await fs.mkdtemp(path.join(os.tmpdir(), TEMP_DIR_PREFIX))
-    return this.#tempDir
-  }
-
-  /**
-   * A path in the temp dir for a command that writes its output to a file: a FIFO read while the
-   * process writes it (bounded memory, output as it comes), or where no FIFO can be made a plain
-   * file, read after the exit.
-   */
-  async #makeOutputPath(name: string): Promise<string> {
-    const file = path.join(await this.#makeTempDir(), name)
-    this.#outputPath = file
-    if (!(await makeFifo(file, this.#context.env))) return file
-    // Opening a FIFO blocks until the other end is opened, unless non-blocking: the read end first
-    // (it may open with no writer), then our own writer, so that the reader sees no EOF before
-    // `ipfs` has opened the FIFO. libuv opens both close-on-exec, so `ipfs` inherits neither.
-    const reader = await openFd(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK)
-    try {
-      this.#fifoWriter = await openFd(file, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK)
-    } catch (error) {
-      closeSync(reader)
-      throw error
-    }
-    // A socket reads a FIFO without blocking a thread, with backpressure: when nobody reads, the
-    // pipe fills and `ipfs` waits in write(2).
-    this.#fifoReader = new net.Socket({ fd: reader, readable: true, writable: false })
-    return file
-  }
-
-  #closeFifoWriter(): void {
-    const writer = this.#fifoWriter
-    this.#fifoWriter = undefined
-    if (writer != null) closeSync(writer)
-  }
-
   /** Streams the body into stdin, with backpressure; a failing body kills the process. */
   async #pump(child: ChildProcess, content: FileEntry['content']): Promise<void> {
     const stdin = child.stdin
@@ -484,51 +445,44 @@ class CliCall {
       const chunks = content instanceof Uint8Array ? [content] : content
       for await (const chunk of chunks) {
         if (stdin.destroyed || this.#stopReason != null) return
-        this.#touch()
+        this.#timers.touch()
         if (!stdin.write(chunk)) await Promise.race([once(stdin, 'drain'), this.#exit])
       }
       stdin.end()
     } catch (error) {
-      this.#bodyError = error
-      this.stop('body')
+      this.#failure = error
+      this.stop('failed')
     }
   }
 
-  /** Progress: restarts the idle timer. */
-  #touch(): void {
-    if (this.#progressTimeout <= 0) return
-    clearTimeout(this.#idleTimer)
-    this.#idleTimer = setTimeout(() => this.stop('idle'), this.#progressTimeout)
-  }
-
   async *#read(
-    first: IteratorResult<Uint8Array>,
+    firstRead: Promise<IteratorResult<Uint8Array>>,
     iterator: AsyncIterator<Uint8Array>
   ): AsyncGenerator<Uint8Array> {
-    let ended = first.done === true
+    let ended = false
     try {
       try {
-        if (!ended) {
-          yield first.value
-          // Once stopped (abort, timeout, close), what is still buffered is not handed out: the
-          // reason is the result.
-          while (this.#stopReason == null) {
-            let next: IteratorResult<Uint8Array>
-            try {
-              next = await iterator.next()
-            } catch (error) {
-              // Stopping may destroy the stream under a pending read; the stop reason says why.
-              if (this.#stopReason != null) break
-              throw error
-            }
-            if (next.done === true) {
-              ended = true
-              break
-            }
+        // Once stopped (abort, timeout, close), what is still buffered is not handed out: the
+        // reason is the result.
+        let read = firstRead
+        while (this.#stopReason == null) {
+          let next: IteratorResult<Uint8Array>
+          try {
+            next = await read
+          } catch (error) {
+            // Stopping may destroy the stream under a pending read; the stop reason says why.
             if (this.#stopReason != null) break
-            this.#touch()
-            yield next.value
+            throw error
           }
+          if (next.done === true) {
+            ended = true
+            break
+          }
+          if (this.#stopReason != null) break
+          this.#timers.touch()
+          yield next.value
+          // Asked only while the call goes on: a read left pending when it stops would fail unheard.
+          if (this.#stopReason == null) read = iterator.next()
         }
       } finally {
         if (!ended) {
@@ -538,7 +492,7 @@ class CliCall {
           await iterator.return?.()
         }
       }
-      const error = await this.#failure(true)
+      const error = await this.#error(true)
       if (error != null) throw error
     } finally {
       await this.#releaseOutput()
@@ -548,48 +502,20 @@ class CliCall {
   /** The consumer is done with the output: the FIFO closes, and the temp dir goes once the process has exited. */
   async #releaseOutput(): Promise<void> {
     this.#outputReleased = true
-    this.#fifoReader?.destroy()
+    this.#files.closeFifoReader()
     if (this.#exited) await this.#cleanUp()
-  }
-
-  #adapt(chunks: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
-    const context: OutputContext = {
-      args: this.#request.args ?? [],
-      options: this.#request.options ?? {},
-      stderrLines: () => this.#stderrLines()
-    }
-    switch (this.#output) {
-      case 'add':
-        return addOutput(chunks)
-      case 'ls':
-        return lsOutput(chunks, context.args)
-      case 'block-rm':
-        return blockRmOutput(chunks, context)
-      case 'cid-format':
-        return cidFormatOutput(chunks, context)
-      case 'stats-bw':
-        return bandwidthOutput(chunks)
-      case 'commands':
-        return commandsOutput(chunks)
-      case 'filestore-ls':
-        return filestoreLsOutput(chunks)
-      case 'filestore-verify':
-        return filestoreVerifyOutput(chunks, context)
-      default:
-        return chunks
-    }
   }
 
   /** stderr's lines without the closing `Error: …` of a partial failure (what some commands report items on). */
   #stderrLines(): string[] {
-    const stderrLines = this.#stderr.split('\n').filter(line => line !== '')
-    if (this.#partialFailure != null && stderrLines.at(-1) === `Error: ${this.#partialFailure}`)
-      stderrLines.pop()
+    const stderrLines = this.#stderr.text.split('\n').filter(line => line !== '')
+    const partialFailure = this.#spec.partialFailure
+    if (partialFailure != null && stderrLines.at(-1) === `Error: ${partialFailure}`) stderrLines.pop()
     return stderrLines
   }
 
   /** Waits for the exit and says how the call failed, if it did. */
-  async #failure(midStream: boolean): Promise<Error | undefined> {
+  async #error(midStream: boolean): Promise<Error | undefined> {
     const exit = await (this.#exit ?? Promise.resolve<Exit>({ code: 0 }))
     if (this.#stopReason === 'consumer') return undefined
     if (this.#stopReason != null) return this.#stopError(exit.error)
@@ -599,8 +525,9 @@ class CliCall {
     }
     if (exit.code === 0) return undefined
     // Each failed item is in the output already (see #stderrLines), as over HTTP.
-    const lastLine = this.#stderr.trimEnd().split('\n').at(-1)
-    if (this.#partialFailure != null && lastLine === `Error: ${this.#partialFailure}`) return undefined
+    const lastLine = this.#stderr.text.trimEnd().split('\n').at(-1)
+    const partialFailure = this.#spec.partialFailure
+    if (partialFailure != null && lastLine === `Error: ${partialFailure}`) return undefined
     return this.#errorFromStderr(exit, midStream)
   }
 
@@ -612,11 +539,11 @@ class CliCall {
       case 'deadline':
         return new RpcTimeoutError(command, this.#request.timeout ?? 0, { cause })
       case 'idle':
-        return new RpcTimeoutError(command, this.#progressTimeout, { cause })
+        return new RpcTimeoutError(command, this.#idleTimeout, { cause })
       case 'closed':
         return new AbortError(command, { cause: new Error('The CLI transport was closed') })
-      case 'body':
-        return this.#bodyError instanceof Error ? this.#bodyError : new Error(String(this.#bodyError))
+      case 'failed':
+        return this.#failure instanceof Error ? this.#failure : new Error(String(this.#failure))
       default:
         return cause instanceof Error ? cause : new Error(String(cause))
     }
@@ -624,18 +551,19 @@ class CliCall {
 
   #errorFromStderr(exit: Exit, midStream: boolean): Error {
     const command = this.#command
+    const stderr = this.#stderr.text
     const how =
       exit.code == null
         ? `ipfs was killed by ${exit.signal ?? 'a signal'}`
         : `ipfs exited with code ${exit.code}`
-    const message = kuboMessage(this.#stderr) ?? how
+    const message = kuboMessage(stderr) ?? how
     if (UNREACHABLE.some(pattern => pattern.test(message))) {
       return new DaemonUnreachableError(this.#context.daemonAddress, command, message)
     }
     if (this.#request.timeout != null && /context deadline exceeded/.test(message)) {
       return new RpcTimeoutError(command, this.#request.timeout)
     }
-    const client = CLIENT_ERROR.test(message) || CLIENT_ERROR_HINT.test(this.#stderr)
+    const client = CLIENT_ERROR.test(message) || CLIENT_ERROR_HINT.test(stderr)
     // The statuses Kubo's HTTP API would answer with, for code that checks them; the message says
     // what really happened.
     return new KuboRpcError(command, midStream ? 200 : client ? 400 : 500, message, client ? 1 : 0, {
@@ -650,49 +578,26 @@ class CliCall {
   }
 
   async #releaseAll(): Promise<void> {
-    clearTimeout(this.#deadlineTimer)
-    clearTimeout(this.#idleTimer)
+    this.#timers.clear()
     clearTimeout(this.#killTimer)
     this.#request.signal?.removeEventListener('abort', this.#onAbort)
-    this.#fifoReader?.destroy()
-    this.#closeFifoWriter()
-    const dir = this.#tempDir
-    this.#tempDir = undefined
     try {
-      if (dir != null) await fs.rm(dir, { recursive: true, force: true, maxRetries: 3 })
+      await this.#files.remove()
     } finally {
       this.#resolveFinished()
     }
   }
 }
 
-/** Makes a FIFO (Node has no call for it); false where there is no `mkfifo` on the calls' PATH, e.g. on Windows. */
-async function makeFifo(file: string, env: NodeJS.ProcessEnv): Promise<boolean> {
-  if (process.platform === 'win32') return false
-  try {
-    const child = spawn('mkfifo', ['-m', '600', '--', file], { env, stdio: 'ignore' })
-    const [code] = (await once(child, 'close')) as [number | null]
-    return code === 0
-  } catch {
-    // No mkfifo on PATH (ENOENT): the output goes through a plain file instead.
-    return false
-  }
-}
-
-/** `--name=value`; booleans as `true`/`false`; arrays repeat the option; undefined is left out. */
-export function formatOption(name: string, value: OptionValue): string[] {
-  if (value === undefined || value === null) return []
-  if (Array.isArray(value)) return value.map(item => `--${name}=${String(item)}`)
-  return [`--${name}=${String(value)}`]
-}
-
-/** The topic @tk/rpc encoded as `u<base64url>` for HTTP, back to the text the CLI takes (it encodes it itself). */
-function decodeTopic(arg: string): string {
-  if (!arg.startsWith('u')) return arg
-  const bytes = Buffer.from(arg.slice(1), 'base64url')
+/**
+ * An argument as the CLI takes it: text. A binary value (a pubsub topic) is given as the text it
+ * holds, which the CLI encodes itself; bytes that are not UTF-8 text cannot go on a command line.
+ */
+function cliArgument(arg: Argument): string {
+  if (typeof arg === 'string') return arg
   let text: string
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+    text = new TextDecoder('utf-8', { fatal: true }).decode(arg)
   } catch (error) {
     throw new InvalidArgumentError('topic', 'the ipfs CLI takes topics as text, and this one is not UTF-8', {
       cause: error
@@ -702,6 +607,13 @@ function decodeTopic(arg: string): string {
     throw new InvalidArgumentError('topic', 'the ipfs CLI cannot take a topic containing a NUL byte')
   }
   return text
+}
+
+/** `--name=value`; booleans as `true`/`false`; arrays repeat the option; undefined is left out. */
+export function formatOption(name: string, value: OptionValue): string[] {
+  if (value === undefined || value === null) return []
+  if (Array.isArray(value)) return value.map(item => `--${name}=${String(item)}`)
+  return [`--${name}=${String(value)}`]
 }
 
 /** Kubo's message from the CLI's stderr: the text after `Error: `, without the help that may follow. */
@@ -745,6 +657,44 @@ class CliResponse implements RpcResponse {
 
   async drain(): Promise<void> {
     for await (const _ of this.#chunks) {
+      // Discard: the command's output carries nothing the caller needs.
+    }
+  }
+}
+
+/** The values of a command whose CLI prints text (see cli-commands.ts), in the shapes a response is read in. */
+class CliValuesResponse implements RpcResponse {
+  readonly #values: AsyncIterable<unknown>
+
+  constructor(values: AsyncIterable<unknown>) {
+    this.#values = values
+  }
+
+  async json<T>(): Promise<T> {
+    // As with Kubo's JSON output, when a command gives several values the last is the result.
+    let last: unknown
+    for await (const value of this.#values) last = value
+    return last as T
+  }
+
+  ndjson<T>(): AsyncIterable<T> {
+    return this.#values as AsyncIterable<T>
+  }
+
+  /** Only for `client.request()` callers who read raw output: the values as Kubo's JSON lines. */
+  async *bytes(): AsyncIterable<Uint8Array> {
+    const encoder = new TextEncoder()
+    for await (const value of this.#values) yield encoder.encode(`${JSON.stringify(value)}\n`)
+  }
+
+  async text(): Promise<string> {
+    let text = ''
+    for await (const value of this.#values) text += `${JSON.stringify(value)}\n`
+    return text
+  }
+
+  async drain(): Promise<void> {
+    for await (const _ of this.#values) {
       // Discard: the command's output carries nothing the caller needs.
     }
   }

@@ -28,6 +28,6 @@ export {
   type KuboCliClient
 } from './cli-only.js'
 export { type CliTransportInit, cliTransport } from './cli-transport.js'
-export { DEFAULT_TIMEOUT } from './constants.js'
+export { DEFAULT_IDLE_TIMEOUT, DEFAULT_TIMEOUT } from './constants.js'
 export { KuboBinaryNotFoundError } from './errors.js'
 export { findIpfsBinary } from './kubo-binary.js'

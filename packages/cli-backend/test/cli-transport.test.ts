@@ -72,6 +72,28 @@ describe('cliTransport against a running daemon', () => {
     expect((await client.key.verify('data', { signature: signed.signature })).valid).toBe(true)
   })
 
+  it('gives binary arguments (pubsub topics) to ipfs as the text they hold, and refuses what is not text', async () => {
+    const topic = `bytes-topic-ü-${process.pid}`
+    const controller = new AbortController()
+    const stream = await client.pubsub.subscribe(new TextEncoder().encode(topic), {
+      signal: controller.signal,
+      timeout: 15_000
+    })
+    // Kubo lists it as the text, not as its multibase form: the CLI got the text.
+    expect(await client.pubsub.ls()).toContain(topic)
+    await client.pubsub.pub(topic, 'to the bytes topic')
+    const first = await stream.next()
+    expect(new TextDecoder().decode(first.value?.data)).toBe('to the bytes topic')
+    await stream.return()
+    controller.abort()
+    for (const bytes of [new Uint8Array([0xff, 0xfe, 0x41]), new TextEncoder().encode('nul\0topic')]) {
+      await expect(client.pubsub.pub(bytes, 'x')).rejects.toMatchObject({
+        name: 'InvalidArgumentError',
+        argument: 'topic'
+      })
+    }
+  })
+
   it('kills the process when the caller aborts or stops reading, and on close()', async () => {
     const topic = `kill-check-${process.pid}`
     const controller = new AbortController()

@@ -130,6 +130,23 @@ export function defineContract(name: string, makeClient: MakeClient): void {
       expect(received).toEqual(['first', 'second'])
     })
 
+    it('subscribe resolves once the subscription is live: a message published right after arrives', async () => {
+      // On the subscriber's own node, so that no mesh is involved: what is tested is only that
+      // Kubo has registered the subscription when subscribe() resolves. Five topics, five chances to be early.
+      for (let round = 0; round < 5; round++) {
+        const topic = `live-${name}-${round}`
+        const controller = new AbortController()
+        const stream = await b.pubsub.subscribe(topic, { signal: controller.signal, timeout: 15_000 })
+        await b.pubsub.pub(topic, `message ${round}`)
+        const first = await stream.next()
+        expect(first.done).toBe(false)
+        expect(new TextDecoder().decode(first.value?.data)).toBe(`message ${round}`)
+        expect(first.value?.topicIDs).toEqual([topic])
+        await stream.return()
+        controller.abort()
+      }
+    })
+
     it('tunnels TCP with p2p listen, forward, ls and close', async () => {
       const server = net.createServer(socket => socket.pipe(socket))
       await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))

@@ -1,6 +1,7 @@
 import { BlockList } from 'node:net'
 import { multiaddr } from '@multiformats/multiaddr'
-import { checkMultiaddr, InvalidArgumentError } from '@tk/rpc'
+import { InvalidArgumentError } from '@tk/rpc'
+import { checkMultiaddr } from '@tk/rpc/validate'
 
 /**
  * Where an address can be reached from: `loopback` only from the same machine, `private` only from

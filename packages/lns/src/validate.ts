@@ -1,5 +1,6 @@
 import { multiaddr } from '@multiformats/multiaddr'
-import { checkMultiaddr, checkPeerId, InvalidArgumentError } from '@tk/rpc'
+import { InvalidArgumentError } from '@tk/rpc'
+import { checkMultiaddr, checkPeerId } from '@tk/rpc/validate'
 import { MAX_NAME_LENGTH } from './constants.js'
 
 /** The multiaddr protocol code of `/p2p/<peerId>`. */

@@ -26,7 +26,7 @@ import { createSwarmCommands } from './commands/swarm.js'
 import { type HttpTransportInit, httpTransport } from './http-transport.js'
 import { Invoker } from './invoker.js'
 import type { CallOptions } from './options.js'
-import type { OptionValue, RequestBody, RpcResponse, Transport } from './transport.js'
+import type { Argument, OptionValue, RequestBody, RpcResponse, Transport } from './transport.js'
 
 export interface KuboClientInit extends HttpTransportInit {
   /** Another way to reach Kubo (e.g. @tk/cli-backend's `cliTransport()`); HTTP when omitted. */
@@ -34,8 +34,8 @@ export interface KuboClientInit extends HttpTransportInit {
 }
 
 export interface RawRequestOptions extends CallOptions {
-  /** Positional arguments, in order. */
-  args?: readonly string[]
+  /** Positional arguments, in order; a `Uint8Array` is a binary value (a pubsub topic), written as each transport writes those. */
+  args?: readonly Argument[]
   /** Kubo's options by their Kubo names, e.g. `{ 'cid-version': 1 }`. */
   options?: Record<string, OptionValue>
   /** A file tree or one blob to send as the body. */

@@ -5,7 +5,7 @@ export const DEFAULT_API_MULTIADDR = '/ip4/127.0.0.1/tcp/5001'
  * How long a call may go without progress — no response headers yet, or no new bytes — before it
  * fails (ms). Progress, not total time: a 10 GiB `cat` that keeps moving is never cut off.
  */
-export const DEFAULT_TIMEOUT = 120_000
+export const DEFAULT_IDLE_TIMEOUT = 120_000
 
 /** Keep-alive connections per daemon: enough for parallel calls, small enough for Kubo's defaults. */
 export const DEFAULT_CONNECTIONS = 32

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream'
 import { type Dispatcher, Pool } from 'undici'
 import { type ApiEndpoint, resolveApiEndpoint } from './address.js'
-import { CLOSE_GRACE, DEFAULT_CONNECTIONS, DEFAULT_TIMEOUT, KEEP_ALIVE_TIMEOUT } from './constants.js'
+import { CLOSE_GRACE, DEFAULT_CONNECTIONS, DEFAULT_IDLE_TIMEOUT, KEEP_ALIVE_TIMEOUT } from './constants.js'
 import { AbortError, DaemonUnreachableError, KuboRpcError, RpcTimeoutError } from './errors.js'
 import { createBoundary, encodeMultipart } from './multipart.js'
 import { parseJsonOutput, parseNdjson } from './output.js'
@@ -14,7 +14,12 @@ export interface HttpTransportInit {
   authorization?: string
   /** Extra headers sent with every request. */
   headers?: Record<string, string>
-  /** How long a call may go without progress, unless it passes its own `timeout` (ms). */
+  /**
+   * How long a call may go without progress (no response headers yet, no new bytes) when it passes
+   * no `timeout` of its own (ms); default 120 000. A call's `timeout` is a deadline for the whole call.
+   */
+  idleTimeout?: number
+  /** @deprecated The old name of `idleTimeout`. */
   timeout?: number
   /** Keep-alive connections for short calls; long-lived requests have a pool of their own without a limit. */
   connections?: number
@@ -54,7 +59,7 @@ class HttpTransport implements Transport {
    */
   readonly #longLivedPool: Pool
   readonly #headers: Record<string, string>
-  readonly #timeout: number
+  readonly #idleTimeout: number
   #closing: Promise<void> | undefined
   /** Open long-lived requests (subscriptions, foreground tunnels): close() ends them instead of waiting forever. */
   readonly #longLived = new Set<AbortController>()
@@ -62,7 +67,7 @@ class HttpTransport implements Transport {
   constructor(init: HttpTransportInit) {
     this.#endpoint = resolveApiEndpoint(init.apiUrl, init.env)
     this.target = this.#endpoint.socketPath ?? this.#endpoint.origin
-    this.#timeout = init.timeout ?? DEFAULT_TIMEOUT
+    this.#idleTimeout = init.idleTimeout ?? init.timeout ?? DEFAULT_IDLE_TIMEOUT
     const authorization = init.authorization ?? this.#endpoint.authorization
     this.#headers = { ...init.headers, ...(authorization == null ? {} : { authorization }) }
     const socket = this.#endpoint.socketPath == null ? {} : { socketPath: this.#endpoint.socketPath }
@@ -94,7 +99,7 @@ class HttpTransport implements Transport {
     const signal =
       signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals)
     // Without a caller's deadline, a call fails only when it stops making progress.
-    const progressTimeout = request.longLived === true || deadline != null ? 0 : this.#timeout
+    const idleTimeout = request.longLived === true || deadline != null ? 0 : this.#idleTimeout
 
     const headers: Record<string, string> = { ...this.#headers }
     let body: Dispatcher.DispatchOptions['body']
@@ -104,8 +109,7 @@ class HttpTransport implements Transport {
       // A stream: the body is produced as undici sends it, so files are never held in memory.
       body = Readable.from(encodeMultipart(request.body, boundary), { objectMode: false })
     }
-    const mapError = (error: unknown): Error =>
-      this.#mapError(error, request, signal, deadline, progressTimeout)
+    const mapError = (error: unknown): Error => this.#mapError(error, request, signal, deadline, idleTimeout)
 
     let response: Dispatcher.ResponseData
     try {
@@ -116,8 +120,8 @@ class HttpTransport implements Transport {
         headers,
         body,
         signal,
-        headersTimeout: progressTimeout,
-        bodyTimeout: progressTimeout
+        headersTimeout: idleTimeout,
+        bodyTimeout: idleTimeout
       })
     } catch (error) {
       if (closer != null) this.#longLived.delete(closer)
@@ -148,7 +152,7 @@ class HttpTransport implements Transport {
     request: RpcRequest,
     signal: AbortSignal | undefined,
     deadline: AbortSignal | undefined,
-    progressTimeout: number
+    idleTimeout: number
   ): Error {
     const { command } = request
     if (error instanceof KuboRpcError) return error
@@ -157,7 +161,7 @@ class HttpTransport implements Transport {
       return new RpcTimeoutError(command, request.timeout ?? 0, { cause: error })
     const code = (error as { code?: string }).code ?? ''
     if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
-      return new RpcTimeoutError(command, progressTimeout, { cause: error })
+      return new RpcTimeoutError(command, idleTimeout, { cause: error })
     }
     if (signal?.aborted === true) return new AbortError(command, { cause: signal.reason })
     const cause = (error as { cause?: { code?: string } }).cause
@@ -186,9 +190,14 @@ async function closePool(pool: Pool): Promise<void> {
   if (!finished) await pool.destroy()
 }
 
+/** Kubo's HTTP API takes binary arguments (pubsub topics) as multibase base64url (`u…`), and nothing else for them. */
+function multibase(bytes: Uint8Array): string {
+  return `u${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url')}`
+}
+
 function buildPath(request: RpcRequest): string {
   const params = new URLSearchParams()
-  for (const arg of request.args ?? []) params.append('arg', arg)
+  for (const arg of request.args ?? []) params.append('arg', typeof arg === 'string' ? arg : multibase(arg))
   for (const [name, value] of Object.entries(request.options ?? {})) appendOption(params, name, value)
   // Kubo enforces it too, so the daemon stops working on a call the client has given up on.
   if (request.timeout != null && Number.isFinite(request.timeout) && request.timeout > 0) {

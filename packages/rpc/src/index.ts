@@ -37,7 +37,7 @@ export type * from './commands/object.js'
 export type * from './commands/p2p.js'
 export type * from './commands/pin.js'
 export type * from './commands/provide.js'
-export { decodeMultibase, encodeTopic, type PubsubMessage } from './commands/pubsub.js'
+export type * from './commands/pubsub.js'
 export type * from './commands/repo.js'
 export type * from './commands/root.js'
 export type * from './commands/routing.js'
@@ -52,16 +52,10 @@ export {
   RpcTimeoutError
 } from './errors.js'
 export { type HttpTransportInit, httpTransport } from './http-transport.js'
-export { Invoker, type RequestShape } from './invoker.js'
-export { type CallOptions, type Duration, kebabCase, toKuboOptions } from './options.js'
-export { parseJsonOutput, parseNdjson, splitLines } from './output.js'
+export type { CallOptions, Duration } from './options.js'
+// The types a transport implements: `createKuboClient({ transport })` takes one, `request()` answers with an RpcResponse.
 export type * from './transport.js'
-export {
-  checkCid,
-  checkKeyName,
-  checkMultiaddr,
-  checkPath,
-  checkPeerId,
-  checkProtocol,
-  checkTopic
-} from './validate.js'
+// The argument checks are at `@tk/rpc/validate`; these two stay here for packages that still import
+// them from the root (@tk/transmission) until they move.
+/** @deprecated Import it from `@tk/rpc/validate`. */
+export { checkPeerId, checkProtocol } from './validate.js'

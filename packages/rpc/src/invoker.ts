@@ -1,9 +1,9 @@
 import { type CallOptions, toKuboOptions } from './options.js'
-import type { OptionValue, RequestBody, RpcRequest, RpcResponse, Transport } from './transport.js'
+import type { Argument, OptionValue, RequestBody, RpcRequest, RpcResponse, Transport } from './transport.js'
 
 /** How a command method builds its request beyond the caller's options. */
 export interface RequestShape {
-  args?: readonly string[]
+  args?: readonly Argument[]
   body?: RequestBody
   /** Option names that do not map by the camelCase → kebab-case rule. */
   rename?: Record<string, string>

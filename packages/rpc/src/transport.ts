@@ -5,14 +5,20 @@
  * classes in errors.ts whatever the transport.
  */
 
+/** A positional argument: text, or a binary value (see {@link RpcRequest.args}). */
+export type Argument = string | Uint8Array
+
 /** A value of a Kubo option; arrays repeat the option. */
 export type OptionValue = string | number | boolean | bigint | readonly string[] | undefined
 
 export interface RpcRequest {
   /** The command path, words joined by `/`: `swarm/peers`, `pin/remote/service/add`. */
   command: string
-  /** Positional arguments, in order. */
-  args?: readonly string[]
+  /**
+   * Positional arguments, in order. A `Uint8Array` is a binary value (a pubsub topic): each
+   * transport writes it its own way (HTTP as multibase base64url, the CLI as the UTF-8 text it holds).
+   */
+  args?: readonly Argument[]
   /** Kubo's options by their Kubo names (kebab-case), e.g. `{ 'cid-version': 1 }`. */
   options?: Readonly<Record<string, OptionValue>>
   /** Files or data sent with the command (`add`, `block/put`, `pubsub/pub`, …). */

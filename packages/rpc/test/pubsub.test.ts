@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import net from 'node:net'
 import { createKuboCluster, type KuboCluster } from '@tk/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createKuboClient, type KuboClient, type PubsubMessage } from '../src/index.js'
@@ -101,6 +102,45 @@ describe('pubsub', () => {
     expect((error as Error).name).toBe('AbortError')
     expect(Date.now() - started).toBeLessThan(2_000)
     await expect.poll(async () => await b.pubsub.ls(), { timeout: 5_000 }).not.toContain('closing-topic')
+  })
+
+  it('subscribe resolves once Kubo lists the subscription, with a stream of its messages', async () => {
+    const topic = `subscribe-${randomBytes(4).toString('hex')}`
+    const controller = new AbortController()
+    const stream = await b.pubsub.subscribe(topic, { signal: controller.signal })
+    // Listed the moment it resolves: no polling.
+    expect(await b.pubsub.ls()).toContain(topic)
+    await b.pubsub.pub(topic, 'own message')
+    const first = await stream.next()
+    expect(new TextDecoder().decode(first.value?.data)).toBe('own message')
+    expect(first.value?.from).toBe(cluster.nodes[1]?.peerId)
+    await stream.return()
+    await expect.poll(async () => await b.pubsub.ls(), { timeout: 5_000 }).not.toContain(topic)
+  })
+
+  it('subscribe with a short timeout against a server that never answers settles in time', async () => {
+    // Accepts connections and reads requests, but never answers: a hung daemon.
+    const sockets = new Set<net.Socket>()
+    const server = net.createServer(socket => {
+      sockets.add(socket)
+      socket.resume()
+    })
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    const { port } = server.address() as net.AddressInfo
+    const hung = createKuboClient(`http://127.0.0.1:${port}`)
+    try {
+      const started = Date.now()
+      const error = await hung.pubsub
+        .subscribe('never-live', { timeout: 300 })
+        .catch((caught: unknown) => caught)
+      expect(error).toMatchObject({ name: 'RpcTimeoutError', command: 'pubsub/sub', timeout: 300 })
+      expect(Date.now() - started).toBeGreaterThanOrEqual(290)
+      expect(Date.now() - started).toBeLessThan(2_300)
+    } finally {
+      await hung.close()
+      for (const socket of sockets) socket.destroy()
+      server.close()
+    }
   })
 
   it('rejects an empty topic before any request', async () => {

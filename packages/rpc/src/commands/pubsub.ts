@@ -1,9 +1,11 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import PQueue from 'p-queue'
 import { entriesFromInput } from '../add-source.js'
 import { PUBSUB_PUBLISH_RETRIES } from '../constants.js'
-import { InvalidArgumentError } from '../errors.js'
+import { InvalidArgumentError, RpcTimeoutError } from '../errors.js'
 import { type Invoker, list } from '../invoker.js'
 import type { CallOptions } from '../options.js'
+import type { RpcResponse } from '../transport.js'
 import { checkPeerId, checkTopic } from '../validate.js'
 
 export interface PubsubMessage {
@@ -24,13 +26,11 @@ interface RawMessage {
   topicIDs?: string[] | null
 }
 
-/** Kubo wants topics on HTTP as multibase base64url (`u…`); anything else is rejected. */
-export function encodeTopic(topic: string | Uint8Array): string {
-  return `u${Buffer.from(typeof topic === 'string' ? new TextEncoder().encode(topic) : topic).toString('base64url')}`
-}
-
-/** Decodes a multibase base64url (`u…`) value; other text is returned as its UTF-8 bytes. */
-export function decodeMultibase(value: string | undefined): Uint8Array {
+/**
+ * Kubo writes binary fields of its pubsub output (data, seqno, topics) as multibase base64url
+ * (`u…`), on HTTP and in the CLI's JSON alike; other text is taken as its UTF-8 bytes.
+ */
+function decodeMultibase(value: string | undefined): Uint8Array {
   if (value == null || value === '') return new Uint8Array(0)
   if (value.startsWith('u')) return new Uint8Array(Buffer.from(value.slice(1), 'base64url'))
   return new TextEncoder().encode(value)
@@ -39,6 +39,28 @@ export function decodeMultibase(value: string | undefined): Uint8Array {
 function decodeTopic(value: string): string {
   return new TextDecoder().decode(decodeMultibase(value))
 }
+
+/** A topic as the binary argument it is: each transport writes it its own way (see `RpcRequest.args`). */
+function topicArgument(topic: string | Uint8Array): Uint8Array {
+  const checked = checkTopic(topic)
+  return typeof checked === 'string' ? new TextEncoder().encode(checked) : checked
+}
+
+function toMessage(raw: RawMessage): PubsubMessage {
+  return {
+    from: raw.from ?? '',
+    data: decodeMultibase(raw.data),
+    seqno: decodeMultibase(raw.seqno),
+    topicIDs: list(raw.topicIDs).map(decodeTopic)
+  }
+}
+
+async function* messages(response: RpcResponse): AsyncGenerator<PubsubMessage> {
+  for await (const raw of response.ndjson<RawMessage>()) yield toMessage(raw)
+}
+
+/** A live subscription's messages; `return()` (or `break`, or the call's signal) ends it on the daemon. */
+export type PubsubStream = AsyncGenerator<PubsubMessage, void, undefined>
 
 function isValidationIgnored(error: unknown): boolean {
   return error instanceof Error && /validation ignored/i.test(error.message)
@@ -69,7 +91,7 @@ export function createPubsubCommands(invoker: Invoker) {
       list(
         (
           await invoker.json<{ Strings: string[] | null }>('pubsub/peers', options, {
-            args: topic == null ? [] : [encodeTopic(checkTopic(topic))]
+            args: topic == null ? [] : [topicArgument(topic)]
           })
         ).Strings
       ),
@@ -83,7 +105,7 @@ export function createPubsubCommands(invoker: Invoker) {
       data: Uint8Array | string,
       options: CallOptions = {}
     ): Promise<void> => {
-      const args = [encodeTopic(checkTopic(topic))]
+      const args = [topicArgument(topic)]
       if (typeof data !== 'string' && !(data instanceof Uint8Array)) {
         throw new InvalidArgumentError('data', 'a pubsub payload must be a Uint8Array or a string')
       }
@@ -96,7 +118,7 @@ export function createPubsubCommands(invoker: Invoker) {
               return
             } catch (error) {
               if (!isValidationIgnored(error) || attempt >= PUBSUB_PUBLISH_RETRIES) throw error
-              await new Promise(resolve => setTimeout(resolve, 20 * 2 ** attempt))
+              await sleep(20 * 2 ** attempt, undefined, { signal: options.signal })
             }
           }
         },
@@ -112,16 +134,47 @@ export function createPubsubCommands(invoker: Invoker) {
       topic: string | Uint8Array,
       options: Omit<CallOptions, 'timeout'> = {}
     ): AsyncGenerator<PubsubMessage> {
-      for await (const raw of invoker.ndjson<RawMessage>('pubsub/sub', options, {
-        args: [encodeTopic(checkTopic(topic))],
-        longLived: true
-      })) {
-        yield {
-          from: raw.from ?? '',
-          data: decodeMultibase(raw.data),
-          seqno: decodeMultibase(raw.seqno),
-          topicIDs: list(raw.topicIDs).map(decodeTopic)
-        }
+      yield* messages(
+        await invoker.transport.request(
+          invoker.request(
+            'pubsub/sub',
+            { signal: options.signal },
+            { args: [topicArgument(topic)], longLived: true }
+          )
+        )
+      )
+    },
+
+    /**
+     * Subscribes to a topic and resolves once Kubo has registered the subscription, so that a
+     * message published from then on arrives; the stream then yields messages until it is ended
+     * (`return()`, `break`) or `signal` aborts. `timeout` bounds the wait until the subscription is
+     * live (ms), not the subscription.
+     */
+    subscribe: async (topic: string | Uint8Array, options: CallOptions = {}): Promise<PubsubStream> => {
+      const args = [topicArgument(topic)]
+      options.signal?.throwIfAborted()
+      // The request must outlive the deadline, so the deadline aborts only the wait for it.
+      const untilLive = new AbortController()
+      const timer =
+        options.timeout == null
+          ? undefined
+          : setTimeout(
+              () => untilLive.abort(new RpcTimeoutError('pubsub/sub', options.timeout ?? 0)),
+              options.timeout
+            )
+      const signal =
+        options.signal == null ? untilLive.signal : AbortSignal.any([options.signal, untilLive.signal])
+      try {
+        const response = await invoker.transport.request(
+          invoker.request('pubsub/sub', { signal }, { args, longLived: true })
+        )
+        return messages(response)
+      } catch (error) {
+        if (untilLive.signal.aborted && options.signal?.aborted !== true) throw untilLive.signal.reason
+        throw error
+      } finally {
+        clearTimeout(timer)
       }
     },
 
