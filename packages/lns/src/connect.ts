@@ -1,6 +1,5 @@
 import type { KuboClient } from '@tk/rpc'
 import { ContactUnreachableError, type DialAttempt, type RoutingOutcome } from './errors.js'
-import { createDeadline } from './time.js'
 import { normalizeAddress } from './validate.js'
 
 /** How a connection came about. */
@@ -168,8 +167,8 @@ export async function connectToPeer(plan: ConnectPlan): Promise<ConnectResult> {
   const started = performance.now()
   const attempts: DialAttempt[] = []
   let routing: RoutingOutcome = { tried: false, found: false, addresses: [] }
-  const deadline = createDeadline(plan.signal, plan.timeout)
-  const signal = deadline.signal
+  const deadline = AbortSignal.timeout(plan.timeout)
+  const signal = plan.signal == null ? deadline : AbortSignal.any([plan.signal, deadline])
   const { client, peerId } = plan
   const result = (via: ConnectVia, address: string): ConnectResult => ({
     peerId,
@@ -222,10 +221,9 @@ export async function connectToPeer(plan: ConnectPlan): Promise<ConnectResult> {
     throw unreachable(false)
   } catch (error) {
     if (error instanceof ContactUnreachableError) throw error
-    if (deadline.timedOut) throw unreachable(true, error)
+    // The caller's abort wins over a deadline that passed while it was being handled.
     if (plan.signal?.aborted === true) throw plan.signal.reason
+    if (deadline.aborted) throw unreachable(true, error)
     throw error
-  } finally {
-    deadline[Symbol.dispose]()
   }
 }

@@ -1,6 +1,6 @@
 import os from 'node:os'
 import path from 'node:path'
-import { createKuboClient, InvalidArgumentError, type KuboClient } from '@tk/rpc'
+import { type CallOptions, createKuboClient, InvalidArgumentError, type KuboClient } from '@tk/rpc'
 import {
   type AddressScope,
   checkPeerLocation,
@@ -46,12 +46,8 @@ import {
   toContactKey
 } from './validate.js'
 
-/** Every async call takes these. */
-export interface AbortOptions {
-  signal?: AbortSignal
-  /** For store calls: how long to wait for the store's lock (ms); default the store's `lockTimeout`. */
-  timeout?: number
-}
+/** @deprecated The old name of @tk/rpc's `CallOptions`, which every call takes. */
+export type AbortOptions = CallOptions
 
 /** A known address of a contact. */
 export interface KnownAddress {
@@ -77,12 +73,12 @@ export interface Contact {
   addresses: KnownAddress[]
 }
 
-export interface AddContactOptions extends AbortOptions {
+export interface AddContactOptions extends CallOptions {
   /** Addresses to remember from the start (a trailing `/p2p/<peerId>` must name this peer). */
   addresses?: readonly string[]
 }
 
-export interface ForgetStaleAddressesOptions extends AbortOptions {
+export interface ForgetStaleAddressesOptions extends CallOptions {
   /** Forget addresses last seen longer ago than this many ms, or before this date. */
   olderThan: number | Date
 }
@@ -95,21 +91,20 @@ export interface ForgottenAddress {
   lastSeen: Date
 }
 
-export interface AddressesToShareOptions extends AbortOptions {
+export interface AddressesToShareOptions extends CallOptions {
   /** Where the peer that would receive the addresses sits, seen from us. */
   forPeerOn: PeerLocation
 }
 
-export interface EnsureConnectedOptions {
-  signal?: AbortSignal
-  /** How long the whole call may take (ms); default the store's `connectTimeout` (30 s). */
+export interface EnsureConnectedOptions extends CallOptions {
+  /** A deadline for the whole call (ms); default the store's `connectTimeout` (30 s). */
   timeout?: number
 }
 
 /** Reports a corrupt store that was moved aside. */
 export type CorruptStoreHandler = (error: CorruptStoreError) => void
 
-export interface ContactsInit extends AbortOptions {
+export interface ContactsInit extends CallOptions {
   /** The contacts file; default `TK_CONTACTS`, else `<user data dir>/tk/contacts.json`. */
   path?: string
   /** The Kubo client `ensureConnected` uses; default `createKuboClient()` on first need, closed by `close()`. */
@@ -138,18 +133,18 @@ export interface ContactStore extends AsyncDisposable {
   /** Adds a contact; throws {@link DuplicateContactError} if the name or the peer is taken. */
   addContact(peerId: string, name: string, options?: AddContactOptions): Promise<Contact>
   /** The contact with this name or peer id, or undefined. */
-  getContact(nameOrPeerId: string, options?: AbortOptions): Promise<Contact | undefined>
+  getContact(nameOrPeerId: string, options?: CallOptions): Promise<Contact | undefined>
   /** Every contact, by name. */
-  listContacts(options?: AbortOptions): Promise<Contact[]>
+  listContacts(options?: CallOptions): Promise<Contact[]>
   /** Renames a contact; throws {@link ContactNotFoundError} or {@link DuplicateContactError}. */
-  renameContact(nameOrPeerId: string, newName: string, options?: AbortOptions): Promise<Contact>
+  renameContact(nameOrPeerId: string, newName: string, options?: CallOptions): Promise<Contact>
   /** Removes a contact and returns it as it was; throws {@link ContactNotFoundError}. */
-  removeContact(nameOrPeerId: string, options?: AbortOptions): Promise<Contact>
+  removeContact(nameOrPeerId: string, options?: CallOptions): Promise<Contact>
   /** Remembers addresses of a contact (new ones are added, known ones get a new last-seen). */
   rememberAddresses(
     nameOrPeerId: string,
     multiaddrs: string | readonly string[],
-    options?: AbortOptions
+    options?: CallOptions
   ): Promise<Contact>
   /** Forgets, in every contact, the addresses not seen for a while; returns what was forgotten. */
   forgetStaleAddresses(options: ForgetStaleAddressesOptions): Promise<ForgottenAddress[]>
@@ -283,7 +278,7 @@ class FileContactStore implements ContactStore {
   }
 
   /** Runs `work` holding this process's queue for the file and the file lock. */
-  async #exclusive<T>(options: AbortOptions, work: () => Promise<T>): Promise<T> {
+  async #exclusive<T>(options: CallOptions, work: () => Promise<T>): Promise<T> {
     const timeout = checkMilliseconds(options.timeout, 'timeout') ?? this.#lockTimeout
     options.signal?.throwIfAborted()
     const started = Date.now()
@@ -304,7 +299,7 @@ class FileContactStore implements ContactStore {
       }
       const lock = await acquireFileLock(this.#lockPath, {
         signal: options.signal,
-        timeout: Math.max(0, timeout - (Date.now() - started)),
+        lockTimeout: Math.max(0, timeout - (Date.now() - started)),
         onStaleTakeover: async (holder: LockHolder | undefined) => {
           // A writer that died mid-write leaves its temp file; nobody else will ever remove it.
           if (holder != null && holder.hostname === os.hostname())
@@ -341,7 +336,7 @@ class FileContactStore implements ContactStore {
    * Reads without the lock (writes replace the file atomically, so a read sees a whole version);
    * only a corrupt file needs the lock, to move it aside exactly once.
    */
-  async #read(options: AbortOptions): Promise<StoreData> {
+  async #read(options: CallOptions): Promise<StoreData> {
     const read = await readStoreFile(this.path)
     if (read.kind === 'ok') return read.data
     if (read.kind === 'missing') return emptyStore()
@@ -350,7 +345,7 @@ class FileContactStore implements ContactStore {
 
   /** Lock, re-read, change, write, unlock: no other process's change in between is lost. */
   async #mutate<T>(
-    options: AbortOptions,
+    options: CallOptions,
     change: (data: StoreData, now: string) => { result: T; changed: boolean }
   ): Promise<T> {
     return await this.#exclusive(options, async () => {
@@ -361,7 +356,7 @@ class FileContactStore implements ContactStore {
     })
   }
 
-  async open(options: AbortOptions): Promise<void> {
+  async open(options: CallOptions): Promise<void> {
     // Reading once now reports a corrupt file (and refuses a newer format) at open, not at first use.
     await this.#read(options)
   }
@@ -391,7 +386,7 @@ class FileContactStore implements ContactStore {
     })
   }
 
-  getContact(nameOrPeerId: string, options: AbortOptions = {}): Promise<Contact | undefined> {
+  getContact(nameOrPeerId: string, options: CallOptions = {}): Promise<Contact | undefined> {
     return this.#run(async () => {
       const key = toContactKey(nameOrPeerId)
       const contact = findContact(await this.#read(options), key)
@@ -399,13 +394,13 @@ class FileContactStore implements ContactStore {
     })
   }
 
-  listContacts(options: AbortOptions = {}): Promise<Contact[]> {
+  listContacts(options: CallOptions = {}): Promise<Contact[]> {
     return this.#run(async () =>
       (await this.#read(options)).contacts.map(toContact).sort((a, b) => a.name.localeCompare(b.name))
     )
   }
 
-  renameContact(nameOrPeerId: string, newName: string, options: AbortOptions = {}): Promise<Contact> {
+  renameContact(nameOrPeerId: string, newName: string, options: CallOptions = {}): Promise<Contact> {
     return this.#run(async () => {
       const key = toContactKey(nameOrPeerId)
       const name = checkContactName(newName, 'newName')
@@ -421,7 +416,7 @@ class FileContactStore implements ContactStore {
     })
   }
 
-  removeContact(nameOrPeerId: string, options: AbortOptions = {}): Promise<Contact> {
+  removeContact(nameOrPeerId: string, options: CallOptions = {}): Promise<Contact> {
     return this.#run(async () => {
       const key = toContactKey(nameOrPeerId)
       return await this.#mutate(options, data => {
@@ -436,7 +431,7 @@ class FileContactStore implements ContactStore {
   rememberAddresses(
     nameOrPeerId: string,
     multiaddrs: string | readonly string[],
-    options: AbortOptions = {}
+    options: CallOptions = {}
   ): Promise<Contact> {
     return this.#run(async () => {
       const key = toContactKey(nameOrPeerId)
@@ -458,7 +453,7 @@ class FileContactStore implements ContactStore {
   }
 
   /** Counts a connection through `multiaddr` for the contact with this peer id; nothing if it is not a contact. */
-  async #recordSuccess(peerId: string, multiaddr: string, options: AbortOptions): Promise<void> {
+  async #recordSuccess(peerId: string, multiaddr: string, options: CallOptions): Promise<void> {
     await this.#mutate(options, (data, now) => {
       const contact = findContact(data, { kind: 'peerId', peerId })
       if (contact == null) return { result: undefined, changed: false }

@@ -3,6 +3,7 @@ import type { Stats } from 'node:fs'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import {
   FOREIGN_LOCK_STALE_AGE,
   LIVE_LOCK_STALE_AGE,
@@ -12,7 +13,6 @@ import {
   OWNERLESS_LOCK_GRACE
 } from './constants.js'
 import { StoreLockTimeoutError } from './errors.js'
-import { sleep } from './time.js'
 
 /** Who holds a lock: what the holder writes into the lock file. */
 export interface LockHolder {
@@ -33,7 +33,7 @@ export interface LockHolder {
 export interface AcquireLockOptions {
   signal?: AbortSignal
   /** How long to wait for a busy lock (ms) before {@link StoreLockTimeoutError}. */
-  timeout: number
+  lockTimeout: number
   /** Called after a dead holder's lock was taken over, e.g. to remove its half-written temp files. */
   onStaleTakeover?: (holder: LockHolder | undefined) => Promise<void>
 }
@@ -256,11 +256,11 @@ async function takeOver(lockPath: string, observed: ObservedLock): Promise<boole
  * and taking it over when its holder is dead (same host, pid gone or now another process's),
  * names no owner for 2 s, is a foreign host's for 60 s, or names a live pid whose start time is
  * unknown and has not been refreshed for 60 s.
- * Throws {@link StoreLockTimeoutError} after `timeout` ms, or the signal's reason when aborted.
+ * Throws {@link StoreLockTimeoutError} after `lockTimeout` ms, or the signal's reason when aborted.
  */
 export async function acquireFileLock(lockPath: string, options: AcquireLockOptions): Promise<FileLock> {
   const started = Date.now()
-  const deadline = started + options.timeout
+  const deadline = started + options.lockTimeout
   let delay = LOCK_RETRY_MIN_DELAY
   let ownStart: string | undefined
   for (;;) {
@@ -289,7 +289,11 @@ export async function acquireFileLock(lockPath: string, options: AcquireLockOpti
     if (now >= deadline) throw new StoreLockTimeoutError(lockPath, now - started, observed.holder)
     // Jitter, so waiters that started together do not keep colliding.
     const pause = Math.min(delay / 2 + Math.random() * delay, deadline - now)
-    await sleep(pause, options.signal)
+    await sleep(pause, undefined, { signal: options.signal }).catch((error: unknown) => {
+      // Node rejects with its own AbortError; callers get their signal's reason, as from every other await here.
+      options.signal?.throwIfAborted()
+      throw error
+    })
     delay = Math.min(delay * 2, LOCK_RETRY_MAX_DELAY)
   }
 }

@@ -12,7 +12,9 @@ export interface MonitorContactsOptions {
   interval?: number
   /** Stops the monitor when aborted. */
   signal?: AbortSignal
-  /** The `timeout` of each `ensureConnected` (ms); default the store's. */
+  /** The `timeout` of each `ensureConnected`, a deadline for one contact's connection (ms); default the store's `connectTimeout`. */
+  connectTimeout?: number
+  /** @deprecated The old name of `connectTimeout`. */
   timeout?: number
 }
 
@@ -77,7 +79,7 @@ class Monitor implements ContactMonitor {
   readonly #store: MonitoredStore
   readonly #contacts: readonly string[]
   readonly #interval: number
-  readonly #timeout: number | undefined
+  readonly #connectTimeout: number | undefined
   readonly #controller = new AbortController()
   readonly #signal: AbortSignal | undefined
   readonly #onAbort = (): void => {
@@ -92,7 +94,10 @@ class Monitor implements ContactMonitor {
     this.#store = store
     this.#contacts = contacts
     this.#interval = checkMilliseconds(options.interval, 'interval', 1) ?? DEFAULT_MONITOR_INTERVAL
-    this.#timeout = checkMilliseconds(options.timeout, 'timeout', 1)
+    this.#connectTimeout =
+      options.connectTimeout === undefined
+        ? checkMilliseconds(options.timeout, 'timeout', 1)
+        : checkMilliseconds(options.connectTimeout, 'connectTimeout', 1)
     this.#signal = options.signal
   }
 
@@ -131,7 +136,7 @@ class Monitor implements ContactMonitor {
 
   async #watch(contact: string, signal: AbortSignal): Promise<boolean> {
     try {
-      const result = await this.#store.ensureConnected(contact, { signal, timeout: this.#timeout })
+      const result = await this.#store.ensureConnected(contact, { signal, timeout: this.#connectTimeout })
       try {
         await this.#store.rememberAddresses(result.peerId, [result.address], { signal })
       } catch (error) {

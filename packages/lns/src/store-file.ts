@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { MAX_ADDRESSES_PER_CONTACT, STORE_FORMAT_VERSION } from './constants.js'
 import { UnsupportedStoreVersionError } from './errors.js'
 import { checkContactName, normalizeAddress, normalizePeerId } from './validate.js'
@@ -187,7 +188,7 @@ async function renameWithRetry(from: string, to: string): Promise<void> {
       // Windows refuses to replace a file another process has open for a moment (virus scanners, readers).
       const busy = ['EPERM', 'EBUSY', 'EACCES'].includes(errorCode(error) ?? '')
       if (process.platform !== 'win32' || !busy || attempt >= 10) throw error
-      await new Promise(resolve => setTimeout(resolve, 20))
+      await sleep(20)
     }
   }
 }

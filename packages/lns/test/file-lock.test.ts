@@ -23,7 +23,7 @@ describe('the file lock', () => {
   const holderIn = async (file: string): Promise<LockHolder> => JSON.parse(await fs.readFile(file, 'utf8'))
 
   it('writes its owner into the lock file and removes it on release', async () => {
-    const lock = await acquireFileLock(lockPath, { timeout: 1000 })
+    const lock = await acquireFileLock(lockPath, { lockTimeout: 1000 })
     const holder = await holderIn(lockPath)
     expect(holder).toEqual({ ...lock.holder, pid: process.pid, hostname: os.hostname() })
     await lock.release()
@@ -44,7 +44,7 @@ describe('the file lock', () => {
     const takenOver: Array<LockHolder | undefined> = []
     const started = Date.now()
     const lock = await acquireFileLock(lockPath, {
-      timeout: 5000,
+      lockTimeout: 5000,
       onStaleTakeover: async holder => {
         takenOver.push(holder)
       }
@@ -69,7 +69,7 @@ describe('the file lock', () => {
     }
     await fs.writeFile(lockPath, JSON.stringify(live))
     const started = Date.now()
-    const error = await acquireFileLock(lockPath, { timeout: 300 }).catch(
+    const error = await acquireFileLock(lockPath, { lockTimeout: 300 }).catch(
       (caught: unknown) => caught as Error
     )
     expect(Date.now() - started).toBeGreaterThanOrEqual(290)
@@ -81,8 +81,8 @@ describe('the file lock', () => {
   })
 
   it('gets the lock as soon as a live holder releases it', async () => {
-    const first = await acquireFileLock(lockPath, { timeout: 1000 })
-    const second = acquireFileLock(lockPath, { timeout: 5000 })
+    const first = await acquireFileLock(lockPath, { lockTimeout: 1000 })
+    const second = acquireFileLock(lockPath, { lockTimeout: 5000 })
     await new Promise(resolve => setTimeout(resolve, 100))
     await first.release()
     const lock = await second
@@ -93,28 +93,30 @@ describe('the file lock', () => {
 
   it('takes over an ownerless lock file only once it is older than the grace period', async () => {
     await fs.writeFile(lockPath, '')
-    await expect(acquireFileLock(lockPath, { timeout: 200 })).rejects.toMatchObject({
+    await expect(acquireFileLock(lockPath, { lockTimeout: 200 })).rejects.toMatchObject({
       name: 'StoreLockTimeoutError',
       holder: undefined
     })
     const old = new Date(Date.now() - OWNERLESS_LOCK_GRACE - 1000)
     await fs.utimes(lockPath, old, old)
-    const lock = await acquireFileLock(lockPath, { timeout: 1000 })
+    const lock = await acquireFileLock(lockPath, { lockTimeout: 1000 })
     expect((await holderIn(lockPath)).token).toBe(lock.holder.token)
     await lock.release()
   })
 
   it('stops waiting when aborted, with the signal’s reason', async () => {
-    const first = await acquireFileLock(lockPath, { timeout: 1000 })
+    const first = await acquireFileLock(lockPath, { lockTimeout: 1000 })
     const reason = new Error('caller gave up')
     const controller = new AbortController()
     setTimeout(() => controller.abort(reason), 50)
-    await expect(acquireFileLock(lockPath, { timeout: 5000, signal: controller.signal })).rejects.toBe(reason)
+    await expect(acquireFileLock(lockPath, { lockTimeout: 5000, signal: controller.signal })).rejects.toBe(
+      reason
+    )
     await first.release()
   })
 
   it('does not remove a lock that is no longer its own', async () => {
-    const lock = await acquireFileLock(lockPath, { timeout: 1000 })
+    const lock = await acquireFileLock(lockPath, { lockTimeout: 1000 })
     const other = {
       pid: process.pid,
       hostname: os.hostname(),
@@ -138,7 +140,7 @@ describe('the file lock', () => {
     const takenOver: Array<LockHolder | undefined> = []
     const started = Date.now()
     const lock = await acquireFileLock(lockPath, {
-      timeout: 5000,
+      lockTimeout: 5000,
       onStaleTakeover: async holder => void takenOver.push(holder)
     })
     expect(Date.now() - started).toBeLessThan(1000)
@@ -148,11 +150,11 @@ describe('the file lock', () => {
   })
 
   it('records its start time and keeps a lock whose live holder it names correctly', async () => {
-    const lock = await acquireFileLock(lockPath, { timeout: 1000 })
+    const lock = await acquireFileLock(lockPath, { lockTimeout: 1000 })
     const holder = await holderIn(lockPath)
     expect(holder.processStart).toMatch(/^[0-9a-f-]{36}:\d+$/)
     // Another acquirer sees the right pid with the right start time: a live holder, so it waits.
-    const error = await acquireFileLock(lockPath, { timeout: 200 }).catch((caught: unknown) => caught)
+    const error = await acquireFileLock(lockPath, { lockTimeout: 200 }).catch((caught: unknown) => caught)
     expect(error).toMatchObject({ name: 'StoreLockTimeoutError', holder })
     await lock.release()
   })
@@ -165,13 +167,13 @@ describe('the file lock', () => {
       createdAt: '2026-01-01T00:00:00.000Z'
     }
     await fs.writeFile(lockPath, JSON.stringify(older))
-    await expect(acquireFileLock(lockPath, { timeout: 200 })).rejects.toMatchObject({
+    await expect(acquireFileLock(lockPath, { lockTimeout: 200 })).rejects.toMatchObject({
       name: 'StoreLockTimeoutError',
       holder: older
     })
     const old = new Date(Date.now() - LIVE_LOCK_STALE_AGE - 1000)
     await fs.utimes(lockPath, old, old)
-    const lock = await acquireFileLock(lockPath, { timeout: 1000 })
+    const lock = await acquireFileLock(lockPath, { lockTimeout: 1000 })
     expect((await holderIn(lockPath)).token).toBe(lock.holder.token)
     await lock.release()
   })
@@ -206,7 +208,7 @@ describe('the file lock', () => {
     let cycles = 0
     const until = Date.now() + 3500
     while (Date.now() < until) {
-      const lock = await acquireFileLock(lockPath, { timeout: 1000 })
+      const lock = await acquireFileLock(lockPath, { lockTimeout: 1000 })
       await lock.release()
       cycles++
     }
