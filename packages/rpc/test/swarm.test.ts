@@ -27,8 +27,20 @@ describe('swarm', () => {
     await Promise.all([a?.stop(), b?.stop()])
   })
 
+  // Each test sets up the connection state it needs, so that any one can run alone or in any order.
+  const isConnected = async (): Promise<boolean> =>
+    (await swarm.peers()).some(peer => peer.peerId === b.peerId)
+  const connected = async (): Promise<void> => {
+    if (!(await isConnected())) await swarm.connect(b.swarmAddrs[0] ?? '')
+  }
+  const disconnected = async (): Promise<void> => {
+    if (await isConnected()) await swarm.disconnect(`/p2p/${b.peerId}`)
+    await vi.waitFor(async () => expect(await isConnected()).toBe(false), { timeout: 10_000, interval: 100 })
+  }
+
   it('connect opens a connection that peers lists with its peer id and address', async () => {
     const bAddress = b.swarmAddrs[0] ?? ''
+    await disconnected()
     expect(await swarm.peers()).not.toContainEqual(expect.objectContaining({ peerId: b.peerId }))
 
     expect(await swarm.connect(bAddress)).toEqual([{ peerId: b.peerId, success: true }])
@@ -38,6 +50,7 @@ describe('swarm', () => {
   })
 
   it('peers with verbose reports direction, streams and identify', async () => {
+    await connected()
     await vi.waitFor(
       async () => {
         const peer = (await swarm.peers({ verbose: true })).find(item => item.peerId === b.peerId)
@@ -68,6 +81,7 @@ describe('swarm', () => {
   })
 
   it('addrs maps peer ids (kept as keys) to the addresses known for them', async () => {
+    await connected()
     const known = await swarm.addrs()
     expect(Object.keys(known)).toContain(b.peerId)
     expect(known[b.peerId]).toContain(withoutPeerId(b.swarmAddrs[0] ?? ''))
@@ -90,6 +104,7 @@ describe('swarm', () => {
   })
 
   it('resources reports limits and usage per scope, with peer ids as keys', async () => {
+    await connected()
     const resources = await swarm.resources()
     expect(resources.system.connectionsUsage).toBeGreaterThanOrEqual(1)
     expect(typeof resources.system.memory === 'number' || typeof resources.system.memory === 'string').toBe(
@@ -102,6 +117,7 @@ describe('swarm', () => {
   })
 
   it('disconnect closes the connection and peers no longer lists it', async () => {
+    await connected()
     expect(await swarm.disconnect(b.swarmAddrs[0] ?? '')).toEqual([{ peerId: b.peerId, success: true }])
     expect((await swarm.peers()).map(peer => peer.peerId)).not.toContain(b.peerId)
   })
