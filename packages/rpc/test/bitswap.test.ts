@@ -4,20 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createBitswapCommands } from '../src/commands/bitswap.js'
 import { createProvideCommands } from '../src/commands/provide.js'
 import { createRootCommands } from '../src/commands/root.js'
-import { httpTransport } from '../src/http-transport.js'
-import { Invoker } from '../src/invoker.js'
-import { collect, eventually, sha256 } from './helpers.js'
+import { collect, commandsOn, eventually, sha256 } from './helpers.js'
 
-function commandsFor(node: KuboNode | undefined) {
-  if (node == null) throw new Error('no node')
-  const invoker = new Invoker(httpTransport({ apiUrl: node.apiUrl }))
-  return {
-    invoker,
-    bitswap: createBitswapCommands(invoker),
-    root: createRootCommands(invoker),
-    provide: createProvideCommands(invoker)
-  }
-}
+const commandsFor = (node: KuboNode | undefined) =>
+  commandsOn(node, {
+    bitswap: createBitswapCommands,
+    root: createRootCommands,
+    provide: createProvideCommands
+  })
 
 let cluster: KuboCluster
 let lonely: KuboNode

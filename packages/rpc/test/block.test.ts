@@ -1,29 +1,15 @@
 import { randomBytes } from 'node:crypto'
 import { Readable } from 'node:stream'
-import { createKuboNode, type KuboNode } from '@tk/testkit'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createBlockCommands } from '../src/commands/block.js'
 import { createRootCommands } from '../src/commands/root.js'
-import { httpTransport } from '../src/http-transport.js'
-import { Invoker } from '../src/invoker.js'
-import { all, collect, sha256 } from './helpers.js'
+import { all, collect, sha256, useKuboNode } from './helpers.js'
 
 const HELLO_RAW_CID = 'bafkreidslqqccrmhwdonl67q3stdpecks6quf2e7jidpkx3ldepdgp3ldq'
 
-let node: KuboNode
-let invoker: Invoker
-let block: ReturnType<typeof createBlockCommands>
-
-beforeAll(async () => {
-  node = await createKuboNode()
-  invoker = new Invoker(httpTransport({ apiUrl: node.apiUrl }))
-  block = createBlockCommands(invoker)
-})
-
-afterAll(async () => {
-  await invoker?.transport.close()
-  await node?.stop()
-})
+const kubo = useKuboNode()
+const { invoker } = kubo
+const block = createBlockCommands(invoker)
 
 describe('block', () => {
   it('put stores bytes as a raw CIDv1 block; stat and get read it back', async () => {

@@ -1,28 +1,14 @@
-import { createKuboNode, type KuboNode } from '@tk/testkit'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createBootstrapCommands } from '../src/commands/bootstrap.js'
-import { httpTransport } from '../src/http-transport.js'
-import { Invoker } from '../src/invoker.js'
+import { useKuboNode } from './helpers.js'
 
 // Peer ids nobody runs: the bootstrap list is only config, nothing is dialled here.
 const PEER_ONE = '12D3KooWPRk6tA7nvxA1JnxwEL9RDvGr5GfzHY5qJ4AvquyCU4dD'
 const PEER_TWO = '12D3KooWPH8EmTrE3FbCbjwsZmpJVjffwFPqQZNwHByz3ugoxH3j'
 
 describe('bootstrap', () => {
-  let node: KuboNode
-  let invoker: Invoker
-  let bootstrap: ReturnType<typeof createBootstrapCommands>
-
-  beforeAll(async () => {
-    node = await createKuboNode()
-    invoker = new Invoker(httpTransport({ apiUrl: node.apiUrl }))
-    bootstrap = createBootstrapCommands(invoker)
-  })
-
-  afterAll(async () => {
-    await invoker?.transport.close()
-    await node?.stop()
-  })
+  const kubo = useKuboNode()
+  const bootstrap = createBootstrapCommands(kubo.invoker)
 
   it('starts empty on a test node', async () => {
     expect(await bootstrap()).toEqual([])

@@ -1,9 +1,6 @@
-import { createKuboNode, type KuboNode } from '@tk/testkit'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createCidCommands } from '../src/commands/cid.js'
-import { httpTransport } from '../src/http-transport.js'
-import { Invoker } from '../src/invoker.js'
-import { all } from './helpers.js'
+import { all, useKuboNode } from './helpers.js'
 
 // The same content ("hello block") as a dag-pb CIDv0, its CIDv1, and as a raw block.
 const V0 = 'QmW34fRkvb8VK1uda1LCTuN3qYzSxdZvVazrCsmrGc9oGo'
@@ -14,20 +11,8 @@ const DIGEST = '725c20214587b0dcd5fbf0dca637904a97a142e89f4a06f55f6b191e333f6b1c
 const V1_BASE58 = 'zdj7Wd8K2rpn4c6BjDZJkHpLHCcTmBtgAz4MuQNsgAX63ihSj'
 const PEER_ID = '12D3KooWGzxzKZYveHXtpG6AsrUJBcWxHBFS2HsEoGTxrMLvKXtf'
 
-let node: KuboNode
-let invoker: Invoker
-let cid: ReturnType<typeof createCidCommands>
-
-beforeAll(async () => {
-  node = await createKuboNode()
-  invoker = new Invoker(httpTransport({ apiUrl: node.apiUrl }))
-  cid = createCidCommands(invoker)
-})
-
-afterAll(async () => {
-  await invoker?.transport.close()
-  await node?.stop()
-})
+const kubo = useKuboNode()
+const cid = createCidCommands(kubo.invoker)
 
 describe('cid inspect', () => {
   it('breaks CIDv0 and CIDv1 apart', async () => {

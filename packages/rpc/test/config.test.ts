@@ -1,31 +1,17 @@
-import { createKuboNode, type KuboNode } from '@tk/testkit'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createConfigCommands, type KuboConfig } from '../src/commands/config.js'
-import { httpTransport } from '../src/http-transport.js'
-import { Invoker } from '../src/invoker.js'
+import { useKuboNode } from './helpers.js'
 
 function section(config: KuboConfig, name: string): Record<string, unknown> {
   return config[name] as Record<string, unknown>
 }
 
 describe('config', () => {
-  let node: KuboNode
-  let invoker: Invoker
-  let config: ReturnType<typeof createConfigCommands>
-
-  beforeAll(async () => {
-    node = await createKuboNode()
-    invoker = new Invoker(httpTransport({ apiUrl: node.apiUrl }))
-    config = createConfigCommands(invoker)
-  })
-
-  afterAll(async () => {
-    await invoker?.transport.close()
-    await node?.stop()
-  })
+  const kubo = useKuboNode()
+  const config = createConfigCommands(kubo.invoker)
 
   it('reads a value', async () => {
-    expect(await config('Identity.PeerID')).toBe(node.peerId)
+    expect(await config('Identity.PeerID')).toBe(kubo.node.peerId)
     expect(await config('Experimental.Libp2pStreamMounting', { expandAuto: false })).toBe(true)
   })
 
@@ -76,7 +62,7 @@ describe('config', () => {
       'X-Test-Header': ['yes'],
       'Access-Control-Allow-Origin': ['*']
     })
-    expect(section(shown, 'Identity')).toEqual({ PeerID: node.peerId })
+    expect(section(shown, 'Identity')).toEqual({ PeerID: kubo.node.peerId })
   })
 
   it('replace with a modified show: show reflects it and the identity is kept', async () => {
@@ -90,7 +76,7 @@ describe('config', () => {
     const after = await config.show()
     expect(section(after, 'Datastore').StorageMax).toBe('43GB')
     expect(section(after, 'Addresses').AppendAnnounce).toEqual(['/ip4/192.0.2.7/tcp/4001'])
-    expect(section(after, 'Identity')).toEqual({ PeerID: node.peerId })
+    expect(section(after, 'Identity')).toEqual({ PeerID: kubo.node.peerId })
     expect(await config('Datastore.StorageMax')).toBe('43GB')
 
     // The same again as JSON text.
@@ -112,7 +98,7 @@ describe('config', () => {
       HighWater: 40,
       GracePeriod: '1m0s'
     })
-    expect(section(newConfig, 'Identity')).toEqual({ PeerID: node.peerId })
+    expect(section(newConfig, 'Identity')).toEqual({ PeerID: kubo.node.peerId })
     expect(await config.show()).toEqual(before)
   })
 

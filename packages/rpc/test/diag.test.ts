@@ -1,8 +1,6 @@
-import { createKuboNode, type KuboNode } from '@tk/testkit'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createDiagCommands } from '../src/commands/diag.js'
-import { httpTransport } from '../src/http-transport.js'
-import { Invoker } from '../src/invoker.js'
+import { useKuboNode } from './helpers.js'
 
 async function collect(chunks: AsyncIterable<Uint8Array>): Promise<Buffer> {
   const parts: Uint8Array[] = []
@@ -20,25 +18,14 @@ function thrown(action: () => unknown): unknown {
 }
 
 describe('diag', () => {
-  let node: KuboNode
-  let invoker: Invoker
-  let diag: ReturnType<typeof createDiagCommands>
-
-  beforeAll(async () => {
-    node = await createKuboNode()
-    invoker = new Invoker(httpTransport({ apiUrl: node.apiUrl }))
-    diag = createDiagCommands(invoker)
-  })
-
-  afterAll(async () => {
-    await invoker?.transport.close()
-    await node?.stop()
-  })
+  const kubo = useKuboNode()
+  const { invoker } = kubo
+  const diag = createDiagCommands(invoker)
 
   it('sys describes the daemon and its machine', async () => {
     const sys = await diag.sys()
     expect(sys.ipfsVersion).toBe('0.43.0')
-    expect(sys.environment.IPFS_PATH).toBe(node.repoPath)
+    expect(sys.environment.IPFS_PATH).toBe(kubo.node.repoPath)
     expect(sys.net.online).toBe(true)
     expect(sys.net.interfaceAddresses).toContain('/ip4/127.0.0.1')
     expect(sys.runtime.os).toBe(process.platform)

@@ -1,34 +1,21 @@
 import { randomBytes } from 'node:crypto'
-import { createKuboNode, type KuboNode } from '@tk/testkit'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createKuboNode } from '@tk/testkit'
+import { describe, expect, it } from 'vitest'
 import { createFilesCommands } from '../src/commands/files.js'
 import { createRootCommands } from '../src/commands/root.js'
 import { httpTransport } from '../src/http-transport.js'
 import { Invoker } from '../src/invoker.js'
-import { collect, sha256 } from './helpers.js'
+import { collect, sha256, useKuboNode } from './helpers.js'
 
 const decoder = new TextDecoder()
 
 describe('files (MFS)', () => {
-  let node: KuboNode
-  let invoker: Invoker
-  let files: ReturnType<typeof createFilesCommands>
-  let root: ReturnType<typeof createRootCommands>
+  const kubo = useKuboNode()
+  const files = createFilesCommands(kubo.invoker)
+  const root = createRootCommands(kubo.invoker)
 
   const readText = async (path: string, options: { offset?: number; count?: number } = {}): Promise<string> =>
     decoder.decode(await collect(files.read(path, options)))
-
-  beforeAll(async () => {
-    node = await createKuboNode()
-    invoker = new Invoker(httpTransport({ apiUrl: node.apiUrl }))
-    files = createFilesCommands(invoker)
-    root = createRootCommands(invoker)
-  })
-
-  afterAll(async () => {
-    await invoker?.transport.close()
-    await node?.stop()
-  })
 
   it('write creates a file that read returns; offset, truncate and count change it as in Kubo', async () => {
     await files.write('/notes/hello.txt', 'hello world', { create: true, parents: true })

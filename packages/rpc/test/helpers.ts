@@ -1,5 +1,10 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { createKuboNode, type KuboNode, type KuboNodeInit } from '@tk/testkit'
+import { afterAll, beforeAll } from 'vitest'
+import { httpTransport } from '../src/http-transport.js'
+import { Invoker } from '../src/invoker.js'
+import type { Transport } from '../src/transport.js'
 
 export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex')
@@ -50,5 +55,61 @@ export async function eventually<T>(
     const value = await probe()
     if (done(value) || Date.now() > deadline) return value
     await new Promise(resolve => setTimeout(resolve, 100))
+  }
+}
+
+/** A Kubo node for the tests around it, and an Invoker over HTTP to it. */
+export interface TestNode {
+  /** The node; there once `beforeAll` has run. */
+  readonly node: KuboNode
+  /** Can be given to command groups at once: its requests go to the node once it has started. */
+  readonly invoker: Invoker
+}
+
+/**
+ * Starts a Kubo node before the tests of the file (or `describe` block) it is called in and stops
+ * it after them, with an HTTP invoker to it: the set-up each command group's tests share.
+ */
+export function useKuboNode(init?: KuboNodeInit): TestNode {
+  let node: KuboNode | undefined
+  let transport: Transport | undefined
+  const started = (): Transport => {
+    if (transport == null) throw new Error('The test node starts in beforeAll: use it inside a test')
+    return transport
+  }
+  const invoker = new Invoker({
+    get target() {
+      return started().target
+    },
+    request: async request => await started().request(request),
+    close: async () => await transport?.close()
+  })
+  beforeAll(async () => {
+    node = await createKuboNode(init)
+    transport = httpTransport({ apiUrl: node.apiUrl })
+  })
+  afterAll(async () => {
+    await transport?.close()
+    await node?.stop()
+  })
+  return {
+    get node() {
+      if (node == null) throw new Error('The test node starts in beforeAll: use it inside a test')
+      return node
+    },
+    invoker
+  }
+}
+
+/** The command groups `groups` builds, on an HTTP invoker to `node`; close `invoker.transport` after. */
+export function commandsOn<Groups extends Record<string, (invoker: Invoker) => unknown>>(
+  node: KuboNode | undefined,
+  groups: Groups
+): { node: KuboNode; invoker: Invoker } & { [Name in keyof Groups]: ReturnType<Groups[Name]> } {
+  if (node == null) throw new Error('no node')
+  const invoker = new Invoker(httpTransport({ apiUrl: node.apiUrl }))
+  const built = Object.fromEntries(Object.entries(groups).map(([name, create]) => [name, create(invoker)]))
+  return { node, invoker, ...built } as { node: KuboNode; invoker: Invoker } & {
+    [Name in keyof Groups]: ReturnType<Groups[Name]>
   }
 }

@@ -1,31 +1,17 @@
 import { generateKeyPairSync, verify as verifySignature } from 'node:crypto'
-import { createKuboNode, type KuboNode } from '@tk/testkit'
 import { base36 } from 'multiformats/bases/base36'
 import { base58btc } from 'multiformats/bases/base58'
 import { CID } from 'multiformats/cid'
 import { identity } from 'multiformats/hashes/identity'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createKeyCommands } from '../src/commands/key.js'
-import { httpTransport } from '../src/http-transport.js'
-import { Invoker } from '../src/invoker.js'
+import { useKuboNode } from './helpers.js'
 
 const LIBP2P_KEY = 0x72
 const SIGNED_PREFIX = 'libp2p-key signed message:'
 
-let node: KuboNode
-let invoker: Invoker
-let key: ReturnType<typeof createKeyCommands>
-
-beforeAll(async () => {
-  node = await createKuboNode()
-  invoker = new Invoker(httpTransport({ apiUrl: node.apiUrl }))
-  key = createKeyCommands(invoker)
-})
-
-afterAll(async () => {
-  await invoker?.transport.close()
-  await node?.stop()
-})
+const kubo = useKuboNode()
+const key = createKeyCommands(kubo.invoker)
 
 /** An Ed25519 key made outside Kubo: its libp2p protobuf encoding, its PEM, and the id Kubo must derive. */
 function externalEd25519Key() {

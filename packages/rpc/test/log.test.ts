@@ -1,24 +1,10 @@
-import { createKuboNode, type KuboNode } from '@tk/testkit'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createLogCommands, type LogEntry } from '../src/commands/log.js'
-import { httpTransport } from '../src/http-transport.js'
-import { Invoker } from '../src/invoker.js'
+import { useKuboNode } from './helpers.js'
 
 describe('log', () => {
-  let node: KuboNode
-  let invoker: Invoker
-  let log: ReturnType<typeof createLogCommands>
-
-  beforeAll(async () => {
-    node = await createKuboNode()
-    invoker = new Invoker(httpTransport({ apiUrl: node.apiUrl }))
-    log = createLogCommands(invoker)
-  })
-
-  afterAll(async () => {
-    await invoker?.transport.close()
-    await node?.stop()
-  })
+  const kubo = useKuboNode()
+  const log = createLogCommands(kubo.invoker)
 
   it('ls lists the subsystems', async () => {
     const subsystems = await log.ls()

@@ -1,27 +1,13 @@
 import { randomBytes } from 'node:crypto'
 import { Readable } from 'node:stream'
-import { createKuboNode, type KuboNode } from '@tk/testkit'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createCidCommands } from '../src/commands/cid.js'
 import { createMultibaseCommands } from '../src/commands/multibase.js'
-import { httpTransport } from '../src/http-transport.js'
-import { Invoker } from '../src/invoker.js'
-import { sha256 } from './helpers.js'
+import { sha256, useKuboNode } from './helpers.js'
 
-let node: KuboNode
-let invoker: Invoker
-let multibase: ReturnType<typeof createMultibaseCommands>
-
-beforeAll(async () => {
-  node = await createKuboNode()
-  invoker = new Invoker(httpTransport({ apiUrl: node.apiUrl }))
-  multibase = createMultibaseCommands(invoker)
-})
-
-afterAll(async () => {
-  await invoker?.transport.close()
-  await node?.stop()
-})
+const kubo = useKuboNode()
+const { invoker } = kubo
+const multibase = createMultibaseCommands(invoker)
 
 describe('multibase', () => {
   it('encodes with base64url by default, or the base asked for', async () => {

@@ -3,19 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createKeyCommands } from '../src/commands/key.js'
 import { createNameCommands } from '../src/commands/name.js'
 import { createRootCommands } from '../src/commands/root.js'
-import { httpTransport } from '../src/http-transport.js'
-import { Invoker } from '../src/invoker.js'
-import { all, collect } from './helpers.js'
+import { all, collect, commandsOn } from './helpers.js'
 
-function commandsFor(node: KuboNode) {
-  const invoker = new Invoker(httpTransport({ apiUrl: node.apiUrl }))
-  return {
-    invoker,
-    name: createNameCommands(invoker),
-    key: createKeyCommands(invoker),
-    root: createRootCommands(invoker)
-  }
-}
+const commandsFor = (node: KuboNode | undefined) =>
+  commandsOn(node, { name: createNameCommands, key: createKeyCommands, root: createRootCommands })
 
 let cluster: KuboCluster
 let a: ReturnType<typeof commandsFor>

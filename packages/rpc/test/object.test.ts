@@ -1,30 +1,15 @@
-import { createKuboNode, type KuboNode } from '@tk/testkit'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createDagCommands } from '../src/commands/dag.js'
 import { createObjectCommands, OBJECT_REMOVED_MESSAGE } from '../src/commands/object.js'
 import { createRootCommands } from '../src/commands/root.js'
-import { httpTransport } from '../src/http-transport.js'
-import { Invoker } from '../src/invoker.js'
-import { all, collect } from './helpers.js'
+import { all, collect, useKuboNode } from './helpers.js'
 
 const EMPTY_DIRECTORY = 'QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn'
 
-let node: KuboNode
-let invoker: Invoker
-let object: ReturnType<typeof createObjectCommands>
-let root: ReturnType<typeof createRootCommands>
-
-beforeAll(async () => {
-  node = await createKuboNode()
-  invoker = new Invoker(httpTransport({ apiUrl: node.apiUrl }))
-  object = createObjectCommands(invoker)
-  root = createRootCommands(invoker)
-})
-
-afterAll(async () => {
-  await invoker?.transport.close()
-  await node?.stop()
-})
+const kubo = useKuboNode()
+const { invoker } = kubo
+const object = createObjectCommands(invoker)
+const root = createRootCommands(invoker)
 
 async function addTree(files: Record<string, string>): Promise<{ root: string; cids: Map<string, string> }> {
   const results = await all(

@@ -1,29 +1,13 @@
 import { randomBytes } from 'node:crypto'
-import { createKuboNode, type KuboNode } from '@tk/testkit'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createPinCommands, type Pin } from '../src/commands/pin.js'
 import { createRootCommands } from '../src/commands/root.js'
-import { httpTransport } from '../src/http-transport.js'
-import { Invoker } from '../src/invoker.js'
-import { all } from './helpers.js'
+import { all, useKuboNode } from './helpers.js'
 
 describe('pin', () => {
-  let node: KuboNode
-  let invoker: Invoker
-  let pin: ReturnType<typeof createPinCommands>
-  let root: ReturnType<typeof createRootCommands>
-
-  beforeAll(async () => {
-    node = await createKuboNode()
-    invoker = new Invoker(httpTransport({ apiUrl: node.apiUrl }))
-    pin = createPinCommands(invoker)
-    root = createRootCommands(invoker)
-  })
-
-  afterAll(async () => {
-    await invoker?.transport.close()
-    await node?.stop()
-  })
+  const kubo = useKuboNode()
+  const pin = createPinCommands(kubo.invoker)
+  const root = createRootCommands(kubo.invoker)
 
   const findPin = async (cid: string): Promise<Pin | undefined> =>
     (await all(pin.ls({ names: true }))).find(item => item.cid === cid)

@@ -4,23 +4,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createProvideCommands, type ProvideStat, type SweepProvideStat } from '../src/commands/provide.js'
 import { createRootCommands } from '../src/commands/root.js'
 import { createRoutingCommands } from '../src/commands/routing.js'
-import { httpTransport } from '../src/http-transport.js'
-import { Invoker } from '../src/invoker.js'
-import { all, eventually } from './helpers.js'
+import { all, commandsOn, eventually } from './helpers.js'
 
 /** Kubo's default Provide.DHT.Interval, 22h, in ms. */
 const REPROVIDE_INTERVAL = 22 * 3600_000
 
-function commandsFor(node: KuboNode | undefined) {
-  if (node == null) throw new Error('no node')
-  const invoker = new Invoker(httpTransport({ apiUrl: node.apiUrl }))
-  return {
-    invoker,
-    provide: createProvideCommands(invoker),
-    root: createRootCommands(invoker),
-    routing: createRoutingCommands(invoker)
-  }
-}
+const commandsFor = (node: KuboNode | undefined) =>
+  commandsOn(node, {
+    provide: createProvideCommands,
+    root: createRootCommands,
+    routing: createRoutingCommands
+  })
 
 function sweep(stat: ProvideStat): SweepProvideStat {
   if (stat.type !== 'sweep') throw new Error(`expected the sweep provider, got ${stat.type}`)

@@ -1,11 +1,8 @@
-import { createKuboNode, type KuboNode } from '@tk/testkit'
 import { CID } from 'multiformats/cid'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createRepoCommands } from '../src/commands/repo.js'
 import { createRootCommands } from '../src/commands/root.js'
-import { httpTransport } from '../src/http-transport.js'
-import { Invoker } from '../src/invoker.js'
-import { all } from './helpers.js'
+import { all, useKuboNode } from './helpers.js'
 
 const RAW_CODEC = 0x55
 
@@ -15,22 +12,10 @@ function asRawCid(cid: string): string {
 }
 
 describe('repo', () => {
-  let node: KuboNode
-  let invoker: Invoker
-  let repo: ReturnType<typeof createRepoCommands>
-  let root: ReturnType<typeof createRootCommands>
-
-  beforeAll(async () => {
-    node = await createKuboNode()
-    invoker = new Invoker(httpTransport({ apiUrl: node.apiUrl }))
-    repo = createRepoCommands(invoker)
-    root = createRootCommands(invoker)
-  })
-
-  afterAll(async () => {
-    await invoker?.transport.close()
-    await node?.stop()
-  })
+  const kubo = useKuboNode()
+  const { invoker } = kubo
+  const repo = createRepoCommands(invoker)
+  const root = createRootCommands(invoker)
 
   // `block stat` with Kubo's global `offline` option: fails at once instead of searching the network.
   const blockStat = async (cid: string): Promise<{ Key: string; Size: number }> =>
@@ -38,7 +23,7 @@ describe('repo', () => {
 
   it('stat reports the repo path, version, object count and sizes; sizeOnly leaves out the rest', async () => {
     const before = await repo.stat()
-    expect(before.repoPath).toBe(node.repoPath)
+    expect(before.repoPath).toBe(kubo.node.repoPath)
     expect(before.version).toBe(`fs-repo@${await repo.version()}`)
     expect(before.repoSize).toBeGreaterThan(0)
     // testkit's repos keep Kubo's default Datastore.StorageMax of 10GB.

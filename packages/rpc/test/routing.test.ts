@@ -9,21 +9,16 @@ import { createNameCommands } from '../src/commands/name.js'
 import { createProvideCommands } from '../src/commands/provide.js'
 import { createRootCommands } from '../src/commands/root.js'
 import { createRoutingCommands, type RoutingEvent } from '../src/commands/routing.js'
-import { httpTransport } from '../src/http-transport.js'
-import { Invoker } from '../src/invoker.js'
-import { all, collect } from './helpers.js'
+import { all, collect, commandsOn } from './helpers.js'
 
-function commandsFor(node: KuboNode) {
-  const invoker = new Invoker(httpTransport({ apiUrl: node.apiUrl }))
-  return {
-    invoker,
-    routing: createRoutingCommands(invoker),
-    root: createRootCommands(invoker),
-    key: createKeyCommands(invoker),
-    name: createNameCommands(invoker),
-    provide: createProvideCommands(invoker)
-  }
-}
+const commandsFor = (node: KuboNode | undefined) =>
+  commandsOn(node, {
+    routing: createRoutingCommands,
+    root: createRootCommands,
+    key: createKeyCommands,
+    name: createNameCommands,
+    provide: createProvideCommands
+  })
 
 const withoutPeerId = (address: string): string => address.replace(/\/p2p\/[^/]+$/, '')
 const providers = (events: RoutingEvent[]): string[] =>

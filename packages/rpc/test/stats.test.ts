@@ -5,22 +5,15 @@ import { createBitswapCommands } from '../src/commands/bitswap.js'
 import { createProvideCommands } from '../src/commands/provide.js'
 import { createRootCommands } from '../src/commands/root.js'
 import { type Bandwidth, createStatsCommands } from '../src/commands/stats.js'
-import { httpTransport } from '../src/http-transport.js'
-import { Invoker } from '../src/invoker.js'
-import { all, collect, eventually, sha256 } from './helpers.js'
+import { all, collect, commandsOn, eventually, sha256 } from './helpers.js'
 
-function commandsFor(node: KuboNode | undefined) {
-  if (node == null) throw new Error('no node')
-  const invoker = new Invoker(httpTransport({ apiUrl: node.apiUrl }))
-  return {
-    node,
-    invoker,
-    stats: createStatsCommands(invoker),
-    bitswap: createBitswapCommands(invoker),
-    provide: createProvideCommands(invoker),
-    root: createRootCommands(invoker)
-  }
-}
+const commandsFor = (node: KuboNode | undefined) =>
+  commandsOn(node, {
+    stats: createStatsCommands,
+    bitswap: createBitswapCommands,
+    provide: createProvideCommands,
+    root: createRootCommands
+  })
 
 let cluster: KuboCluster
 let a: ReturnType<typeof commandsFor>
