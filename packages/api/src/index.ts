@@ -36,7 +36,6 @@ export {
   type ReadOptions,
   UnsafeArchiveError
 } from './content.js'
-export type { ApiContext } from './context.js'
 export {
   type DaemonHandle,
   DaemonStartError,

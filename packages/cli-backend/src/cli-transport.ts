@@ -1,5 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process'
-import { once } from 'node:events'
 import {
   AbortError,
   DaemonUnreachableError,
@@ -20,7 +18,8 @@ import {
 import { type BodyPlan, planBody } from './cli-body.js'
 import { type CliCommand, cliCommand } from './cli-commands.js'
 import { CallFiles } from './cli-files.js'
-import { CLI_TARGET, DEFAULT_IDLE_TIMEOUT, KILL_GRACE, STDERR_LIMIT } from './constants.js'
+import { type Exit, IpfsProcess } from './cli-process.js'
+import { CLI_TARGET, DEFAULT_IDLE_TIMEOUT, STDERR_LIMIT } from './constants.js'
 import { KuboBinaryNotFoundError } from './errors.js'
 import { findIpfsBinary } from './kubo-binary.js'
 
@@ -130,12 +129,6 @@ interface CallContext {
 
 type StopReason = 'abort' | 'deadline' | 'idle' | 'closed' | 'consumer' | 'failed'
 
-interface Exit {
-  code: number | null
-  signal?: NodeJS.Signals | null
-  error?: Error
-}
-
 /** Kubo's ways of saying that no daemon answers (or that the command needs one). */
 const UNREACHABLE = [
   /cannot connect to the api/i,
@@ -150,39 +143,26 @@ const CLIENT_ERROR = /^(unknown option|expected \d+ argument|argument ".*" is re
 /** What go-ipfs-cmds prints after an error of Kubo's client kind (code 1, HTTP 400). */
 const CLIENT_ERROR_HINT = /^Use '\S+ .* --help' for information about this command$/m
 
-/** The end of a process's stderr, up to a limit; Kubo's errors are one line. */
-class StderrTail {
-  readonly #limit: number
-  text = ''
-
-  constructor(limit: number) {
-    this.#limit = limit
-  }
-
-  append(text: string): void {
-    this.text = (this.text + text).slice(-this.#limit)
-  }
-}
-
 /** A call's two clocks: a deadline for the whole call, and a limit on time without progress. */
 class CallTimers {
-  readonly #idleTimeout: number
+  /** The limit on time without progress (ms); 0 for none. */
+  readonly idleTimeout: number
   readonly #onIdle: () => void
   #deadline: NodeJS.Timeout | undefined
   #idle: NodeJS.Timeout | undefined
 
   /** `idleTimeout` 0: no limit on time without progress. */
   constructor(deadline: number | undefined, onDeadline: () => void, idleTimeout: number, onIdle: () => void) {
-    this.#idleTimeout = idleTimeout
+    this.idleTimeout = idleTimeout
     this.#onIdle = onIdle
     if (deadline != null && Number.isFinite(deadline)) this.#deadline = setTimeout(onDeadline, deadline)
   }
 
   /** Progress: restarts the idle clock. */
   touch(): void {
-    if (this.#idleTimeout <= 0) return
+    if (this.idleTimeout <= 0) return
     clearTimeout(this.#idle)
-    this.#idle = setTimeout(this.#onIdle, this.#idleTimeout)
+    this.#idle = setTimeout(this.#onIdle, this.idleTimeout)
   }
 
   clear(): void {
@@ -195,11 +175,8 @@ class CallTimers {
 class CliCall {
   readonly #request: RpcRequest
   readonly #context: CallContext
-  readonly #command: string
   readonly #spec: CliCommand
-  readonly #idleTimeout: number
   readonly #timers: CallTimers
-  readonly #stderr: StderrTail
   /** The temp dir, and the file or FIFO the command writes its output to. */
   readonly #files = new CallFiles()
   /** Aborts when the call is stopped, whatever the reason. */
@@ -207,12 +184,9 @@ class CliCall {
   #stopReason: StopReason | undefined
   /** Why the call failed on our side (its body, its live check): the call's error. */
   #failure: unknown
-  #child: ChildProcess | undefined
-  #exit: Promise<Exit> | undefined
-  #exited = false
+  #process: IpfsProcess | undefined
   /** The output has been read, abandoned, or will never be: what it needs (FIFO, file, temp dir) may go. */
   #outputReleased = false
-  #killTimer: NodeJS.Timeout | undefined
   #cleaned: Promise<void> | undefined
   readonly #onAbort = (): void => this.stop('abort')
   #resolveFinished: () => void = () => {}
@@ -224,18 +198,13 @@ class CliCall {
   constructor(request: RpcRequest, context: CallContext) {
     this.#request = request
     this.#context = context
-    this.#command = request.command
     this.#spec = cliCommand(request.command)
-    this.#stderr = new StderrTail(
-      this.#spec.resultsOnStderr === true ? Number.POSITIVE_INFINITY : STDERR_LIMIT
-    )
     const longLived = request.longLived === true
-    // Without a caller's deadline, a call fails only when it stops making progress (as over HTTP).
-    this.#idleTimeout = longLived || request.timeout != null ? 0 : context.idleTimeout
     this.#timers = new CallTimers(
       longLived ? undefined : request.timeout,
       () => this.stop('deadline'),
-      this.#idleTimeout,
+      // Without a caller's deadline, a call fails only when it stops making progress (as over HTTP).
+      longLived || request.timeout != null ? 0 : context.idleTimeout,
       () => this.stop('idle')
     )
   }
@@ -262,31 +231,24 @@ class CliCall {
       throw this.#stopError(undefined)
     }
 
-    let child: ChildProcess
+    let process: IpfsProcess
     try {
-      child = spawn(this.#context.binary, argv, {
+      process = new IpfsProcess(this.#context.binary, argv, {
         env: this.#context.env,
+        stdin: stdin != null,
         // With an output path, stdout carries only Kubo's "Saving archive to …" or `{"File": …}`.
-        stdio: [
-          stdin == null ? 'ignore' : 'pipe',
-          this.#files.outputPath == null ? 'pipe' : 'ignore',
-          'pipe'
-        ],
-        windowsHide: true
+        stdout: this.#files.outputPath == null,
+        // Kept whole where results are reported there.
+        stderrLimit: this.#spec.resultsOnStderr === true ? Number.POSITIVE_INFINITY : STDERR_LIMIT
       })
     } catch (error) {
       // Refused before starting (e.g. an argument with a NUL byte): nothing runs, the rest goes.
       await this.#cleanUp()
       throw error
     }
-    this.#child = child
-    const exit = new Promise<Exit>(resolve => {
-      child.once('error', error => resolve({ code: null, error }))
-      child.once('close', (code, signal) => resolve({ code, signal }))
-    })
-    this.#exit = exit
+    this.#process = process
+    const exit = process.exit
     void exit.then(async () => {
-      this.#exited = true
       // The process's end of the FIFO closed with it; once ours is closed too, the reader gets EOF
       // after the last byte.
       this.#files.closeFifoWriter()
@@ -295,12 +257,20 @@ class CliCall {
       if (this.#files.outputPath == null || this.#outputReleased || this.#stopReason != null)
         await this.#cleanUp()
     })
-    child.stderr?.setEncoding('utf8')
-    child.stderr?.on('data', (text: string) => this.#stderr.append(text))
     this.#timers.touch()
-    if (stdin != null && child.stdin != null) void this.#pump(child, stdin)
+    if (stdin != null) {
+      const feeding = (): boolean => {
+        if (this.#stopReason != null) return false
+        this.#timers.touch()
+        return true
+      }
+      void process.feed(stdin, feeding).catch((error: unknown) => {
+        this.#failure = error
+        this.stop('failed')
+      })
+    }
 
-    const iterator = this.#source(child, exit)[Symbol.asyncIterator]()
+    const iterator = this.#source(process, exit)[Symbol.asyncIterator]()
     const firstRead = iterator.next()
     try {
       if (waitLive != null && (await this.#untilLive(firstRead, waitLive)) === 'live') {
@@ -369,42 +339,36 @@ class CliCall {
   }
 
   /** Where the output comes from: the output file or FIFO when the command writes one, else stdout. */
-  #source(child: ChildProcess, exit: Promise<Exit>): AsyncIterable<Uint8Array> {
+  #source(process: IpfsProcess, exit: Promise<Exit>): AsyncIterable<Uint8Array> {
     if (this.#files.outputPath != null) {
       return this.#files.output(
         exit.then(result => result.code === 0 && this.#stopReason == null),
         () => this.#timers.touch()
       )
     }
-    if (child.stdout == null) throw new Error('ipfs was spawned without stdout')
-    return child.stdout
+    if (process.stdout == null) throw new Error('ipfs was spawned without stdout')
+    return process.stdout
   }
 
   /** Kills the process (SIGTERM, then SIGKILL after a grace period); the first reason wins. */
   stop(reason: StopReason): void {
     this.#stopReason ??= reason
     this.#stopped.abort()
-    const child = this.#child
-    if (child == null || this.#exited || child.exitCode != null || child.signalCode != null) {
+    const process = this.#process
+    if (process == null || process.exited) {
       // Exited, with output nobody read: closing the transport still releases it.
-      if (reason === 'closed' && child != null) void this.#cleanUp()
+      if (reason === 'closed' && process != null) void this.#cleanUp()
       return
     }
-    if (this.#files.isFifo) {
-      // `ipfs` may be blocked writing into a FIFO nobody reads any more, where SIGTERM's cancellation
-      // never reaches it; its connection to the daemon closes with the process just the same.
-      child.kill('SIGKILL')
-      return
-    }
-    child.kill('SIGTERM')
-    this.#killTimer ??= setTimeout(() => child.kill('SIGKILL'), KILL_GRACE)
-    this.#killTimer.unref()
+    // `ipfs` may be blocked writing into a FIFO nobody reads any more, where SIGTERM's cancellation
+    // never reaches it; its connection to the daemon closes with the process just the same.
+    process.kill(this.#files.isFifo)
   }
 
   async #prepare(): Promise<{ argv: string[]; stdin: FileEntry['content'] | undefined }> {
     const request = this.#request
     const spec = this.#spec
-    const words = this.#command.split('/').filter(word => word !== '')
+    const words = this.#request.command.split('/').filter(word => word !== '')
     if (words.length === 0) throw new InvalidArgumentError('command', 'name a command, e.g. `id`')
     const options: Record<string, OptionValue> = { ...request.options }
     const args = spec.removed === true ? [] : (request.args ?? []).map(cliArgument)
@@ -414,7 +378,7 @@ class CliCall {
 
     let body: BodyPlan | undefined
     if (request.body != null && spec.removed !== true) {
-      body = await planBody(this.#command, request.body, async () => await this.#files.tempDir())
+      body = await planBody(this.#request.command, request.body, async () => await this.#files.tempDir())
       Object.assign(options, body.options)
       args.push(...body.args)
     }
@@ -433,26 +397,6 @@ class CliCall {
     // Everything after `--` is positional to go-ipfs-cmds' parser, so an argument like `-k` stays one.
     argv.push('--', ...args)
     return { argv, stdin: body?.stdin }
-  }
-
-  /** Streams the body into stdin, with backpressure; a failing body kills the process. */
-  async #pump(child: ChildProcess, content: FileEntry['content']): Promise<void> {
-    const stdin = child.stdin
-    if (stdin == null) return
-    // EPIPE when the process exits before reading everything: its exit status says why.
-    stdin.on('error', () => {})
-    try {
-      const chunks = content instanceof Uint8Array ? [content] : content
-      for await (const chunk of chunks) {
-        if (stdin.destroyed || this.#stopReason != null) return
-        this.#timers.touch()
-        if (!stdin.write(chunk)) await Promise.race([once(stdin, 'drain'), this.#exit])
-      }
-      stdin.end()
-    } catch (error) {
-      this.#failure = error
-      this.stop('failed')
-    }
   }
 
   async *#read(
@@ -503,12 +447,12 @@ class CliCall {
   async #releaseOutput(): Promise<void> {
     this.#outputReleased = true
     this.#files.closeFifoReader()
-    if (this.#exited) await this.#cleanUp()
+    if (this.#process?.exited === true) await this.#cleanUp()
   }
 
   /** stderr's lines without the closing `Error: …` of a partial failure (what some commands report items on). */
   #stderrLines(): string[] {
-    const stderrLines = this.#stderr.text.split('\n').filter(line => line !== '')
+    const stderrLines = (this.#process?.stderr ?? '').split('\n').filter(line => line !== '')
     const partialFailure = this.#spec.partialFailure
     if (partialFailure != null && stderrLines.at(-1) === `Error: ${partialFailure}`) stderrLines.pop()
     return stderrLines
@@ -516,7 +460,7 @@ class CliCall {
 
   /** Waits for the exit and says how the call failed, if it did. */
   async #error(midStream: boolean): Promise<Error | undefined> {
-    const exit = await (this.#exit ?? Promise.resolve<Exit>({ code: 0 }))
+    const exit = await (this.#process?.exit ?? Promise.resolve<Exit>({ code: 0 }))
     if (this.#stopReason === 'consumer') return undefined
     if (this.#stopReason != null) return this.#stopError(exit.error)
     if (exit.error != null) {
@@ -525,21 +469,21 @@ class CliCall {
     }
     if (exit.code === 0) return undefined
     // Each failed item is in the output already (see #stderrLines), as over HTTP.
-    const lastLine = this.#stderr.text.trimEnd().split('\n').at(-1)
+    const lastLine = (this.#process?.stderr ?? '').trimEnd().split('\n').at(-1)
     const partialFailure = this.#spec.partialFailure
     if (partialFailure != null && lastLine === `Error: ${partialFailure}`) return undefined
     return this.#errorFromStderr(exit, midStream)
   }
 
   #stopError(cause: unknown): Error {
-    const command = this.#command
+    const command = this.#request.command
     switch (this.#stopReason) {
       case 'abort':
         return new AbortError(command, { cause: this.#request.signal?.reason ?? cause })
       case 'deadline':
         return new RpcTimeoutError(command, this.#request.timeout ?? 0, { cause })
       case 'idle':
-        return new RpcTimeoutError(command, this.#idleTimeout, { cause })
+        return new RpcTimeoutError(command, this.#timers.idleTimeout, { cause })
       case 'closed':
         return new AbortError(command, { cause: new Error('The CLI transport was closed') })
       case 'failed':
@@ -550,8 +494,8 @@ class CliCall {
   }
 
   #errorFromStderr(exit: Exit, midStream: boolean): Error {
-    const command = this.#command
-    const stderr = this.#stderr.text
+    const command = this.#request.command
+    const stderr = this.#process?.stderr ?? ''
     const how =
       exit.code == null
         ? `ipfs was killed by ${exit.signal ?? 'a signal'}`
@@ -579,7 +523,6 @@ class CliCall {
 
   async #releaseAll(): Promise<void> {
     this.#timers.clear()
-    clearTimeout(this.#killTimer)
     this.#request.signal?.removeEventListener('abort', this.#onAbort)
     try {
       await this.#files.remove()
