@@ -47,6 +47,8 @@ describe.each(BACKENDS)('content functions over %s', backend => {
 
   beforeAll(async () => {
     ;({ a, b, work, tree, close } = await openPair(cluster, backend, 'content'))
+    // Several tests use the tree published and pinned: published here, so that each can run alone.
+    treeCid = await a.publish(tree)
   })
 
   afterAll(async () => {
@@ -72,7 +74,7 @@ describe.each(BACKENDS)('content functions over %s', backend => {
   })
 
   it('publishes a directory tree on A as its own CID; B downloads the same tree', async () => {
-    treeCid = await a.publish(tree)
+    expect(await a.publish(tree)).toBe(treeCid)
     expect(await a.predictCid(tree)).toBe(treeCid)
     const listing = await a.client.ls(treeCid)
     expect(listing.links.map(link => link.name).sort()).toEqual(
@@ -282,7 +284,7 @@ describe.each(BACKENDS)('content functions over %s', backend => {
 
     // A file inside the pinned tree stays: the tree's pin still holds it.
     const inside = (await a.client.ls(treeCid)).links.find(link => link.name === 'hello.txt')
-    expect(inside).toBeDefined()
+    expect(inside).toMatchObject({ name: 'hello.txt', cid: expect.stringMatching(/^(Qm|baf)/) })
     expect(await a.remove(inside?.cid ?? '')).toBe(false)
     expect((await a.client.block.stat(inside?.cid ?? '', { offline: true })).cid).toBe(inside?.cid)
   })

@@ -1,14 +1,18 @@
-import { spawn } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import fs from 'node:fs/promises'
+import { createRequire } from 'node:module'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { promisify } from 'node:util'
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { openContacts } from '../src/index.js'
 import { randomPeerId, tempDir } from './helpers.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const script = path.join(here, 'fixtures', 'add-contacts.mjs')
 const PER_PROCESS = 200
+// typescript's exports map offers its library only; bin/tsc sits beside lib/.
+const tsc = path.join(path.dirname(createRequire(import.meta.url).resolve('typescript')), '..', 'bin', 'tsc')
 
 interface Writer {
   ready: Promise<void>
@@ -18,6 +22,7 @@ interface Writer {
 
 function startWriter(storePath: string, idsFile: string, prefix: string): Writer {
   const child = spawn(process.execPath, [script, storePath, idsFile, prefix], {
+    cwd: path.join(here, '..'),
     stdio: ['pipe', 'pipe', 'pipe']
   })
   let stdout = ''
@@ -45,12 +50,15 @@ function startWriter(storePath: string, idsFile: string, prefix: string): Writer
 describe('two processes writing one store', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>
 
+  beforeAll(async () => {
+    // The child processes run the package as built, imported by its name as another program
+    // would: build it from this src first (a no-op when it is up to date), so that the test
+    // cannot pass on an old build.
+    await promisify(execFile)(process.execPath, [tsc, '-b'], { cwd: path.join(here, '..'), timeout: 120_000 })
+  })
+
   beforeEach(async () => {
     dir = await tempDir()
-    // The child processes run the built package, as another program would.
-    await fs.access(path.join(here, '..', 'dist', 'index.js')).catch(() => {
-      throw new Error('Build @tk/lns first: node_modules/.bin/turbo run build --filter @tk/lns...')
-    })
   })
 
   afterEach(async () => {
