@@ -2,20 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { InvalidArgumentError } from '@tk/rpc'
 import { connect, createKuboCluster, createKuboNode, type KuboCluster, type KuboNode } from '@tk/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createIpfs } from '../src/ipfs.js'
-import type { BackendName } from '../src/options.js'
 import { PeerNotFoundError } from '../src/peers.js'
-
-/** An instance on `node` through `backend`. */
-function createApi(backend: BackendName, node: KuboNode) {
-  return createIpfs(
-    backend === 'http'
-      ? { backend, api: node.apiUrl }
-      : { backend, binary: node.binary, repoPath: node.repoPath, api: node.apiMultiaddr }
-  )
-}
-
-type Api = ReturnType<typeof createApi>
+import { openApi, type TestApi } from './content-helpers.js'
 
 const withoutPeerId = (address: string): string => address.replace(/\/p2p\/[^/]+$/, '')
 
@@ -23,12 +11,12 @@ describe.each([['http'], ['cli']] as const)('peers (%s backend)', backend => {
   let cluster: KuboCluster
   let a: KuboNode
   let b: KuboNode
-  let api: Api
+  let api: TestApi
 
   beforeAll(async () => {
     cluster = await createKuboCluster(2)
     ;[a, b] = cluster.nodes as [KuboNode, KuboNode]
-    api = createApi(backend, a)
+    api = openApi(a, backend)
   })
 
   afterAll(async () => {
@@ -108,7 +96,7 @@ describe.each([['http'], ['cli']] as const)('peers (%s backend)', backend => {
 
   it('findProviders from B finds A after A adds content', async () => {
     const { cid } = await api.client.add(randomBytes(1024))
-    await using fromB = createApi(backend, b)
+    await using fromB = openApi(b, backend)
     await expect
       .poll(async () => await fromB.findProviders(cid, { maxProviders: 5, timeout: 20_000 }), {
         timeout: 60_000,

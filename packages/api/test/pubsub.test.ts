@@ -4,7 +4,6 @@ import { connect, createKuboCluster, createKuboNode, type KuboCluster, type Kubo
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PubsubDisabledError } from '../src/errors.js'
 import { createIpfs } from '../src/ipfs.js'
-import type { BackendName } from '../src/options.js'
 import {
   PubsubHandlerError,
   type PubsubMessage,
@@ -12,17 +11,7 @@ import {
   SubscriptionInterruptedError,
   SubscriptionOverflowError
 } from '../src/pubsub.js'
-
-/** An instance on `node` through `backend`. */
-function createApi(backend: BackendName, node: KuboNode) {
-  return createIpfs(
-    backend === 'http'
-      ? { backend, api: node.apiUrl }
-      : { backend, binary: node.binary, repoPath: node.repoPath, api: node.apiMultiaddr }
-  )
-}
-
-type Api = ReturnType<typeof createApi>
+import { openApi, type TestApi } from './content-helpers.js'
 
 const text = (message: PubsubMessage | undefined): string => new TextDecoder().decode(message?.data)
 const uniqueTopic = (name: string): string => `${name}/${randomBytes(4).toString('hex')}`
@@ -62,14 +51,14 @@ describe.each([['http'], ['cli']] as const)('pubsub (%s backend)', backend => {
   let cluster: KuboCluster
   let a: KuboNode
   let b: KuboNode
-  let fromA: Api
-  let onB: Api
+  let fromA: TestApi
+  let onB: TestApi
 
   beforeAll(async () => {
     cluster = await createKuboCluster(2)
     ;[a, b] = cluster.nodes as [KuboNode, KuboNode]
-    fromA = createApi(backend, a)
-    onB = createApi(backend, b)
+    fromA = openApi(a, backend)
+    onB = openApi(b, backend)
   })
 
   afterAll(async () => {
@@ -342,7 +331,7 @@ describe.each([['http'], ['cli']] as const)('pubsub (%s backend)', backend => {
   })
 
   it('closing the ipfs instance ends its subscriptions (no endless resubscribing)', async () => {
-    const instance = createApi(backend, b)
+    const instance = openApi(b, backend)
     const topic = uniqueTopic('instance-close')
     const errors: Error[] = []
     const subscription = await instance.pubsubSubscribe(topic, undefined, {
