@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto'
-import { createReadStream } from 'node:fs'
+import { createHash, randomBytes } from 'node:crypto'
+import { constants, createReadStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -11,15 +11,20 @@ import { type Listener, type ListenOptions, type ReceivedFile, startListener } f
 import {
   type CallOptions,
   CHUNK_SIZE,
-  callSignal,
+  callDeadline,
   checkedPeerId,
+  DEFAULT_IDLE_TIMEOUT,
   DEFAULT_MAX_MESSAGE_SIZE,
+  DEFAULT_TIMEOUT,
   ENCRYPTION_ALLOWANCE,
+  raceAbort,
   resolvePeer,
-  type Transform
+  type Transform,
+  withDeadline
 } from './options.js'
 import {
   type CloseBody,
+  type ErrorCode,
   type FileDoneBody,
   type FileOpenHeader,
   FrameType,
@@ -29,25 +34,55 @@ import {
 // Python IPFS-Toolkit compatibility: the `protocol` option dispatches there.
 import { pythonConversationHook } from './python/listener.js'
 import { speaksPython, startConversationWithPython } from './python/sender.js'
-import { explain, openStream, type TransmitFileOptions, type TransmitOptions } from './sender.js'
+import {
+  checkedMetadata,
+  explain,
+  openStream,
+  type TransmitFileOptions,
+  type TransmitOptions
+} from './sender.js'
 
 export interface ConversationOptions {
   /** Applied to every message and file chunk this side sends. */
   encrypt?: Transform
   /** Undoes the other side's `encrypt`. */
   decrypt?: Transform
-  /** Where files the peer sends in this conversation are stored; default the OS temp dir. */
+  /**
+   * Where files the peer sends in this conversation are stored; default a private directory of
+   * this conversation's own (`fs.mkdtemp` in the OS temp dir, mode 0700), made at the first file.
+   */
   directory?: string
   /** Largest message taken from the peer (bytes); default 32 MiB. */
   maxMessageSize?: number
-  /** Largest file taken from the peer (bytes); default no limit. */
+  /** Largest file taken from the peer (bytes); default no limit (but see `maxUnreadFileBytes`). */
   maxFileSize?: number
+  /**
+   * Bytes of received messages not yet read (`listen`, `for await`) beyond which this side stops
+   * reading the stream, so the peer's `say()` waits (TCP backpressure); default 8 MiB. One more
+   * message is always taken below it, so memory stays under this plus `maxMessageSize`.
+   */
+  maxInboxBytes?: number
+  /** Received files not yet taken with `listenForFile` beyond which a new file is refused (`busy`); default 16. */
+  maxUnreadFiles?: number
+  /** Bytes of such files (the new one included) beyond which a new file is refused (`busy`); default 1 GiB. */
+  maxUnreadFileBytes?: number
 }
 
 export interface StartConversationOptions extends TransmitOptions, ConversationOptions {}
 
-/** Messages received but not yet read, beyond which we stop reading (the peer's `say` waits). */
-const INBOX_LIMIT = 1_000
+/** How long close() waits for its `close` frame to go out and for the peer to hang up (ms). */
+const CLOSE_GRACE_MS = 1_000
+/** Unread message bytes beyond which we stop reading: a slow reader slows the peer, not our memory. */
+export const DEFAULT_MAX_INBOX_BYTES = 8 * 1024 * 1024
+/** Files a peer may leave unread in a conversation: enough for a batch, not a flood. */
+export const DEFAULT_MAX_UNREAD_FILES = 16
+/** Disk a peer may fill with unread files in one conversation. */
+export const DEFAULT_MAX_UNREAD_FILE_BYTES = 1024 * 1024 * 1024
+/**
+ * How a part file is opened: created here and now (never an existing file, never through a
+ * planted symlink), writable by us only.
+ */
+const PART_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0)
 
 /**
  * Two peers talking over one stream: `say()` resolves when the peer has the message; `listen()`
@@ -64,7 +99,11 @@ export class Conversation implements AsyncIterable<Uint8Array>, AsyncDisposable 
   readonly #stream: FrameStream
   readonly #options: ConversationOptions
   readonly #inbox: Uint8Array[] = []
+  #inboxBytes = 0
   readonly #files: ReceivedFile[] = []
+  #unreadFileBytes = 0
+  /** The directory files from the peer go to, once the first one arrives. */
+  #directory: Promise<string> | undefined
   #waiters: Array<() => void> = []
   readonly #pendingAcks = new Map<number, { resolve: () => void; reject: (error: Error) => void }>()
   #fileDone: { id: number; resolve: (body: FileDoneBody) => void; reject: (error: Error) => void } | undefined
@@ -89,39 +128,47 @@ export class Conversation implements AsyncIterable<Uint8Array>, AsyncDisposable 
     void this.#readLoop()
   }
 
-  /** Sends one message; resolves when the peer has received it. */
+  /**
+   * Sends one message; resolves when the peer has received it. On a timeout or abort the message
+   * may still reach the peer: only the wait for its answer ends.
+   */
   async say(data: Uint8Array | string, options: CallOptions = {}): Promise<void> {
     const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data
     if (!(bytes instanceof Uint8Array))
       throw new InvalidArgumentError('data', 'expected a Uint8Array or a string')
     this.#checkOpen()
-    const signal = callSignal(options)
-    const id = this.#nextMessageId++
-    const acknowledged = new Promise<void>((resolve, reject) =>
-      this.#pendingAcks.set(id, { resolve, reject })
-    )
-    const payload = this.#options.encrypt == null ? bytes : await this.#options.encrypt(bytes)
-    try {
-      await this.#stream.write(FrameType.message, withId(id, payload))
-      await raceAbort(acknowledged, signal)
-    } catch (error) {
-      this.#pendingAcks.delete(id)
-      throw explain(error, signal, this.peerId, this.#stream)
-    }
+    await withDeadline(options, DEFAULT_TIMEOUT, async signal => {
+      const id = this.#nextMessageId++
+      const acknowledged = new Promise<void>((resolve, reject) =>
+        this.#pendingAcks.set(id, { resolve, reject })
+      )
+      // Awaited below; this only keeps an end of the conversation during the write from going unhandled.
+      acknowledged.catch(() => {})
+      try {
+        const payload = this.#options.encrypt == null ? bytes : await this.#options.encrypt(bytes)
+        await this.#stream.write(FrameType.message, withId(id, payload), signal)
+        await raceAbort(acknowledged, signal)
+      } catch (error) {
+        this.#pendingAcks.delete(id)
+        throw explain(error, signal, this.peerId, this.#stream)
+      }
+    })
   }
 
   /** The next message from the peer; rejects with `StreamClosedError` once the conversation ended and nothing is left. */
   async listen(options: CallOptions = {}): Promise<Uint8Array> {
-    const signal = callSignal(options, Number.POSITIVE_INFINITY)
-    for (;;) {
-      const next = this.#inbox.shift()
-      if (next != null) {
-        this.#wake()
-        return next
+    return await withDeadline(options, Number.POSITIVE_INFINITY, async signal => {
+      for (;;) {
+        const next = this.#inbox.shift()
+        if (next != null) {
+          this.#inboxBytes -= next.byteLength
+          this.#wake()
+          return next
+        }
+        if (this.#ended != null) throw this.#ended
+        await raceAbort(this.#changed(), signal)
       }
-      if (this.#ended != null) throw this.#ended
-      await raceAbort(this.#changed(), signal)
-    }
+    })
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
@@ -155,22 +202,31 @@ export class Conversation implements AsyncIterable<Uint8Array>, AsyncDisposable 
 
   /** The next file the peer sends on this conversation. */
   async listenForFile(options: CallOptions = {}): Promise<ReceivedFile> {
-    const signal = callSignal(options, Number.POSITIVE_INFINITY)
-    for (;;) {
-      const next = this.#files.shift()
-      if (next != null) return next
-      if (this.#ended != null) throw this.#ended
-      await raceAbort(this.#changed(), signal)
-    }
+    return await withDeadline(options, Number.POSITIVE_INFINITY, async signal => {
+      for (;;) {
+        const next = this.#files.shift()
+        if (next != null) {
+          this.#unreadFileBytes -= next.size
+          return next
+        }
+        if (this.#ended != null) throw this.#ended
+        await raceAbort(this.#changed(), signal)
+      }
+    })
   }
 
   /** Ends the conversation and tells the peer. Idempotent. */
   async close(reason?: string): Promise<void> {
     this.#closing ??= (async () => {
       if (this.#ended == null) {
-        await this.#stream.writeJson(FrameType.close, { reason } satisfies CloseBody).catch(() => {})
+        // Bounded: a peer that stopped reading must not keep close() waiting for a drain.
+        await withDeadline({ timeout: CLOSE_GRACE_MS }, CLOSE_GRACE_MS, async signal => {
+          await this.#stream.writeJson(FrameType.close, { reason } satisfies CloseBody, signal)
+        }).catch(() => {
+          // Best effort: the peer learns of the close from the stream ending instead.
+        })
         this.#end(new StreamClosedError('The conversation was closed', this.peerId), { by: 'us', reason })
-        await this.#stream.closeAfterPeer(1_000)
+        await this.#stream.closeAfterPeer(CLOSE_GRACE_MS)
       }
       this.#stream.close()
     })()
@@ -190,13 +246,15 @@ export class Conversation implements AsyncIterable<Uint8Array>, AsyncDisposable 
       throw new InvalidArgumentError('filePath', `cannot read ${filePath}: ${(error as Error).message}`)
     })
     if (!stat.isFile()) throw new InvalidArgumentError('filePath', `${filePath} is not a file`)
-    const metadata =
-      typeof options.metadata === 'string' ? new TextEncoder().encode(options.metadata) : options.metadata
-    const signal = callSignal(options, Number.POSITIVE_INFINITY)
+    const metadata = checkedMetadata(options.metadata)
+    const deadline = callDeadline(options, Number.POSITIVE_INFINITY)
+    const signal = deadline.signal
     const id = this.#nextFileId++
     const done = new Promise<FileDoneBody>((resolve, reject) => {
       this.#fileDone = { id, resolve, reject }
     })
+    // Awaited below; this only keeps an end of the conversation mid-file from going unhandled.
+    done.catch(() => {})
     try {
       const header: FileOpenHeader = {
         id,
@@ -204,7 +262,7 @@ export class Conversation implements AsyncIterable<Uint8Array>, AsyncDisposable 
         size: stat.size,
         metadata: metadata == null ? undefined : Buffer.from(metadata).toString('base64')
       }
-      await this.#stream.writeJson(FrameType.fileOpen, header)
+      await this.#stream.writeJson(FrameType.fileOpen, header, signal)
       const hash = createHash('sha256')
       const started = Date.now()
       let sent = 0
@@ -212,7 +270,7 @@ export class Conversation implements AsyncIterable<Uint8Array>, AsyncDisposable 
         const piece = chunk as Buffer
         hash.update(piece)
         const payload = this.#options.encrypt == null ? piece : await this.#options.encrypt(piece)
-        await this.#stream.write(FrameType.fileChunk, withId(id, payload))
+        await this.#stream.write(FrameType.fileChunk, withId(id, payload), signal)
         sent += piece.byteLength
         options.onProgress?.({
           bytes: sent,
@@ -220,7 +278,7 @@ export class Conversation implements AsyncIterable<Uint8Array>, AsyncDisposable 
           rate: sent / Math.max((Date.now() - started) / 1000, 0.001)
         })
       }
-      await this.#stream.write(FrameType.fileEnd, withId(id, hash.digest()))
+      await this.#stream.write(FrameType.fileEnd, withId(id, hash.digest()), signal)
       const body = await raceAbort(done, signal)
       if (!body.ok) {
         throw new TransmissionError(
@@ -237,6 +295,7 @@ export class Conversation implements AsyncIterable<Uint8Array>, AsyncDisposable 
       throw explain(error, signal, this.peerId, this.#stream)
     } finally {
       this.#fileDone = undefined
+      deadline.clear()
     }
   }
 
@@ -244,21 +303,39 @@ export class Conversation implements AsyncIterable<Uint8Array>, AsyncDisposable 
     let incoming:
       | {
           header: FileOpenHeader
-          part: string
-          file: fs.FileHandle
+          /** Undefined for a refused file, whose bytes are read and dropped. */
+          part: string | undefined
+          file: fs.FileHandle | undefined
           hash: ReturnType<typeof createHash>
           written: number
+          refused?: { code: ErrorCode; message: string }
         }
       | undefined
     try {
       for (;;) {
-        while (this.#inbox.length >= INBOX_LIMIT) await this.#changed()
+        // Stop reading while the unread messages hold this much: the peer's `say` then waits.
+        while (
+          this.#inboxBytes >= (this.#options.maxInboxBytes ?? DEFAULT_MAX_INBOX_BYTES) &&
+          this.#ended == null
+        ) {
+          await this.#changed()
+        }
+        if (this.#ended != null) return
         const frame = await this.#stream.read()
         switch (frame.type) {
           case FrameType.message: {
             const { id, rest } = readId(frame.payload)
             const message = this.#options.decrypt == null ? rest.slice() : await this.#options.decrypt(rest)
+            const maxMessageSize = this.#options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE
+            if (message.byteLength > maxMessageSize) {
+              throw new TransmissionError(
+                'too-large',
+                `a message of ${message.byteLength} bytes; this side takes at most ${maxMessageSize}`,
+                { peerId: this.peerId }
+              )
+            }
             this.#inbox.push(message)
+            this.#inboxBytes += message.byteLength
             this.#wake()
             await this.#stream.write(FrameType.messageAck, withId(id, new Uint8Array(0)))
             break
@@ -308,12 +385,34 @@ export class Conversation implements AsyncIterable<Uint8Array>, AsyncDisposable 
                 }
               )
             }
-            const directory = this.#options.directory ?? os.tmpdir()
-            const part = path.join(directory, `.tk-${process.pid}-${Date.now()}-${header.id}.part`)
+            const maxUnreadFiles = this.#options.maxUnreadFiles ?? DEFAULT_MAX_UNREAD_FILES
+            const maxUnreadFileBytes = this.#options.maxUnreadFileBytes ?? DEFAULT_MAX_UNREAD_FILE_BYTES
+            if (
+              this.#files.length >= maxUnreadFiles ||
+              this.#unreadFileBytes + header.size > maxUnreadFileBytes
+            ) {
+              // The chunks follow without waiting for an answer: they are read and dropped, and
+              // the sender hears `busy` at the end. The conversation goes on.
+              incoming = {
+                header,
+                part: undefined,
+                file: undefined,
+                hash: createHash('sha256'),
+                written: 0,
+                refused: {
+                  code: 'busy',
+                  message: `${this.#files.length} files (${this.#unreadFileBytes} bytes) wait to be read here; at most ${maxUnreadFiles} files and ${maxUnreadFileBytes} bytes. Try again later`
+                }
+              }
+              break
+            }
+            const directory = await this.#fileDirectory()
+            // A random name: nobody can plant a file or symlink under it in advance.
+            const part = path.join(directory, `.tk-${randomBytes(12).toString('hex')}.part`)
             incoming = {
               header,
               part,
-              file: await fs.open(part, 'w'),
+              file: await fs.open(part, PART_FLAGS, 0o600),
               hash: createHash('sha256'),
               written: 0
             }
@@ -329,8 +428,10 @@ export class Conversation implements AsyncIterable<Uint8Array>, AsyncDisposable 
                 peerId: this.peerId
               })
             }
-            incoming.hash.update(piece)
-            await incoming.file.write(piece, 0, piece.byteLength, incoming.written)
+            if (incoming.file != null) {
+              incoming.hash.update(piece)
+              await incoming.file.write(piece, 0, piece.byteLength, incoming.written)
+            }
             incoming.written += piece.byteLength
             break
           }
@@ -340,6 +441,15 @@ export class Conversation implements AsyncIterable<Uint8Array>, AsyncDisposable 
               throw new TransmissionError('protocol', 'the end of no open file', { peerId: this.peerId })
             const current = incoming
             incoming = undefined
+            if (current.file == null || current.part == null) {
+              await this.#stream.writeJson(FrameType.fileDone, {
+                id,
+                ok: false,
+                code: current.refused?.code ?? 'internal',
+                message: current.refused?.message ?? 'not stored'
+              } satisfies FileDoneBody)
+              break
+            }
             await current.file.sync()
             await current.file.close()
             const matches =
@@ -355,7 +465,8 @@ export class Conversation implements AsyncIterable<Uint8Array>, AsyncDisposable 
               break
             }
             const name = sanitizeFileName(current.header.name)
-            const finalPath = await publishPart(current.part, this.#options.directory ?? os.tmpdir(), name)
+            const finalPath = await publishPart(current.part, await this.#fileDirectory(), name)
+            this.#unreadFileBytes += current.header.size
             this.#files.push({
               peerId: this.peerId,
               path: finalPath,
@@ -382,8 +493,8 @@ export class Conversation implements AsyncIterable<Uint8Array>, AsyncDisposable 
         }
       }
     } catch (error) {
-      if (incoming != null) {
-        await incoming.file.close().catch(() => {})
+      if (incoming?.part != null) {
+        await incoming.file?.close().catch(() => {})
         await fs.rm(incoming.part, { force: true })
       }
       const failure = error instanceof Error ? error : new Error(String(error))
@@ -413,6 +524,15 @@ export class Conversation implements AsyncIterable<Uint8Array>, AsyncDisposable 
     this.#markClosed(how)
   }
 
+  /** The caller's directory, or one of this conversation's own: private, so nobody can plant anything in it. */
+  async #fileDirectory(): Promise<string> {
+    this.#directory ??=
+      this.#options.directory == null
+        ? fs.mkdtemp(path.join(os.tmpdir(), 'tk-conversation-'))
+        : Promise.resolve(this.#options.directory)
+    return await this.#directory
+  }
+
   #checkOpen(): void {
     if (this.#ended != null) throw this.#ended
   }
@@ -439,22 +559,6 @@ function parseJson<T>(payload: Uint8Array, peerId: string): T {
   }
 }
 
-async function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  signal.throwIfAborted()
-  let onAbort: (() => void) | undefined
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        onAbort = () => reject(signal.reason)
-        signal.addEventListener('abort', onAbort, { once: true })
-      })
-    ])
-  } finally {
-    if (onAbort != null) signal.removeEventListener('abort', onAbort)
-  }
-}
-
 /** Starts a conversation with the conversation listener `listenerName` on `peerId`; resolves once the peer joined. */
 export async function startConversation(
   conversationName: string,
@@ -467,20 +571,22 @@ export async function startConversation(
     throw new InvalidArgumentError('conversationName', 'expected a name of 1 to 256 characters')
   }
   const python = speaksPython(options.protocol)
-  const signal = callSignal(options)
-  const peerId = await resolvePeer(peerIdOrName, options, signal)
-  // --- Python IPFS-Toolkit compatibility ---
-  if (python)
-    return await startConversationWithPython(conversationName, peerId, listenerName, options, signal)
-  // --- end ---
-  const { stream } = await openStream(
-    peerId,
-    listenerName,
-    { kind: 'conversation', name: conversationName },
-    options,
-    signal
-  )
-  return new Conversation(conversationName, peerId, stream, options)
+  // The timeout bounds the opening only: the conversation lasts until it is closed.
+  return await withDeadline(options, DEFAULT_TIMEOUT, async signal => {
+    const peerId = await resolvePeer(peerIdOrName, options, signal)
+    // --- Python IPFS-Toolkit compatibility ---
+    if (python)
+      return await startConversationWithPython(conversationName, peerId, listenerName, options, signal)
+    // --- end ---
+    const { stream } = await openStream(
+      peerId,
+      listenerName,
+      { kind: 'conversation', name: conversationName },
+      options,
+      signal
+    )
+    return new Conversation(conversationName, peerId, stream, options)
+  })
 }
 
 /** A peer asks to talk; `join()` accepts, anything else (or `ignore()`) declines. */
@@ -494,7 +600,9 @@ export interface ConversationRequest {
 
 /**
  * Serves conversations on `/x/<listenerName>`: `handler` gets each request and may `join()` it.
- * A request the handler neither joins nor ignores within the idle timeout is declined.
+ * A request the handler neither joins nor ignores within the idle timeout is declined (a handler
+ * that returns without joining declines at once). `join()` always settles: with the conversation,
+ * or rejected once the request was declined, the starter went away, or the listener closed.
  */
 export async function listenForConversations(
   listenerName: string,
@@ -517,8 +625,21 @@ export async function listenForConversations(
           decide = resolve
         })
         let made: (conversation: Conversation) => void = () => {}
-        const conversation = new Promise<Conversation>(resolve => {
+        let unmade: (error: Error) => void = () => {}
+        const conversation = new Promise<Conversation>((resolve, reject) => {
           made = resolve
+          unmade = reject
+        })
+        // Awaited by join(), if anyone calls it: a refused request must not go unhandled.
+        conversation.catch(() => {})
+        // Once the starter has gone, there is nothing to join, now or later (settling twice is a no-op).
+        const gone = incoming.stream.ended.then(() => {
+          const error = new StreamClosedError(
+            'The peer that asked for this conversation went away before it was joined',
+            incoming.peerId
+          )
+          unmade(error)
+          return error
         })
         const request: ConversationRequest = {
           peerId: incoming.peerId,
@@ -537,14 +658,43 @@ export async function listenForConversations(
           }
           decide(undefined)
         })()
-        const joined = await raceAbort(
-          decision,
-          AbortSignal.any([incoming.signal, AbortSignal.timeout(options.idleTimeout ?? 30_000)])
-        ).catch(() => undefined)
-        if (joined == null)
-          throw new TransmissionError('declined', 'the peer did not join this conversation', {
+        const idleTimeout = options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT
+        let joined: ConversationOptions | undefined
+        try {
+          joined = await withDeadline(
+            // 0 or Infinity: the handler may take as long as it likes.
+            { signal: incoming.signal, timeout: idleTimeout > 0 ? idleTimeout : Number.POSITIVE_INFINITY },
+            Number.POSITIVE_INFINITY,
+            async signal =>
+              await raceAbort(
+                Promise.race([
+                  decision,
+                  gone.then(error => {
+                    throw error
+                  })
+                ]),
+                signal
+              )
+          )
+        } catch (error) {
+          const failure =
+            error instanceof Error && error.name === 'TimeoutError'
+              ? new TransmissionError(
+                  'declined',
+                  `the conversation was not joined within the idle timeout of ${idleTimeout} ms`,
+                  { peerId: incoming.peerId }
+                )
+              : (error as Error)
+          unmade(failure)
+          throw failure
+        }
+        if (joined == null) {
+          const declined = new TransmissionError('declined', 'the peer did not join this conversation', {
             peerId: incoming.peerId
           })
+          unmade(declined)
+          throw declined
+        }
         decisions.set(incoming.stream, { joined, made })
         return {
           maxFrame:

@@ -25,9 +25,15 @@ export interface FrameStreamInit {
 }
 
 /**
+ * Bytes read ahead of what a reader asked for before the socket is paused: one chunk frame and
+ * its header, so a stream of chunks flows without a pause per frame, and no more.
+ */
+const READ_AHEAD = 256 * 1024 + 64 * 1024 + FRAME_HEADER_BYTES
+
+/**
  * Frames over one TCP connection to Kubo's tunnel. Reads are pull-based (the socket pauses while
  * nobody reads, so a slow consumer slows the sender instead of filling memory); writes wait for
- * the socket to drain.
+ * the socket to drain, except while the socket is corked (see {@link FrameStream.writeFrames}).
  */
 export class FrameStream {
   readonly socket: Socket
@@ -39,26 +45,37 @@ export class FrameStream {
   #ended = false
   #failure: Error | undefined
   #wake: (() => void) | undefined
+  /** Bytes the current read needs buffered (a whole frame); the read-ahead bound grows to fit it. */
+  #wanted = 0
+  #markEnded: () => void = () => {}
+  /** Resolves once the peer ended the stream or the socket closed (whoever closed it). */
+  readonly ended: Promise<void>
 
   constructor(socket: Socket, init: FrameStreamInit) {
     this.socket = socket
     this.#maxFrame = init.maxFrame
     this.#idleTimeout = init.idleTimeout
     this.peerId = init.peerId
+    this.ended = new Promise(resolve => {
+      this.#markEnded = resolve
+    })
     socket.setNoDelay(true)
     socket.on('data', (chunk: Buffer) => {
       this.#chunks.push(chunk)
       this.#buffered += chunk.byteLength
-      // Keep at most a couple of frames buffered: beyond that, let TCP push back on the sender.
-      if (this.#buffered > this.#maxFrame * 2 + 65_536) socket.pause()
+      // Beyond the frame being read (or one chunk frame when nobody reads), let TCP push back on
+      // the sender: memory per stream stays bounded by what its reader takes.
+      if (this.#buffered >= this.#readAhead()) socket.pause()
       this.#notify()
     })
     socket.on('end', () => {
       this.#ended = true
+      this.#markEnded()
       this.#notify()
     })
     socket.on('close', () => {
       this.#ended = true
+      this.#markEnded()
       this.#notify()
     })
     socket.on('error', error => {
@@ -117,13 +134,13 @@ export class FrameStream {
 
   /** The next `length` raw bytes, without consuming them (to tell protocols apart). */
   async peekBytes(length: number, signal?: AbortSignal): Promise<Uint8Array> {
-    while (this.#buffered < length) await this.#more(signal)
+    await this.#fill(length, signal)
     return this.#peek(length).slice(0, length)
   }
 
   /** Reads exactly `length` raw bytes (the preamble). */
   async readBytes(length: number, signal?: AbortSignal): Promise<Uint8Array> {
-    while (this.#buffered < length) await this.#more(signal)
+    await this.#fill(length, signal)
     const bytes = this.#peek(length).slice(0, length)
     this.#consume(length)
     return bytes
@@ -149,7 +166,7 @@ export class FrameStream {
         }
       )
     }
-    while (this.#buffered < FRAME_HEADER_BYTES + length) await this.#more(signal)
+    await this.#fill(FRAME_HEADER_BYTES + length, signal)
     const joined = this.#peek(FRAME_HEADER_BYTES + length)
     const payload = joined.subarray(FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + length)
     this.#consume(FRAME_HEADER_BYTES + length)
@@ -170,24 +187,51 @@ export class FrameStream {
     return frame
   }
 
-  /** Writes a frame; resolves when the socket has taken it (waits for drain under backpressure). */
-  async write(type: FrameTypeCode, payload: Uint8Array = new Uint8Array(0)): Promise<void> {
+  /**
+   * Writes a frame; resolves when the socket has taken it (waits for drain under backpressure;
+   * `signal` ends only the wait: the frame is already queued whole, so the stream stays intact).
+   */
+  async write(
+    type: FrameTypeCode,
+    payload: Uint8Array = new Uint8Array(0),
+    signal?: AbortSignal
+  ): Promise<void> {
+    await this.writeFrames([{ type, payload }], signal)
+  }
+
+  /**
+   * Writes frames (and raw bytes, e.g. the preamble) as one TCP write, corking the socket only
+   * while they are queued: the cork is never held across an await, because a corked socket
+   * flushes nothing and so never emits the `drain` a write beyond the high-water mark waits for.
+   */
+  async writeFrames(frames: ReadonlyArray<Frame | Uint8Array>, signal?: AbortSignal): Promise<void> {
     this.#checkWritable()
+    signal?.throwIfAborted()
     this.socket.cork()
-    this.socket.write(frameHeader(type, payload.byteLength))
-    const flushed = this.socket.write(payload)
-    this.socket.uncork()
-    if (!flushed) await this.#drain()
+    let flushed = true
+    try {
+      for (const frame of frames) {
+        if (frame instanceof Uint8Array) {
+          flushed = this.socket.write(frame)
+        } else {
+          this.socket.write(frameHeader(frame.type, frame.payload.byteLength))
+          flushed = this.socket.write(frame.payload)
+        }
+      }
+    } finally {
+      this.socket.uncork()
+    }
+    // Someone else's cork (a caller batching writes) would keep `drain` from ever coming.
+    if (!flushed && this.socket.writableCorked === 0) await this.#drain(signal)
   }
 
-  /** Writes raw bytes (the preamble). */
-  async writeRaw(bytes: Uint8Array): Promise<void> {
-    this.#checkWritable()
-    if (!this.socket.write(bytes)) await this.#drain()
+  /** Writes raw bytes (the preamble, the Python toolkit's format). */
+  async writeRaw(bytes: Uint8Array, signal?: AbortSignal): Promise<void> {
+    await this.writeFrames([bytes], signal)
   }
 
-  async writeJson(type: FrameTypeCode, body: object): Promise<void> {
-    await this.write(type, new TextEncoder().encode(JSON.stringify(body)))
+  async writeJson(type: FrameTypeCode, body: object, signal?: AbortSignal): Promise<void> {
+    await this.write(type, new TextEncoder().encode(JSON.stringify(body)), signal)
   }
 
   /** Tells the other side why, best effort, then closes. */
@@ -236,11 +280,16 @@ export class FrameStream {
     }
   }
 
-  async #drain(): Promise<void> {
+  async #drain(signal?: AbortSignal): Promise<void> {
+    if (this.socket.writableLength === 0) return
     await new Promise<void>((resolve, reject) => {
       const onDrain = (): void => {
         cleanup()
         resolve()
+      }
+      const onAbort = (): void => {
+        cleanup()
+        reject(signal?.reason)
       }
       const onClose = (): void => {
         cleanup()
@@ -253,9 +302,11 @@ export class FrameStream {
       const cleanup = (): void => {
         this.socket.off('drain', onDrain)
         this.socket.off('close', onClose)
+        signal?.removeEventListener('abort', onAbort)
       }
       this.socket.on('drain', onDrain)
       this.socket.on('close', onClose)
+      signal?.addEventListener('abort', onAbort, { once: true })
     })
   }
 
@@ -295,7 +346,21 @@ export class FrameStream {
       }
     }
     this.#buffered -= length
-    if (this.socket.isPaused() && this.#buffered <= this.#maxFrame * 2 + 65_536) this.socket.resume()
+  }
+
+  /** Waits until `length` bytes are buffered, letting the socket read that far ahead. */
+  async #fill(length: number, signal?: AbortSignal): Promise<void> {
+    if (this.#buffered >= length) return
+    this.#wanted = length
+    try {
+      while (this.#buffered < length) await this.#more(signal)
+    } finally {
+      this.#wanted = 0
+    }
+  }
+
+  #readAhead(): number {
+    return Math.max(this.#wanted, READ_AHEAD)
   }
 
   async #more(signal?: AbortSignal): Promise<void> {

@@ -39,6 +39,7 @@ export {
   type ContactBook,
   contactsOnly,
   DEFAULT_MAX_MESSAGE_SIZE,
+  MAX_METADATA_BYTES,
   type PeerOptions,
   type Transform,
   type WireProtocol,

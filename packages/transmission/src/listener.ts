@@ -26,7 +26,7 @@ import {
   DEFAULT_IDLE_TIMEOUT,
   DEFAULT_MAX_MESSAGE_SIZE,
   ENCRYPTION_ALLOWANCE,
-  MAX_CONTROL_FRAME,
+  MAX_OPEN_FRAME,
   type PeerOptions,
   protocolFor,
   type Transform
@@ -212,7 +212,8 @@ export async function startListener(
   const inFlight = new Set<Promise<void>>()
   const handle = async (socket: Socket): Promise<void> => {
     const stream = new FrameStream(socket, {
-      maxFrame: MAX_CONTROL_FRAME,
+      // The first frame is `open`, which carries a file's metadata (base64).
+      maxFrame: MAX_OPEN_FRAME,
       idleTimeout: options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT
     })
     // This connection's own signal: the listener closing, or the stream closing (which also takes

@@ -41,8 +41,16 @@ export const DEFAULT_TIMEOUT = 60_000
 export const DEFAULT_IDLE_TIMEOUT = 30_000
 /** Plaintext bytes per chunk frame. */
 export const CHUNK_SIZE = 256 * 1024
-/** Largest control frame (open, accept, error, …) either side accepts. */
+/** Largest control frame (accept, error, close, …) either side accepts. */
 export const MAX_CONTROL_FRAME = 64 * 1024
+/** Largest file metadata a sender takes (bytes, before base64): what the Python toolkit allowed. */
+export const MAX_METADATA_BYTES = 48 * 1024
+/**
+ * Largest `open` frame a listener accepts: a control frame's room plus the metadata, which
+ * travels as base64 (4 bytes per 3), so that metadata of exactly {@link MAX_METADATA_BYTES} fits
+ * with any file name a file system allows (128 KiB).
+ */
+export const MAX_OPEN_FRAME = MAX_CONTROL_FRAME + Math.ceil(MAX_METADATA_BYTES / 3) * 4
 /** Room for what an `encrypt` callback adds to a chunk (nonce, tag, padding). */
 export const ENCRYPTION_ALLOWANCE = 64 * 1024
 export const DEFAULT_MAX_MESSAGE_SIZE = 32 * 1024 * 1024
@@ -95,13 +103,75 @@ export function contactsOnly(
   return async peerId => (await contacts.getContact(peerId)) != null
 }
 
-/** The caller's signal and timeout as one signal. */
-export function callSignal(options: CallOptions, defaultTimeout = DEFAULT_TIMEOUT): AbortSignal {
+/** One call's deadline: `signal` aborts with the caller's reason, or a `TimeoutError` after `timeout` ms. */
+export interface Deadline {
+  readonly signal: AbortSignal
+  /** Stops the timer and lets go of the caller's signal; call it once the call has settled. */
+  clear(): void
+}
+
+/**
+ * The caller's signal and timeout (ms; `Infinity`: none) as one signal. Not
+ * `AbortSignal.any([signal, AbortSignal.timeout(ms)])`: on Node 20 the timeout signal inside it
+ * can be garbage-collected before it fires, and the call then never times out. A timer of our
+ * own holds the controller until it fires or `clear()` runs.
+ */
+export function callDeadline(options: CallOptions, defaultTimeout = DEFAULT_TIMEOUT): Deadline {
   const timeout = options.timeout ?? defaultTimeout
-  return AbortSignal.any([
-    ...(options.signal == null ? [] : [options.signal]),
-    ...(Number.isFinite(timeout) ? [AbortSignal.timeout(timeout)] : [])
-  ])
+  if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0) {
+    throw new InvalidArgumentError(
+      'timeout',
+      `expected milliseconds (a number >= 0, or Infinity), got ${timeout}`
+    )
+  }
+  const controller = new AbortController()
+  const outer = options.signal
+  const onAbort = (): void => controller.abort(outer?.reason)
+  if (outer?.aborted === true) controller.abort(outer.reason)
+  else outer?.addEventListener('abort', onAbort, { once: true })
+  const timer = Number.isFinite(timeout)
+    ? setTimeout(() => {
+        controller.abort(new DOMException(`The operation timed out after ${timeout} ms`, 'TimeoutError'))
+      }, timeout)
+    : undefined
+  return {
+    signal: controller.signal,
+    clear: () => {
+      clearTimeout(timer)
+      outer?.removeEventListener('abort', onAbort)
+    }
+  }
+}
+
+/** Runs `call` under the caller's deadline, and clears it however `call` settles. */
+export async function withDeadline<T>(
+  options: CallOptions,
+  defaultTimeout: number,
+  call: (signal: AbortSignal) => Promise<T>
+): Promise<T> {
+  const deadline = callDeadline(options, defaultTimeout)
+  try {
+    return await call(deadline.signal)
+  } finally {
+    deadline.clear()
+  }
+}
+
+/** `promise`, or the signal's reason as soon as it aborts (the work behind `promise` goes on). */
+export async function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  signal.throwIfAborted()
+  let onAbort: (() => void) | undefined
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        onAbort = () => reject(signal.reason)
+        signal.addEventListener('abort', onAbort, { once: true })
+      })
+    ])
+  } finally {
+    if (onAbort != null) signal.removeEventListener('abort', onAbort)
+  }
 }
 
 export function checkPositive(name: string, value: number | undefined): void {

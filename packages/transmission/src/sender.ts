@@ -4,19 +4,22 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { InvalidArgumentError } from '@tk/rpc'
 import { StreamClosedError, TransmissionError } from './errors.js'
-import { FrameStream } from './frame-stream.js'
+import { type Frame, FrameStream } from './frame-stream.js'
 import {
   CHUNK_SIZE,
-  callSignal,
   checkedPeerId,
   clientOf,
   DEFAULT_IDLE_TIMEOUT,
+  DEFAULT_TIMEOUT,
   MAX_CONTROL_FRAME,
+  MAX_METADATA_BYTES,
+  MAX_OPEN_FRAME,
   type PeerOptions,
   protocolFor,
   resolvePeer,
   type Transform,
-  type WireProtocolOptions
+  type WireProtocolOptions,
+  withDeadline
 } from './options.js'
 import { type AcceptHeader, FrameType, type OpenHeader, PREAMBLE } from './protocol.js'
 // Python IPFS-Toolkit compatibility: the `protocol` option dispatches there.
@@ -46,9 +49,35 @@ export interface TransmitFileOptions extends TransmitOptions {
   retries?: number
 }
 
-const MAX_METADATA_BYTES = 48 * 1024
 /** Data up to this size is sent without waiting for the listener's `accept`. */
-const EAGER_LIMIT = 64 * 1024
+export const EAGER_LIMIT = 64 * 1024
+
+/** The `open` frame's payload; a header beyond what listeners take is refused here, before any request. */
+export function encodeOpen(header: OpenHeader): Uint8Array {
+  const payload = new TextEncoder().encode(JSON.stringify(header))
+  if (payload.byteLength > MAX_OPEN_FRAME) {
+    throw new InvalidArgumentError(
+      header.kind === 'file' ? 'filePath' : 'name',
+      `the name makes the open frame ${payload.byteLength} bytes, beyond the ${MAX_OPEN_FRAME} a listener takes; use a shorter name`
+    )
+  }
+  return payload
+}
+
+/** Metadata as bytes, refused (before any request) beyond {@link MAX_METADATA_BYTES}. */
+export function checkedMetadata(metadata: Uint8Array | string | undefined): Uint8Array | undefined {
+  const bytes = typeof metadata === 'string' ? new TextEncoder().encode(metadata) : metadata
+  if (bytes != null && !(bytes instanceof Uint8Array)) {
+    throw new InvalidArgumentError('metadata', 'expected a Uint8Array or a string')
+  }
+  if (bytes != null && bytes.byteLength > MAX_METADATA_BYTES) {
+    throw new InvalidArgumentError(
+      'metadata',
+      `at most ${MAX_METADATA_BYTES} bytes (48 KiB), got ${bytes.byteLength}; send larger data as a file or a message`
+    )
+  }
+  return bytes
+}
 
 /** Opens one stream to the listener and sends our preamble and `open`; resolves with its `accept`. */
 export async function openStream(
@@ -57,9 +86,10 @@ export async function openStream(
   header: OpenHeader,
   options: PeerOptions,
   signal: AbortSignal,
-  /** Content to send right behind `open`, before the `accept` (small data: saves a round trip). */
-  eager?: (stream: FrameStream) => Promise<void>
+  /** Frames to send right behind `open`, before the `accept` (small data: saves a round trip). */
+  eager: readonly Frame[] = []
 ): Promise<{ stream: FrameStream; accept: AcceptHeader }> {
+  const open = encodeOpen(header)
   const protocol = protocolFor(listenerName)
   const socket = await forwardPoolFor(clientOf(options)).connect(peerId, protocol, signal)
   const stream = new FrameStream(socket, {
@@ -71,11 +101,7 @@ export async function openStream(
   signal.addEventListener('abort', onAbort, { once: true })
   try {
     // One TCP write for everything up to the answer: fewer packets through Kubo's tunnel.
-    stream.socket.cork()
-    await stream.writeRaw(PREAMBLE)
-    await stream.writeJson(FrameType.open, header)
-    if (eager != null) await eager(stream)
-    stream.socket.uncork()
+    await stream.writeFrames([PREAMBLE, { type: FrameType.open, payload: open }, ...eager], signal)
     const reply = await stream.expect([FrameType.accept], signal)
     const accept = JSON.parse(new TextDecoder().decode(reply.payload)) as AcceptHeader
     return { stream, accept }
@@ -122,40 +148,48 @@ export async function transmitData(
   if (!(bytes instanceof Uint8Array))
     throw new InvalidArgumentError('data', 'expected a Uint8Array or a string')
   const python = speaksPython(options.protocol)
-  const signal = callSignal(options)
-  const peerId = await resolvePeer(peerIdOrName, options, signal)
-  // --- Python IPFS-Toolkit compatibility ---
-  if (python) return await transmitDataToPython(bytes, peerId, listenerName, options, signal)
-  // --- end ---
-  const sendContent = async (stream: FrameStream): Promise<void> => {
-    for (let offset = 0; offset < bytes.byteLength; offset += CHUNK_SIZE) {
-      const piece = bytes.subarray(offset, offset + CHUNK_SIZE)
-      await stream.write(FrameType.chunk, options.encrypt == null ? piece : await options.encrypt(piece))
+  await withDeadline(options, DEFAULT_TIMEOUT, async signal => {
+    const peerId = await resolvePeer(peerIdOrName, options, signal)
+    // --- Python IPFS-Toolkit compatibility ---
+    if (python) return await transmitDataToPython(bytes, peerId, listenerName, options, signal)
+    // --- end ---
+    const frames = async function* (): AsyncGenerator<Frame> {
+      for (let offset = 0; offset < bytes.byteLength; offset += CHUNK_SIZE) {
+        const piece = bytes.subarray(offset, offset + CHUNK_SIZE)
+        yield {
+          type: FrameType.chunk,
+          payload: options.encrypt == null ? piece : await options.encrypt(piece)
+        }
+      }
+      yield { type: FrameType.end, payload: createHash('sha256').update(bytes).digest() }
     }
-    await stream.write(FrameType.end, createHash('sha256').update(bytes).digest())
-  }
-  // Small data goes out with `open`, before the listener accepts: one round trip instead of two.
-  // Larger data waits for `accept`, so a refusal costs no bandwidth.
-  const eager = bytes.byteLength <= EAGER_LIMIT
-  const { stream } = await openStream(
-    peerId,
-    listenerName,
-    { kind: 'data', size: bytes.byteLength },
-    options,
-    signal,
-    eager ? sendContent : undefined
-  )
-  const onAbort = (): void => stream.close()
-  signal.addEventListener('abort', onAbort, { once: true })
-  try {
-    if (!eager) await sendContent(stream)
-    await stream.expect([FrameType.done], signal)
-  } catch (error) {
-    throw explain(error, signal, peerId, stream)
-  } finally {
-    signal.removeEventListener('abort', onAbort)
-    stream.close()
-  }
+    // Small data goes out with `open`, before the listener accepts: one round trip instead of two.
+    // Larger data waits for `accept`, so a refusal costs no bandwidth.
+    let eager: Frame[] | undefined
+    if (bytes.byteLength <= EAGER_LIMIT) {
+      eager = []
+      for await (const frame of frames()) eager.push(frame)
+    }
+    const { stream } = await openStream(
+      peerId,
+      listenerName,
+      { kind: 'data', size: bytes.byteLength },
+      options,
+      signal,
+      eager
+    )
+    const onAbort = (): void => stream.close()
+    signal.addEventListener('abort', onAbort, { once: true })
+    try {
+      if (eager == null) for await (const frame of frames()) await stream.writeFrames([frame], signal)
+      await stream.expect([FrameType.done], signal)
+    } catch (error) {
+      throw explain(error, signal, peerId, stream)
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+      stream.close()
+    }
+  })
 }
 
 /**
@@ -172,14 +206,7 @@ export async function transmitFile(
 ): Promise<void> {
   if (options.contacts == null) checkedPeerId(peerIdOrName)
   protocolFor(listenerName)
-  const metadata =
-    typeof options.metadata === 'string' ? new TextEncoder().encode(options.metadata) : options.metadata
-  if (metadata != null && metadata.byteLength > MAX_METADATA_BYTES) {
-    throw new InvalidArgumentError(
-      'metadata',
-      `at most ${MAX_METADATA_BYTES} bytes, got ${metadata.byteLength}`
-    )
-  }
+  const metadata = checkedMetadata(options.metadata)
   let stat: Awaited<ReturnType<typeof fs.stat>>
   try {
     stat = await fs.stat(filePath)
@@ -190,11 +217,6 @@ export async function transmitFile(
   }
   if (!stat.isFile()) throw new InvalidArgumentError('filePath', `${filePath} is not a file`)
   const python = speaksPython(options.protocol)
-  const signal = callSignal(options, Number.POSITIVE_INFINITY)
-  const peerId = await resolvePeer(peerIdOrName, options, signal)
-  // --- Python IPFS-Toolkit compatibility ---
-  if (python) return await transmitFileToPython(filePath, peerId, listenerName, metadata, options, signal)
-  // --- end ---
   const header: OpenHeader = {
     kind: 'file',
     size: stat.size,
@@ -202,17 +224,24 @@ export async function transmitFile(
     metadata: metadata == null ? undefined : Buffer.from(metadata).toString('base64'),
     resume: true
   }
-  const started = Date.now()
-  let retriesLeft = options.retries ?? 3
-  for (;;) {
-    try {
-      await sendFileOnce(filePath, stat.size, peerId, listenerName, header, options, signal, started)
-      return
-    } catch (error) {
-      if (signal.aborted || retriesLeft <= 0 || !(error instanceof StreamClosedError)) throw error
-      retriesLeft--
+  if (!python) encodeOpen(header)
+  await withDeadline(options, Number.POSITIVE_INFINITY, async signal => {
+    const peerId = await resolvePeer(peerIdOrName, options, signal)
+    // --- Python IPFS-Toolkit compatibility ---
+    if (python) return await transmitFileToPython(filePath, peerId, listenerName, metadata, options, signal)
+    // --- end ---
+    const started = Date.now()
+    let retriesLeft = options.retries ?? 3
+    for (;;) {
+      try {
+        await sendFileOnce(filePath, stat.size, peerId, listenerName, header, options, signal, started)
+        return
+      } catch (error) {
+        if (signal.aborted || retriesLeft <= 0 || !(error instanceof StreamClosedError)) throw error
+        retriesLeft--
+      }
     }
-  }
+  })
 }
 
 async function sendFileOnce(
@@ -258,7 +287,11 @@ async function sendFileOnce(
       })) {
         const piece = chunk as Buffer
         hash.update(piece)
-        await stream.write(FrameType.chunk, options.encrypt == null ? piece : await options.encrypt(piece))
+        await stream.write(
+          FrameType.chunk,
+          options.encrypt == null ? piece : await options.encrypt(piece),
+          signal
+        )
         sent += piece.byteLength
         report()
       }
@@ -272,7 +305,7 @@ async function sendFileOnce(
         }
       )
     }
-    await stream.write(FrameType.end, hash.digest())
+    await stream.write(FrameType.end, hash.digest(), signal)
     await stream.expect([FrameType.done], signal)
     if (size === offset) report()
   } catch (error) {

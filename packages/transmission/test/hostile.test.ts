@@ -599,8 +599,9 @@ function hostileCases(): HostileCase[] {
   add(200, 'frame header announcing 4 GiB', 'too-large', index => {
     const header = Buffer.alloc(5)
     header[0] = pick([Type.open, Type.chunk, Type.end, Type.message])
-    // Mostly 4 GiB - 1 (the largest u32), sometimes one byte past the 64 KiB control-frame limit.
-    header.writeUInt32BE(index % 4 === 0 ? 64 * 1024 + 1 : 0xffff_ffff, 1)
+    // Mostly 4 GiB - 1 (the largest u32), sometimes one byte past the 128 KiB limit of the first
+    // frame (`open`: a control frame plus 48 KiB of metadata in base64).
+    header.writeUInt32BE(index % 4 === 0 ? 128 * 1024 + 1 : 0xffff_ffff, 1)
     return Buffer.concat([PREAMBLE, header, randomBytes(randomInt(0, 256))])
   })
   const badOpens = [

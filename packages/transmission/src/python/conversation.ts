@@ -8,7 +8,15 @@ import type { KuboClient } from '@tk/rpc'
 import { Conversation, type ConversationOptions } from '../conversation.js'
 import { StreamClosedError, TransmissionError } from '../errors.js'
 import { FrameStream } from '../frame-stream.js'
-import { CHUNK_SIZE, DEFAULT_MAX_MESSAGE_SIZE, ENCRYPTION_ALLOWANCE, MAX_CONTROL_FRAME } from '../options.js'
+import {
+  CHUNK_SIZE,
+  DEFAULT_MAX_MESSAGE_SIZE,
+  DEFAULT_TIMEOUT,
+  ENCRYPTION_ALLOWANCE,
+  MAX_CONTROL_FRAME,
+  raceAbort,
+  withDeadline
+} from '../options.js'
 import {
   type ErrorCode,
   type FileDoneBody,
@@ -46,7 +54,7 @@ export async function startPythonConversation(
   options: PythonConversationOptions,
   signal: AbortSignal
 ): Promise<Conversation> {
-  const inboxes = await openInboxes(client, conversationName, peerId, options, false)
+  const inboxes = await openInboxesWithin(signal, client, conversationName, peerId, options, false)
   try {
     await sendPythonTransmission(
       client,
@@ -55,6 +63,8 @@ export async function startPythonConversation(
       joinFields([utf8(CONVERSATION_REQUEST), utf8(conversationName)]),
       { signal, idleTimeout: options.idleTimeout }
     )
+    // The Python listener answers with its join from a thread of its own; if its handler failed it
+    // never does, and only `signal` (the caller's timeout) ends this wait.
     const joined = parseHandshake(await inboxes.messages.next(0, signal), CONVERSATION_JOINED)
     if (joined == null) {
       throw new TransmissionError(
@@ -76,7 +86,8 @@ export async function startPythonConversation(
 /**
  * Joins a conversation a Python peer started (its request named `conversationName`): our inboxes
  * under that name as ipfs_tk does (or a unique one when this node already has it), then our join
- * to the starter's `/x/<conversationName>`.
+ * to the starter's `/x/<conversationName>`. Bounded by `signal` and by a deadline of its own
+ * (the default timeout), so a `join()` always settles.
  */
 export async function joinPythonConversation(
   client: KuboClient,
@@ -85,19 +96,40 @@ export async function joinPythonConversation(
   options: PythonConversationOptions,
   signal: AbortSignal
 ): Promise<Conversation> {
-  const inboxes = await openInboxes(client, conversationName, peerId, options, true)
+  return await withDeadline({ signal }, DEFAULT_TIMEOUT, async deadline => {
+    const inboxes = await openInboxesWithin(deadline, client, conversationName, peerId, options, true)
+    try {
+      await sendPythonTransmission(
+        client,
+        peerId,
+        `/x/${conversationName}`,
+        joinFields([utf8(CONVERSATION_JOINED), utf8(inboxes.messages.name)]),
+        { signal: deadline, idleTimeout: options.idleTimeout }
+      )
+      return await bridge(client, conversationName, peerId, conversationName, inboxes, options)
+    } catch (error) {
+      await inboxes.close()
+      throw deadline.aborted ? deadline.reason : error
+    }
+  })
+}
+
+/** {@link openInboxes}, given up when `signal` aborts (inboxes that open later are closed at once). */
+async function openInboxesWithin(
+  signal: AbortSignal,
+  ...args: Parameters<typeof openInboxes>
+): Promise<Inboxes> {
+  const opening = openInboxes(...args)
   try {
-    await sendPythonTransmission(
-      client,
-      peerId,
-      `/x/${conversationName}`,
-      joinFields([utf8(CONVERSATION_JOINED), utf8(inboxes.messages.name)]),
-      { signal, idleTimeout: options.idleTimeout }
-    )
-    return await bridge(client, conversationName, peerId, conversationName, inboxes, options)
+    return await raceAbort(opening, signal)
   } catch (error) {
-    await inboxes.close()
-    throw signal.aborted ? signal.reason : error
+    void opening.then(
+      async inboxes => await inboxes.close(),
+      () => {
+        // Failed to open after all: nothing to close.
+      }
+    )
+    throw error
   }
 }
 

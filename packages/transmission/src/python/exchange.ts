@@ -1,7 +1,7 @@
 import type { KuboClient } from '@tk/rpc'
 import { StreamClosedError, TransmissionError } from '../errors.js'
 import { FrameStream } from '../frame-stream.js'
-import type { Transform } from '../options.js'
+import { DEFAULT_TIMEOUT, raceAbort, type Transform } from '../options.js'
 import { forwardPoolFor } from '../tunnels.js'
 import { checksumByte, encodePythonFrame, equalBytes, fromUtf8, utf8, withChecksum } from './b255.js'
 import { openDataTunnel } from './tunnels.js'
@@ -24,12 +24,13 @@ const ownIds = new WeakMap<KuboClient, Promise<string>>()
 export async function ownPeerId(client: KuboClient, signal: AbortSignal): Promise<string> {
   let id = ownIds.get(client)
   if (id == null) {
-    id = client.id({ signal }).then(info => info.id)
+    // Shared by concurrent callers, so not tied to one caller's signal: each races its own.
+    id = client.id({ timeout: DEFAULT_TIMEOUT }).then(info => info.id)
     ownIds.set(client, id)
     // A failed lookup must not stick: the next call asks again.
     id.catch(() => ownIds.delete(client))
   }
-  return await id
+  return await raceAbort(id, signal)
 }
 
 export interface PythonSendOptions {
@@ -82,10 +83,13 @@ async function exchange(
     peerId
   })
   let tunnelName: string
+  const closeRequest = (): void => requestStream.close()
+  signal.addEventListener('abort', closeRequest, { once: true })
   try {
-    await requestStream.writeRaw(encodePythonFrame(request))
+    await requestStream.writeRaw(encodePythonFrame(request), signal)
     tunnelName = await readAcceptReply(requestStream, signal)
   } finally {
+    signal.removeEventListener('abort', closeRequest)
     requestStream.close()
   }
   const dataStream = new FrameStream(await pool.connect(peerId, `/x/${tunnelName}`, signal), {
@@ -93,8 +97,10 @@ async function exchange(
     idleTimeout,
     peerId
   })
+  const closeData = (): void => dataStream.close()
+  signal.addEventListener('abort', closeData, { once: true })
   try {
-    await dataStream.writeRaw(encodePythonFrame(payload))
+    await dataStream.writeRaw(encodePythonFrame(payload), signal)
     const reply = await readUnframed(dataStream, FINISHED.length, FINISHED.length, signal)
     if (!equalBytes(reply, utf8(FINISHED))) {
       throw new TransmissionError('protocol', 'The Python receiver did not answer "Finished!"', {
@@ -103,6 +109,7 @@ async function exchange(
       })
     }
   } finally {
+    signal.removeEventListener('abort', closeData)
     dataStream.close()
   }
 }
