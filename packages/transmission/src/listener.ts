@@ -278,7 +278,9 @@ export async function startListener(
         try {
           kept =
             (await spec.foreign(
-              { stream, peerId, signal, report: error => report(error, peerId) },
+              // The listener's lifetime, not this connection's: a Python sender closes its request
+              // connection once it has read the reply, and the exchange goes on in the data tunnel.
+              { stream, peerId, signal: controller.signal, report: error => report(error, peerId) },
               firstByte
             )) === 'keep'
         } finally {

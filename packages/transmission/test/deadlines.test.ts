@@ -63,35 +63,35 @@ const readsNeverAnswers = (socket: Socket): void => {
   socket.resume()
 }
 
-/** Reads the peer-id line, the preamble and `open`, answers `accept`, then reads on and answers nothing more. */
-const acceptsThenSilent = (socket: Socket): void => {
-  let buffered = Buffer.alloc(0)
-  let accepted = false
-  socket.on('data', (chunk: Buffer) => {
-    if (accepted) return
-    buffered = Buffer.concat([buffered, chunk])
-    const newline = buffered.indexOf(0x0a)
-    // peer id line, 5-byte preamble, then the open frame's 5-byte header and payload
-    if (newline < 0 || buffered.byteLength < newline + 1 + 5 + 5) return
-    const length = buffered.readUInt32BE(newline + 1 + 5 + 1)
-    if (buffered.byteLength < newline + 1 + 5 + 5 + length) return
-    accepted = true
-    const body = Buffer.from(JSON.stringify({ maxFrame: 64 * 1024 * 1024 }))
-    const header = Buffer.alloc(5)
-    header[0] = 0x02
-    header.writeUInt32BE(body.byteLength, 1)
-    socket.write(Buffer.concat([header, body]))
-  })
+/**
+ * Reads the peer-id line, the preamble and `open`, answers `accept`, then answers nothing more;
+ * with `stopReading`, it also reads nothing more, so the sender's writes back up.
+ */
+function acceptor({ stopReading }: { stopReading: boolean }): (socket: Socket) => void {
+  return socket => {
+    let buffered = Buffer.alloc(0)
+    const onData = (chunk: Buffer): void => {
+      buffered = Buffer.concat([buffered, chunk])
+      const newline = buffered.indexOf(0x0a)
+      // peer id line, 5-byte preamble, then the open frame's 5-byte header and payload
+      if (newline < 0 || buffered.byteLength < newline + 1 + 5 + 5) return
+      const length = buffered.readUInt32BE(newline + 1 + 5 + 1)
+      if (buffered.byteLength < newline + 1 + 5 + 5 + length) return
+      const body = Buffer.from(JSON.stringify({ maxFrame: 64 * 1024 * 1024 }))
+      const header = Buffer.alloc(5)
+      header[0] = 0x02
+      header.writeUInt32BE(body.byteLength, 1)
+      socket.write(Buffer.concat([header, body]))
+      socket.off('data', onData)
+      if (stopReading) socket.pause()
+      else socket.resume()
+    }
+    socket.on('data', onData)
+  }
 }
 
-/** As `acceptsThenSilent`, and stops reading once it accepted: the sender's writes back up. */
-const acceptsThenStopsReading = (socket: Socket): void => {
-  acceptsThenSilent(socket)
-  socket.on('data', () => {
-    // After the accept is out, read nothing more: TCP pushes back on the sender.
-    setImmediate(() => socket.pause())
-  })
-}
+const acceptsThenSilent = acceptor({ stopReading: false })
+const acceptsThenStopsReading = acceptor({ stopReading: true })
 
 /**
  * Runs `call`, which must reject within `timeout` plus the margin, with one of `names` (by
