@@ -15,6 +15,12 @@ import {
   readUnframed
 } from './wire.js'
 
+/**
+ * How long a Python sender has to connect to the data tunnel after our reply (ms): ipfs_tk does it
+ * right after reading the reply (one `p2p forward` and a connect), so this is generous.
+ */
+const DATA_CONNECT_TIMEOUT = 10_000
+
 /** A request we did not take: the peer was told (`not accepted`), the listener's `onError` hears why. */
 export class RefusedRequestError extends TransmissionError {}
 
@@ -174,10 +180,18 @@ export async function answerPythonRequest(
   }
   const tunnel = await openDataTunnel(options.client, peerId, options.idleTimeout, signal)
   try {
+    if (stream.closed) {
+      // The sender left while the tunnel opened: nobody will come to it.
+      throw new StreamClosedError('The Python sender went away before the reply', peerId)
+    }
     await stream.writeRaw(utf8(`${REQUEST_ACCEPTED}${tunnel.name}`))
     // The Python sender closes its end once it read the reply; our close must not cut the reply.
     void stream.closeAfterPeer(1_000)
-    const dataStream = await tunnel.accept(options.idleTimeout)
+    // From here on the request connection is done with (its closing is no failure); a sender
+    // that does not come to the data tunnel at once is not coming, and the tunnel is freed.
+    const dataStream = await tunnel.accept(
+      options.idleTimeout > 0 ? Math.min(options.idleTimeout, DATA_CONNECT_TIMEOUT) : DATA_CONNECT_TIMEOUT
+    )
     try {
       let data = await readPythonFrame(dataStream, options.maxSize, signal)
       if (options.transform != null) {
