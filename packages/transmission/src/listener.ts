@@ -149,7 +149,12 @@ interface ServeSpec {
    * the Python IPFS-Toolkit); without it such a stream gets `unsupported-version`.
    */
   foreign?: (
-    incoming: Omit<Incoming, 'header' | 'minRate' | 'rateWindow'>,
+    incoming: Omit<Incoming, 'header' | 'minRate' | 'rateWindow'> & {
+      /** Aborts at the opening deadline: the request must have arrived by then. */
+      opening: AbortSignal
+      /** The request has arrived: the opening deadline no longer applies. */
+      opened: () => void
+    },
     firstByte: number
   ) => Promise<'close' | 'keep'>
   /** Serves the stream after `accept` was sent; `keep` hands the stream on (a conversation) instead of closing it. */
@@ -264,11 +269,11 @@ export async function startListener(
       openingPeer = peerId
       const [firstByte = 0] = await stream.peekBytes(1, openingSignal)
       if (firstByte !== PREAMBLE[0] && spec.foreign != null) {
-        endOpening()
         // Another protocol's peers are served beside the queue, with bounds of their own: each
         // such request holds a `p2p listen` in Kubo, and one that stalls must not hold a slot
-        // our own senders are waiting for.
+        // our own senders are waiting for. Its request is still bound by the opening deadline.
         if (foreignActive >= maxForeign || !foreignPerPeer.take(peerId)) {
+          endOpening()
           stream.close()
           throw new TransmissionError('busy', 'the listener is serving its maximum; try again later', {
             peerId
@@ -278,9 +283,16 @@ export async function startListener(
         try {
           kept =
             (await spec.foreign(
-              // The listener's lifetime, not this connection's: a Python sender closes its request
-              // connection once it has read the reply, and the exchange goes on in the data tunnel.
-              { stream, peerId, signal: controller.signal, report: error => report(error, peerId) },
+              {
+                stream,
+                peerId,
+                // The listener's lifetime, not this connection's: a Python sender closes its request
+                // connection once it has read the reply, and the exchange goes on in the data tunnel.
+                signal: controller.signal,
+                report: error => report(error, peerId),
+                opening: openingSignal,
+                opened: endOpening
+              },
               firstByte
             )) === 'keep'
         } finally {

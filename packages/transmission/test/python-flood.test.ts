@@ -51,14 +51,13 @@ describe('a flood of Python-format requests', () => {
   }, async () => {
     const received: string[] = []
     const fdsBefore = readdirSync('/proc/self/fd').length
-    await using _listener = await listenForTransmissions(
-      'flooded',
-      data => void received.push(sha256(data)),
-      {
-        ipfs: b.ipfs,
-        onError: () => {}
-      }
-    )
+    // Closed by hand below (and by `await using` should the test fail first).
+    await using listener = await listenForTransmissions('flooded', data => void received.push(sha256(data)), {
+      ipfs: b.ipfs,
+      // Long, so the accepted requests are still waiting for their data when the listener closes.
+      idleTimeout: 60_000,
+      onError: () => {}
+    })
     await using tunnel = await c.ipfs.client.p2p.forward(
       '/x/flooded',
       '/ip4/127.0.0.1/tcp/0',
@@ -107,10 +106,53 @@ describe('a flood of Python-format requests', () => {
     } finally {
       for (const socket of sockets) socket.destroy()
     }
-    // The stalled ones give up at the idle timeout; nothing is left behind.
+    // Closing does not wait out the Python requests still waiting for their data, and leaves
+    // nothing behind: no data tunnel in Kubo, no socket in this process.
+    const closing = Date.now()
+    await listener.close()
+    expect(Date.now() - closing).toBeLessThan(3_000)
     await expect.poll(dataTunnels, { timeout: 15_000, interval: 500 }).toBe(0)
     await expect
       .poll(() => readdirSync('/proc/self/fd').length, { timeout: 10_000 })
       .toBeLessThanOrEqual(fdsBefore + 6)
+  })
+
+  it('a Python request dribbled one byte a second is cut at the opening deadline', {
+    timeout: 60_000
+  }, async () => {
+    await using _listener = await listenForTransmissions('dribbled', () => {}, {
+      ipfs: b.ipfs,
+      openingTimeout: 2_000,
+      // Long: only the opening deadline can cut the dribbler in time.
+      idleTimeout: 60_000,
+      onError: () => {}
+    })
+    await using tunnel = await c.ipfs.client.p2p.forward(
+      '/x/dribbled',
+      '/ip4/127.0.0.1/tcp/0',
+      `/p2p/${b.node.peerId}`,
+      { foreground: true }
+    )
+    const port = Number(/\/tcp\/(\d+)/.exec(tunnel.listenAddress)?.[1])
+    const request = encodePythonFrame(withChecksum(utf8(c.node.peerId)))
+    const socket = net.connect({ host: '127.0.0.1', port })
+    socket.on('error', () => {})
+    await once(socket, 'connect')
+    const closed = once(socket, 'close')
+    const started = Date.now()
+    let sent = 0
+    const dribble = setInterval(() => {
+      if (sent < request.byteLength) socket.write(request.subarray(sent, ++sent))
+    }, 1_000)
+    try {
+      socket.write(request.subarray(0, ++sent))
+      await closed
+      expect(Date.now() - started).toBeLessThan(2_000 + 3_000)
+      // It never got as far as a data tunnel.
+      expect(sent).toBeLessThan(request.byteLength)
+    } finally {
+      clearInterval(dribble)
+      socket.destroy()
+    }
   })
 })

@@ -9,10 +9,11 @@ import {
   DEFAULT_TIMEOUT,
   ENCRYPTION_ALLOWANCE
 } from '../options.js'
+import { b255DigitsFor, decodeB255 } from './b255.js'
 import { joinPythonConversation } from './conversation.js'
 import { answerPythonRequest } from './exchange.js'
 import { receivePythonFile } from './files.js'
-import { CONVERSATION_REQUEST, parseHandshake } from './wire.js'
+import { CONVERSATION_REQUEST, MAX_REQUEST_BYTES, parseHandshake } from './wire.js'
 
 /** What `startListener` hands a `foreign` hook: the stream past Kubo's peer-id line. */
 export interface ForeignIncoming {
@@ -23,6 +24,10 @@ export interface ForeignIncoming {
   signal: AbortSignal
   /** The listener's `onError` (or its log line). */
   report: (error: Error) => void
+  /** Aborts at the listener's opening deadline: the request must have arrived by then. */
+  opening: AbortSignal
+  /** Tells the listener the request has arrived (its opening is over). */
+  opened: () => void
 }
 
 export type ForeignHook = (incoming: ForeignIncoming, firstByte: number) => Promise<'close' | 'keep'>
@@ -36,7 +41,7 @@ const MAX_CONVERSATION_REQUEST_BYTES = 64 * 1024
  */
 async function receiveHandshake(
   options: ListenOptions,
-  { stream, peerId, signal }: Omit<ForeignIncoming, 'report'>,
+  { stream, peerId, signal }: Pick<ForeignIncoming, 'stream' | 'peerId' | 'signal'>,
   what: string
 ): Promise<NonNullable<ReturnType<typeof parseHandshake>>> {
   const request = await answerPythonRequest(stream, peerId, {
@@ -67,6 +72,10 @@ function foreignHook<T>(
       incoming.report(error instanceof Error ? error : new Error(String(error)))
     let value: T
     try {
+      // The whole request within the opening deadline, whatever the pace of its bytes; only
+      // then the exchange, whose waits the idle timeout bounds.
+      await bufferRequest(incoming.stream, MAX_REQUEST_BYTES, incoming.opening)
+      incoming.opened()
       value = await receive(incoming)
     } catch (error) {
       if (!incoming.signal.aborted) report(error)
@@ -75,6 +84,26 @@ function foreignHook<T>(
     const delivered = deliver(value).catch(report)
     if (!detached) await delivered
     return 'close'
+  }
+}
+
+/**
+ * Waits until a whole request frame (`b255(length) 0x00 payload`) is buffered, without reading it;
+ * a prefix that cannot be a request's returns at once, for the reader to refuse.
+ */
+async function bufferRequest(stream: FrameStream, maxLength: number, signal: AbortSignal): Promise<void> {
+  const maxDigits = b255DigitsFor(maxLength)
+  for (let have = 1; have <= maxDigits + 1; have++) {
+    const bytes = await stream.peekBytes(have, signal)
+    if (bytes[have - 1] !== 0) continue
+    let length: number
+    try {
+      length = decodeB255(bytes.subarray(0, have - 1))
+    } catch {
+      return
+    }
+    if (length <= maxLength) await stream.peekBytes(have + length, signal)
+    return
   }
 }
 

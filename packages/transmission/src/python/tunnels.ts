@@ -106,7 +106,9 @@ export async function openDataTunnel(
     name,
     accept: async timeout => {
       let timer: NodeJS.Timeout | undefined
+      let onAbort: (() => void) | undefined
       try {
+        signal.throwIfAborted()
         return await Promise.race([
           delivered,
           new Promise<never>((_, reject) => {
@@ -121,10 +123,14 @@ export async function openDataTunnel(
                 ),
               timeout
             )
+            // The listener closing (or the request's stream closing) ends the wait at once.
+            onAbort = () => reject(signal.reason)
+            signal.addEventListener('abort', onAbort, { once: true })
           })
         ])
       } finally {
         clearTimeout(timer)
+        if (onAbort != null) signal.removeEventListener('abort', onAbort)
       }
     },
     close: async () => {
