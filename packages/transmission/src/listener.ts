@@ -227,7 +227,11 @@ export async function startListener(
     const onClose = (): void =>
       connection.abort(new StreamClosedError('The peer closed the stream while it waited', stream.peerId))
     socket.once('close', onClose)
-    const signal = AbortSignal.any([controller.signal, connection.signal])
+    // Forwarded by hand, not `AbortSignal.any`: nothing per connection stays attached to the
+    // listener's long-lived signal once the connection is done.
+    const onListenerClose = (): void => connection.abort(controller.signal.reason)
+    controller.signal.addEventListener('abort', onListenerClose, { once: true })
+    const signal = connection.signal
     // The whole opening (peer-id line, preamble, `open`) has one deadline, whatever the pace of its bytes.
     const openingDeadline = new AbortController()
     const openingTimer = setTimeout(
@@ -357,6 +361,7 @@ export async function startListener(
     } finally {
       endOpening()
       socket.off('close', onClose)
+      controller.signal.removeEventListener('abort', onListenerClose)
       if (!kept) stream.close()
     }
   }
