@@ -292,7 +292,9 @@ describe('.part files', () => {
     // 20 000 frames: one progress call (and one write) each would be 20 000.
     expect(progress.length).toBeLessThanOrEqual(2)
     expect(progress.at(-1)).toBe(content.byteLength)
-    expect(writeCalls() - writesBefore).toBeLessThan(1_000)
+    // The whole process's write calls (sockets, the test runner's pipe too): one per frame would be
+    // 20 000 on top of those.
+    expect(writeCalls() - writesBefore).toBeLessThan(5_000)
   })
 
   it('a file larger than the free space in directory is refused too-large before any chunk', async () => {
