@@ -123,7 +123,7 @@ export async function openDataTunnel(
                 ),
               timeout
             )
-            // The listener closing (or the request's stream closing) ends the wait at once.
+            // The listener closing ends the wait at once.
             onAbort = () => reject(signal.reason)
             signal.addEventListener('abort', onAbort, { once: true })
           })
