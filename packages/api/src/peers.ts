@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { multiaddr as parseMultiaddr } from '@multiformats/multiaddr'
 import { InvalidArgumentError, KuboRpcError } from '@tk/rpc'
 import { checkCid, checkMultiaddr, checkPeerId } from '@tk/rpc/validate'
@@ -89,8 +90,30 @@ function checkFilter(filter: string): string {
 }
 
 /** Peer functions: who we are connected to, finding and reaching peers and content providers, address filters. */
+/** How often `findPeer` asks when routing finds the peer but no address for it yet. */
+const FIND_PEER_ATTEMPTS = 10
+/** The pause between those attempts (ms): identify takes a round trip or two on a new connection. */
+const FIND_PEER_RETRY_DELAY = 100
+
 export function createPeerFunctions(context: ApiContext) {
   const { client } = context
+
+  /** The addresses routing gives for `peerId`; PeerNotFoundError when it finds nothing. */
+  const findPeerAddresses = async (peerId: string, options: CallOptions): Promise<string[]> => {
+    try {
+      for await (const event of client.routing.findpeer(peerId, callOptions(options))) {
+        if (event.type !== FINAL_PEER_EVENT) continue
+        const found = event.responses.find(response => response.id === peerId)
+        if (found != null) return unique(found.addresses.map(address => withPeerId(address, peerId)))
+      }
+    } catch (error) {
+      if (error instanceof KuboRpcError && PEER_NOT_FOUND.test(error.kuboMessage)) {
+        throw new PeerNotFoundError(peerId, { cause: error })
+      }
+      throw error
+    }
+    throw new PeerNotFoundError(peerId)
+  }
   const callOptions = (options: CallOptions): CallOptions => ({
     signal: options.signal,
     timeout: options.timeout
@@ -118,24 +141,22 @@ export function createPeerFunctions(context: ApiContext) {
      */
     findPeer: async (peerId: string, options: CallOptions = {}): Promise<PeerAddressInfo> => {
       checkPeerId(peerId)
-      try {
-        for await (const event of client.routing.findpeer(peerId, callOptions(options))) {
-          if (event.type !== FINAL_PEER_EVENT) continue
-          const found = event.responses.find(response => response.id === peerId)
-          if (found != null) {
-            return {
-              id: peerId,
-              addresses: unique(found.addresses.map(address => withPeerId(address, peerId)))
-            }
-          }
-        }
-      } catch (error) {
-        if (error instanceof KuboRpcError && PEER_NOT_FOUND.test(error.kuboMessage)) {
-          throw new PeerNotFoundError(peerId, { cause: error })
-        }
-        throw error
+      // `timeout` is the whole call's, however many times routing is asked.
+      const deadline = options.timeout == null ? undefined : Date.now() + options.timeout
+      for (let attempt = 1; ; attempt++) {
+        const timeout = deadline == null ? undefined : Math.max(1, deadline - Date.now())
+        const addresses = await findPeerAddresses(peerId, { signal: options.signal, timeout })
+        // Kubo answers from its peerstore for a peer it has just connected to (routing may make it
+        // dial), and before identify has run that holds no address yet: ask again, a few times.
+        const outOfTime = deadline != null && Date.now() + FIND_PEER_RETRY_DELAY >= deadline
+        if (addresses.length > 0 || attempt >= FIND_PEER_ATTEMPTS || outOfTime)
+          return { id: peerId, addresses }
+        await sleep(FIND_PEER_RETRY_DELAY, undefined, { signal: options.signal }).catch((error: unknown) => {
+          // Node rejects with its own AbortError; the caller gets its signal's reason.
+          options.signal?.throwIfAborted()
+          throw error
+        })
       }
-      throw new PeerNotFoundError(peerId)
     },
 
     /**

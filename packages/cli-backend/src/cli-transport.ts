@@ -311,10 +311,9 @@ class CliCall {
         waitLive(AbortSignal.any([settled.signal, this.#stopped.signal])).then(() => 'live' as const)
       ])
     } catch (error) {
-      // Stopped meanwhile (abort, deadline, close): that is the call's error.
+      // Stopped meanwhile (abort, deadline, close): that is the call's error. (Once the output
+      // has won the race, the check's end is not heard here.)
       if (this.#stopReason != null) throw this.#stopError(error)
-      // The output started while the check was being ended.
-      if (settled.signal.aborted) return 'output'
       this.#failure = error
       this.stop('failed')
       throw error
