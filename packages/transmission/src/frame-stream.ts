@@ -25,10 +25,12 @@ export interface FrameStreamInit {
 }
 
 /**
- * Bytes read ahead of what a reader asked for before the socket is paused: one chunk frame and
- * its header, so a stream of chunks flows without a pause per frame, and no more.
+ * Bytes read ahead of what a reader asked for before the socket is paused: two chunk frames
+ * (256 KiB + 64 KiB for `encrypt` each) and a socket read, as before the bound stopped growing
+ * with `maxFrame`, so a stream of chunks flows without a pause per frame; a conversation whose
+ * frames may be 32 MiB no longer reads two of them ahead.
  */
-const READ_AHEAD = 256 * 1024 + 64 * 1024 + FRAME_HEADER_BYTES
+const READ_AHEAD = 2 * (256 * 1024 + 64 * 1024) + 64 * 1024
 
 /**
  * Frames over one TCP connection to Kubo's tunnel. Reads are pull-based (the socket pauses while

@@ -1,14 +1,18 @@
 import { randomBytes } from 'node:crypto'
+import { once } from 'node:events'
 import fs from 'node:fs/promises'
+import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { FrameStream } from '../src/frame-stream.js'
 import {
   type Conversation,
   type ConversationRequest,
   listenForConversations,
   startConversation
 } from '../src/index.js'
+import { FrameType, frameHeader } from '../src/protocol.js'
 import { nextValue, type Pair, sha256, sha256File, startPair } from './helpers.js'
 
 let pair: Pair
@@ -271,5 +275,39 @@ describe('a conversation’s inbox and files are bounded', () => {
     expect(path.basename(received.path)).toBe('report (1).txt')
     expect(await fs.readFile(victim, 'utf8')).toBe('precious')
     expect(await fs.readFile(received.path, 'utf8')).toBe('attacker bytes')
+  })
+})
+
+describe('the framing layer', () => {
+  // A unit test on two local sockets (no Kubo needed): what FrameStream takes from its socket.
+  it('reads at most a bounded window ahead of its reader, however large the frames it allows', async () => {
+    const server = net.createServer()
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    const port = (server.address() as net.AddressInfo).port
+    const accepted = once(server, 'connection') as Promise<[net.Socket]>
+    const writer = net.connect({ host: '127.0.0.1', port })
+    const [socket] = await accepted
+    try {
+      // A conversation allows frames of 32 MiB + a little; nobody reads this stream yet.
+      const stream = new FrameStream(socket, { maxFrame: 33 * 1024 * 1024, idleTimeout: 0 })
+      const frame = new Uint8Array(4 * 1024 * 1024).fill(7)
+      for (let index = 0; index < 8; index++) {
+        writer.write(frameHeader(FrameType.message, frame.byteLength))
+        writer.write(frame)
+      }
+      // Either the stream stopped taking bytes (paused: TCP pushes back on the writer) or it took all.
+      const total = 8 * (frame.byteLength + 5)
+      await expect.poll(() => socket.isPaused() || socket.bytesRead === total, { timeout: 10_000 }).toBe(true)
+      expect(socket.bytesRead).toBeLessThanOrEqual(2 * 1024 * 1024)
+      // A read takes what it needs (a whole 4 MiB frame), and no more than that ahead.
+      const first = await stream.read()
+      expect(first.payload.byteLength).toBe(frame.byteLength)
+      expect(socket.bytesRead).toBeLessThanOrEqual(4 * 1024 * 1024 + 5 + 2 * 1024 * 1024)
+    } finally {
+      writer.destroy()
+      socket.destroy()
+      server.close()
+    }
   })
 })
