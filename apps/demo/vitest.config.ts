@@ -9,6 +9,8 @@ export default defineProject({
     // Each file starts up to two Kubo daemons; one file at a time keeps a 2-core machine responsive.
     fileParallelism: false,
     testTimeout: 180_000,
-    hookTimeout: 90_000
+    // Above what @tk/testkit itself allows for starting and connecting nodes (60 s + 30 s), so a
+    // slow start fails with its own error (Kubo's output, each step's time), not a bare hook timeout.
+    hookTimeout: 120_000
   }
 })

@@ -71,8 +71,10 @@ describe('long-lived requests and short calls', () => {
           })().catch(() => {})
         )
       }
-      const subscribed = await within(15_000, 'pubsub ls', client.pubsub.ls())
-      expect(subscribed.sort()).toEqual(topics.sort())
+      // The subscriptions above are requests in flight: wait until Kubo has taken in all eight.
+      await expect
+        .poll(async () => (await within(15_000, 'pubsub ls', client.pubsub.ls())).sort(), { timeout: 15_000 })
+        .toEqual(topics.sort())
 
       const protocols = Array.from({ length: TUNNELS }, (_, index) => `/x/long-lived-${index}`)
       tunnels.push(

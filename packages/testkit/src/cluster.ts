@@ -1,5 +1,8 @@
+import { DEFAULT_CONNECT_TIMEOUT } from './constants.js'
+import { KuboConnectError } from './errors.js'
 import { createKuboNode, type KuboNode, type KuboNodeInit } from './kubo-node.js'
 import { rpc } from './rpc.js'
+import { type KuboStep, StepClock } from './steps.js'
 
 export interface ConnectOptions {
   signal?: AbortSignal
@@ -18,15 +21,41 @@ export interface KuboCluster extends AsyncDisposable {
  * Connects two nodes: `a` dials `b`'s swarm addresses, then waits until each lists the other in
  * `swarm peers` and, when the DHT runs, in its LAN routing table (a peer is connected a moment
  * before the DHT has checked its protocols and taken it in; a query in between finds nobody).
+ * Resolves with how long each step took (`dial`, `peers`, `routing`); fails with
+ * {@link KuboConnectError}, which says the same.
  */
-export async function connect(a: KuboNode, b: KuboNode, options: ConnectOptions = {}): Promise<void> {
+export async function connect(
+  a: KuboNode,
+  b: KuboNode,
+  options: ConnectOptions = {}
+): Promise<readonly KuboStep[]> {
+  const timeout = options.timeout ?? DEFAULT_CONNECT_TIMEOUT
   const signal = AbortSignal.any([
     ...(options.signal == null ? [] : [options.signal]),
-    AbortSignal.timeout(options.timeout ?? 30_000)
+    AbortSignal.timeout(timeout)
   ])
-  await rpc(a.apiUrl, 'swarm/connect', { args: [...b.swarmAddrs], signal, authorization: a.authorization })
-  await Promise.all([waitForPeer(a, b.peerId, signal), waitForPeer(b, a.peerId, signal)])
-  await Promise.all([waitForRoutingTable(a, b, signal), waitForRoutingTable(b, a, signal)])
+  const clock = new StepClock()
+  try {
+    clock.begin('dial')
+    await rpc(a.apiUrl, 'swarm/connect', { args: [...b.swarmAddrs], signal, authorization: a.authorization })
+    clock.begin('peers')
+    await Promise.all([waitForPeer(a, b.peerId, signal), waitForPeer(b, a.peerId, signal)])
+    clock.begin('routing')
+    await Promise.all([waitForRoutingTable(a, b, signal), waitForRoutingTable(b, a, signal)])
+    clock.end()
+    return clock.steps
+  } catch (error) {
+    const timedOut = (signal.reason as Error | undefined)?.name === 'TimeoutError'
+    const why = !signal.aborted
+      ? `failed: ${(error as Error).message}`
+      : timedOut
+        ? `did not finish within its ${timeout / 1000} s timeout`
+        : `was aborted: ${String((signal.reason as Error | undefined)?.message ?? signal.reason)}`
+    throw new KuboConnectError(`Connecting ${a.peerId} (${a.apiUrl}) to ${b.peerId} (${b.apiUrl}) ${why}`, {
+      cause: error,
+      steps: clock.steps
+    })
+  }
 }
 
 interface DhtTable {

@@ -7,6 +7,9 @@ export const MAX_KUBO_VERSION_EXCLUSIVE = '1.0.0'
 /** How long a daemon may take to print "Daemon is ready" (ms); a cold start on 2 busy cores takes a few seconds. */
 export const DEFAULT_START_TIMEOUT = 60_000
 
+/** How long `connect()` may take to dial and see both sides' swarm and LAN DHT take the other in (ms). */
+export const DEFAULT_CONNECT_TIMEOUT = 30_000
+
 /** How long `stop()` waits for `ipfs shutdown` before signalling the process group (ms). */
 export const DEFAULT_SHUTDOWN_GRACE = 10_000
 

@@ -1,3 +1,5 @@
+import { formatSteps, type KuboStep } from './steps.js'
+
 /** No usable Kubo binary was found, and none could be built. */
 export class KuboNotFoundError extends Error {
   static override readonly name = 'KuboNotFoundError'
@@ -16,16 +18,41 @@ export class KuboBuildError extends Error {
   override readonly name = 'KuboBuildError'
 }
 
-/** `ipfs init` or `ipfs daemon` failed; the message holds the end of Kubo's stderr. */
+/**
+ * `ipfs init` or `ipfs daemon` failed or was too slow; the message says how long each step took
+ * (`init`, `config`, `start` until "Daemon is ready", `ready` reading its addresses) and holds the
+ * end of Kubo's stderr.
+ */
 export class KuboStartError extends Error {
   static override readonly name = 'KuboStartError'
   override readonly name = 'KuboStartError'
   /** What Kubo wrote to stderr before it failed (its last 16 KiB). */
   readonly stderr: string
+  /** The steps of the start and how long each took; the last one is where it failed. */
+  readonly steps: readonly KuboStep[]
 
-  constructor(message: string, stderr: string, options?: ErrorOptions) {
-    super(stderr.trim() === '' ? message : `${message}\n--- kubo stderr ---\n${stderr.trim()}`, options)
+  constructor(message: string, stderr: string, options?: ErrorOptions & { steps?: readonly KuboStep[] }) {
+    const steps = options?.steps ?? []
+    const timed = steps.length === 0 ? message : `${message} (${formatSteps(steps)})`
+    super(stderr.trim() === '' ? timed : `${timed}\n--- kubo stderr ---\n${stderr.trim()}`, options)
     this.stderr = stderr
+    this.steps = steps
+  }
+}
+
+/**
+ * `connect(a, b)` failed or timed out; the message says which step (`dial`, `peers`: both list
+ * each other, `routing`: both LAN DHT routing tables hold the other) and how long each took.
+ */
+export class KuboConnectError extends Error {
+  static override readonly name = 'KuboConnectError'
+  override readonly name = 'KuboConnectError'
+  /** The steps of the connect and how long each took; the last one is where it failed. */
+  readonly steps: readonly KuboStep[]
+
+  constructor(message: string, options: ErrorOptions & { steps: readonly KuboStep[] }) {
+    super(`${message} (${formatSteps(options.steps)})`, options)
+    this.steps = options.steps
   }
 }
 

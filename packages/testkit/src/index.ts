@@ -22,6 +22,7 @@ export { MIN_KUBO_VERSION } from './constants.js'
 export {
   KuboBinaryError,
   KuboBuildError,
+  KuboConnectError,
   KuboNotFoundError,
   KuboRequestError,
   KuboStartError
@@ -43,3 +44,4 @@ export {
   type RestartOptions,
   type StopOptions
 } from './kubo-node.js'
+export type { KuboStep } from './steps.js'

@@ -14,6 +14,7 @@ import { KuboStartError } from './errors.js'
 import { exec } from './exec.js'
 import { findKuboBinary } from './kubo-binary.js'
 import { rpc } from './rpc.js'
+import { type KuboStep, StepClock } from './steps.js'
 
 /** A JSON object deep-merged into the node's Kubo config before the daemon starts. */
 export type KuboConfigPatch = { [key: string]: unknown }
@@ -67,6 +68,8 @@ export interface KuboNode extends AsyncDisposable {
   readonly env: Readonly<Record<string, string>>
   /** Whether the daemon process is still running. */
   readonly running: boolean
+  /** How long each step of starting it took (`binary`, `init`, `config`, `start`, `ready`). */
+  readonly startSteps: readonly KuboStep[]
   /** The `Authorization` header given at creation, if any. */
   readonly authorization: string | undefined
   /**
@@ -92,16 +95,28 @@ let swept: Promise<unknown> | undefined
  * Stop it with `stop()` or `await using`.
  */
 export async function createKuboNode(init: KuboNodeInit = {}): Promise<KuboNode> {
+  const timeout = init.timeout ?? DEFAULT_START_TIMEOUT
   const signal = AbortSignal.any([
     ...(init.signal == null ? [] : [init.signal]),
-    AbortSignal.timeout(init.timeout ?? DEFAULT_START_TIMEOUT)
+    AbortSignal.timeout(timeout)
   ])
   signal.throwIfAborted()
-  swept ??= sweepStaleNodes().catch(() => {
-    // Best effort: a folder we cannot remove is not a reason to fail this node.
-  })
-  await swept
-  const binary = init.binary ?? (await findKuboBinary({ signal })).path
+  const clock = new StepClock()
+  clock.begin('binary')
+  let binary: string
+  try {
+    swept ??= sweepStaleNodes().catch(() => {
+      // Best effort: a folder we cannot remove is not a reason to fail this node.
+    })
+    await swept
+    binary = init.binary ?? (await findKuboBinary({ signal })).path
+  } catch (error) {
+    if (!signal.aborted) throw error
+    throw new KuboStartError(abortMessage(signal, timeout, 'finding Kubo'), '', {
+      cause: error,
+      steps: clock.steps
+    })
+  }
 
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), NODE_DIR_PREFIX))
   const resources: NodeResources = { dir }
@@ -112,19 +127,25 @@ export async function createKuboNode(init: KuboNodeInit = {}): Promise<KuboNode>
 
   try {
     await writeOwner(resources)
+    clock.begin('init')
     const initialized = await exec(binary, ['init', '--profile', 'test', ...(init.initArgs ?? [])], {
       env: processEnv,
       signal
     })
     if (initialized.code !== 0) {
-      throw new KuboStartError(`\`ipfs init\` failed (exit code ${initialized.code})`, initialized.stderr)
+      throw new KuboStartError(`\`ipfs init\` failed (exit code ${initialized.code})`, initialized.stderr, {
+        steps: clock.steps
+      })
     }
+    clock.begin('config')
     const config = await configure(repoPath, init.config)
     const peerId = (config.Identity as { PeerID: string }).PeerID
 
     const daemonArgs = ['daemon', ...(init.args ?? [])]
-    const daemon = await startDaemon(binary, daemonArgs, processEnv, resources, signal)
+    clock.begin('start')
+    const daemon = await startDaemon(binary, daemonArgs, processEnv, resources, signal, clock, timeout)
 
+    clock.begin('ready')
     const apiMultiaddr = (await fs.readFile(path.join(repoPath, 'api'), 'utf8')).trim()
     const apiUrl = multiaddrToUrl(apiMultiaddr)
     const gatewayUrl = (await fs.readFile(path.join(repoPath, 'gateway'), 'utf8')).trim()
@@ -137,8 +158,10 @@ export async function createKuboNode(init: KuboNodeInit = {}): Promise<KuboNode>
     const swarmAddrs = (listen.Strings ?? [])
       .filter(address => /^\/(ip4|ip6)\//.test(address))
       .map(address => `${address}/p2p/${peerId}`)
+    clock.end()
 
     return new RunningKuboNode({
+      startSteps: clock.steps,
       daemonArgs,
       processEnv,
       peerId,
@@ -158,10 +181,19 @@ export async function createKuboNode(init: KuboNodeInit = {}): Promise<KuboNode>
     await fs.rm(dir, { recursive: true, force: true, maxRetries: 3 })
     untrack(resources)
     if (error instanceof KuboStartError) throw error
-    throw new KuboStartError(`Starting a Kubo node with ${binary} failed: ${(error as Error).message}`, '', {
-      cause: error
-    })
+    const message = signal.aborted
+      ? abortMessage(signal, timeout, `starting a Kubo node with ${binary}`)
+      : `Starting a Kubo node with ${binary} failed: ${(error as Error).message}`
+    throw new KuboStartError(message, '', { cause: error, steps: clock.steps })
   }
+}
+
+/** Why a start was cut short: its timeout (say which) or the caller's signal. */
+function abortMessage(signal: AbortSignal, timeout: number, what: string): string {
+  const timedOut = (signal.reason as Error | undefined)?.name === 'TimeoutError'
+  return timedOut
+    ? `${what} did not finish within its ${timeout / 1000} s timeout`
+    : `${what} was aborted: ${String((signal.reason as Error | undefined)?.message ?? signal.reason)}`
 }
 
 /** Spawns `ipfs daemon` in its own process group and resolves once it is ready. */
@@ -170,7 +202,9 @@ async function startDaemon(
   args: string[],
   env: NodeJS.ProcessEnv,
   resources: NodeResources,
-  signal: AbortSignal
+  signal: AbortSignal,
+  clock: StepClock,
+  timeout: number
 ): Promise<Daemon> {
   const child = spawn(binary, args, {
     env,
@@ -181,12 +215,12 @@ async function startDaemon(
   })
   const daemon = new Daemon(child)
   if (child.pid == null) {
-    throw await daemon.spawnError()
+    throw await daemon.spawnError(clock)
   }
   resources.daemonPid = child.pid
   await writeOwner(resources)
   try {
-    await daemon.ready(signal)
+    await daemon.ready(signal, clock, timeout)
   } catch (error) {
     killGroup(child.pid, 'SIGKILL')
     await daemon.exited
@@ -260,12 +294,22 @@ class Daemon {
     return this.child.exitCode == null && this.child.signalCode == null
   }
 
-  async spawnError(): Promise<KuboStartError> {
+  async spawnError(clock: StepClock): Promise<KuboStartError> {
     const error = await new Promise<Error>(resolve => this.child.once('error', resolve))
-    return new KuboStartError(`Could not run ${this.child.spawnfile}: ${error.message}`, '', { cause: error })
+    return new KuboStartError(`Could not run ${this.child.spawnfile}: ${error.message}`, '', {
+      cause: error,
+      steps: clock.steps
+    })
   }
 
-  async ready(signal: AbortSignal): Promise<void> {
+  /** The last line the daemon printed before it was ready: how far its start got. */
+  #lastLine(): string {
+    const lines = this.#stdout.trim().split('\n')
+    const last = lines.at(-1)?.trim() ?? ''
+    return last === '' ? 'it printed nothing yet' : `its last line: "${last}"`
+  }
+
+  async ready(signal: AbortSignal, clock: StepClock, timeout: number): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       const cleanup = (): void => {
         this.child.stdout?.off('data', onData)
@@ -286,8 +330,9 @@ class Daemon {
         setImmediate(() => {
           reject(
             new KuboStartError(
-              `\`ipfs daemon\` exited before it was ready (${exitSignal ?? `exit code ${code}`})`,
-              this.#stderr
+              `\`ipfs daemon\` exited before it was ready (${exitSignal ?? `exit code ${code}`}); ${this.#lastLine()}`,
+              this.#stderr,
+              { steps: clock.steps }
             )
           )
         })
@@ -297,9 +342,9 @@ class Daemon {
         const timedOut = (signal.reason as Error | undefined)?.name === 'TimeoutError'
         reject(
           new KuboStartError(
-            timedOut ? '`ipfs daemon` did not become ready in time' : '`ipfs daemon` start was aborted',
+            `${timedOut ? `\`ipfs daemon\` did not print "Daemon is ready" within the node's ${timeout / 1000} s start timeout` : '`ipfs daemon` start was aborted'}; ${this.#lastLine()}`,
             this.#stderr,
-            { cause: signal.reason }
+            { cause: signal.reason, steps: clock.steps }
           )
         )
       }
@@ -312,6 +357,7 @@ class Daemon {
 }
 
 interface RunningKuboNodeInit {
+  startSteps: KuboStep[]
   daemonArgs: string[]
   processEnv: NodeJS.ProcessEnv
   peerId: string
@@ -337,6 +383,7 @@ class RunningKuboNode implements KuboNode {
   readonly binary: string
   readonly env: Readonly<Record<string, string>>
   readonly authorization: string | undefined
+  readonly startSteps: readonly KuboStep[]
   readonly #daemonArgs: string[]
   readonly #processEnv: NodeJS.ProcessEnv
   readonly #resources: NodeResources
@@ -354,6 +401,7 @@ class RunningKuboNode implements KuboNode {
     this.binary = init.binary
     this.env = Object.freeze({ IPFS_PATH: init.env.IPFS_PATH ?? init.repoPath })
     this.authorization = init.authorization
+    this.startSteps = Object.freeze(init.startSteps)
     this.#daemon = init.daemon
     this.#resources = init.resources
     this.#daemonArgs = init.daemonArgs
@@ -399,8 +447,17 @@ class RunningKuboNode implements KuboNode {
         Swarm: this.swarmAddrs.map(address => address.replace(/\/p2p\/[^/]+$/, ''))
       }
     })
-    const binary = this.binary
-    this.#daemon = await startDaemon(binary, this.#daemonArgs, this.#processEnv, this.#resources, signal)
+    const clock = new StepClock()
+    clock.begin('start')
+    this.#daemon = await startDaemon(
+      this.binary,
+      this.#daemonArgs,
+      this.#processEnv,
+      this.#resources,
+      signal,
+      clock,
+      options.startTimeout ?? DEFAULT_START_TIMEOUT
+    )
   }
 
   async #stop(grace: number): Promise<void> {

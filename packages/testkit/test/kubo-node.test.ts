@@ -9,6 +9,7 @@ import {
   createKuboCluster,
   createKuboNode,
   findKuboBinary,
+  KuboConnectError,
   KuboStartError,
   sweepStaleNodes
 } from '../src/index.js'
@@ -57,6 +58,33 @@ describe('createKuboCluster', () => {
       expect(node.running).toBe(false)
       expect(isProcessAlive(node.pid)).toBe(false)
       expect(existsSync(path.dirname(node.repoPath))).toBe(false)
+    }
+  })
+})
+
+describe('connect', () => {
+  it('says how long each step took; a failed dial fails with KuboConnectError naming the step', async () => {
+    const [a, b, c] = await Promise.all([createKuboNode(), createKuboNode(), createKuboNode()])
+    try {
+      const steps = await connect(a, b)
+      expect(steps.map(step => [step.name, step.finished])).toEqual([
+        ['dial', true],
+        ['peers', true],
+        ['routing', true]
+      ])
+      await c.stop()
+      const error = await connect(a, c, { timeout: 10_000 }).catch((caught: unknown) => caught)
+      expect(error).toBeInstanceOf(KuboConnectError)
+      expect((error as KuboConnectError).name).toBe('KuboConnectError')
+      expect((error as KuboConnectError).steps.map(step => [step.name, step.finished])).toEqual([
+        ['dial', false]
+      ])
+      expect((error as Error).message).toContain(`Connecting ${a.peerId} (${a.apiUrl}) to ${c.peerId}`)
+      expect((error as Error).message).toMatch(
+        /failed: .*swarm\/connect.*\(dial \d+\.\d s \(unfinished\)\)$/s
+      )
+    } finally {
+      await Promise.all([a.stop(), b.stop(), c.stop()])
     }
   })
 })
@@ -136,6 +164,53 @@ describe('createKuboNode', () => {
       else process.env.TMPDIR = saved
       await fs.rm(tmp, { recursive: true, force: true })
     }
+  })
+
+  it('a daemon too slow to become ready fails in its own time with what Kubo said and how long each step took', async () => {
+    // A stand-in binary: the real Kubo for `init`, a daemon that prints its first line and a
+    // stderr line and then hangs (as a daemon stuck on a starved machine would).
+    const real = (await findKuboBinary()).path
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tk-test-'))
+    const binary = path.join(dir, 'ipfs')
+    await fs.writeFile(
+      binary,
+      `#!/bin/sh\nif [ "$1" = daemon ]; then echo 'Initializing daemon...'; echo 'stuck on purpose' >&2; exec sleep 600; fi\nexec '${real}' "$@"\n`,
+      { mode: 0o755 }
+    )
+    try {
+      const started = performance.now()
+      const error = await createKuboNode({ binary, timeout: 3_000 }).catch((caught: unknown) => caught)
+      const elapsed = performance.now() - started
+      expect(error).toBeInstanceOf(KuboStartError)
+      const startError = error as KuboStartError
+      expect(startError.steps.map(step => [step.name, step.finished])).toEqual([
+        ['binary', true],
+        ['init', true],
+        ['config', true],
+        ['start', false]
+      ])
+      const total = startError.steps.reduce((sum, step) => sum + step.ms, 0)
+      expect(total).toBeGreaterThan(2_900)
+      expect(total).toBeLessThan(elapsed + 50)
+      expect(startError.message).toMatch(
+        /did not print "Daemon is ready" within the node's 3 s start timeout/
+      )
+      expect(startError.message).toContain('its last line: "Initializing daemon..."')
+      expect(startError.message).toMatch(
+        /\(binary \d+\.\d s, init \d+\.\d s, config \d+\.\d s, start \d+\.\d s \(unfinished\)\)/
+      )
+      expect(startError.stderr).toContain('stuck on purpose')
+      // Settles on its own timeout, well before a test hook's.
+      expect(elapsed).toBeLessThan(3_000 + 5_000)
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('a node records how long each step of its start took', async () => {
+    await using node = await createKuboNode()
+    expect(node.startSteps.map(step => step.name)).toEqual(['binary', 'init', 'config', 'start', 'ready'])
+    expect(node.startSteps.every(step => step.finished && step.ms >= 0)).toBe(true)
   })
 
   it('a process interrupted with SIGINT takes its daemon and repo with it', async () => {
