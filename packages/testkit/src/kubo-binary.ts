@@ -38,6 +38,12 @@ export interface FindKuboBinaryOptions {
   signal?: AbortSignal
   /** How long a build may take (ms). */
   timeout?: number
+  /**
+   * A Go module folder shaped like this package's `kubo/` that pins another Kubo: that version is
+   * taken from the cache or built into it, and KUBO_BINARY and PATH are not consulted. The repo's CI
+   * uses it for the oldest supported Kubo (`kubo-oldest/`).
+   */
+  moduleDir?: string
 }
 
 let memo: Promise<KuboBinary> | undefined
@@ -50,7 +56,8 @@ let memo: Promise<KuboBinary> | undefined
  * Called without `env` or `cacheDir`, the answer is remembered for the life of the process.
  */
 export async function findKuboBinary(options: FindKuboBinaryOptions = {}): Promise<KuboBinary> {
-  if (options.env != null || options.cacheDir != null) return await resolve(options)
+  if (options.env != null || options.cacheDir != null || options.moduleDir != null)
+    return await resolve(options)
   memo ??= resolve(options).catch((error: unknown) => {
     memo = undefined
     throw error
@@ -68,12 +75,13 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
 async function resolve(options: FindKuboBinaryOptions): Promise<KuboBinary> {
   const env = options.env ?? process.env
   const signal = options.signal
-  const { version: pinnedVersion } = pinnedKubo()
+  const { version: pinnedVersion, goVersion } = pinnedKubo(options.moduleDir)
   const tried: string[] = []
+  const fromModule = options.moduleDir != null
 
   // 1. KUBO_BINARY: the user said which one; a broken or too old one is an error, not a fall-through.
   const fromEnv = env.KUBO_BINARY
-  if (fromEnv != null && fromEnv !== '') {
+  if (!fromModule && fromEnv != null && fromEnv !== '') {
     const file = path.resolve(fromEnv)
     const version = await kuboVersion(file, signal)
     if (version == null) {
@@ -90,18 +98,18 @@ async function resolve(options: FindKuboBinaryOptions): Promise<KuboBinary> {
   }
 
   // 2. ipfs on PATH, when its version is one we support.
-  for (const file of await findOnPath('ipfs', env)) {
+  for (const file of fromModule ? [] : await findOnPath('ipfs', env)) {
     const version = await kuboVersion(file, signal)
     if (version != null && isSupported(version)) return { path: file, version, source: 'path' }
     tried.push(
       `${file} is ${version == null ? 'not a working Kubo' : `Kubo ${version}`}, outside the supported >=${MIN_KUBO_VERSION} <${MAX_KUBO_VERSION_EXCLUSIVE}`
     )
   }
-  if (tried.length === 0) tried.push('no `ipfs` on PATH')
+  if (tried.length === 0 && !fromModule) tried.push('no `ipfs` on PATH')
 
   // 3. The pinned version in the cache.
   const cacheDir = options.cacheDir ?? defaultCacheDir(env)
-  const cached = cachedKuboPath(cacheDir)
+  const cached = cachedKuboPath(cacheDir, pinnedVersion)
   if (await isExecutable(cached)) {
     const version = await kuboVersion(cached, signal)
     if (version === pinnedVersion) return { path: cached, version, source: 'cache' }
@@ -112,7 +120,7 @@ async function resolve(options: FindKuboBinaryOptions): Promise<KuboBinary> {
 
   // 4. Build the pinned version with Go.
   if (options.build !== false) {
-    const goProblem = await checkGo({ go: options.go, env, signal })
+    const goProblem = await checkGo({ go: options.go, env, signal, moduleDir: options.moduleDir })
     if (goProblem == null) {
       const built = await buildKubo({
         cacheDir,
@@ -120,6 +128,7 @@ async function resolve(options: FindKuboBinaryOptions): Promise<KuboBinary> {
         env,
         signal,
         timeout: options.timeout,
+        moduleDir: options.moduleDir,
         onProgress: options.onProgress ?? printBuildProgress
       })
       return { path: built, version: pinnedVersion, source: 'build' }
@@ -135,7 +144,7 @@ async function resolve(options: FindKuboBinaryOptions): Promise<KuboBinary> {
       'No usable Kubo (ipfs) binary was found. Tried:',
       ...tried.map(line => `  - ${line}`),
       'To fix it, do one of:',
-      `  - install Go >= ${pinnedKubo().goVersion} (https://go.dev/dl/) and run \`pnpm kubo\`: it builds Kubo v${pinnedVersion} once into ${path.dirname(cached)}`,
+      `  - install Go >= ${goVersion} (https://go.dev/dl/) and run \`pnpm kubo\`: it builds Kubo v${pinnedVersion} once into ${path.dirname(cached)}`,
       `  - install Kubo >= ${MIN_KUBO_VERSION} (https://docs.ipfs.tech/install/command-line/) and put \`ipfs\` on PATH`,
       '  - set KUBO_BINARY to the path of an `ipfs` executable'
     ].join('\n')

@@ -20,19 +20,25 @@ export interface PinnedKubo {
   goVersion: string
 }
 
-let pinned: PinnedKubo | undefined
-
-/** The Kubo version this package pins, read from `kubo/go.mod` (its single source). */
-export function pinnedKubo(): PinnedKubo {
-  if (pinned != null) return pinned
-  const goMod = readFileSync(path.join(KUBO_MODULE_DIR, 'go.mod'), 'utf8')
-  const version = /^\s*github\.com\/ipfs\/kubo v(\d+\.\d+\.\d+)/m.exec(goMod)?.[1]
+/**
+ * The Kubo version this package pins, read from `kubo/go.mod` (its single source); or the one
+ * another Go module folder of the same shape pins (the repo's CI builds its oldest supported Kubo
+ * from `kubo-oldest/`).
+ */
+export function pinnedKubo(moduleDir: string = KUBO_MODULE_DIR): PinnedKubo {
+  const goModPath = path.join(moduleDir, 'go.mod')
+  let goMod: string
+  try {
+    goMod = readFileSync(goModPath, 'utf8')
+  } catch (error) {
+    throw new KuboBuildError(`Cannot read ${goModPath}: ${(error as Error).message}`)
+  }
+  const version = /^\s*(?:require\s+)?github\.com\/ipfs\/kubo v(\d+\.\d+\.\d+)/m.exec(goMod)?.[1]
   const goVersion = /^go (\d+\.\d+(?:\.\d+)?)$/m.exec(goMod)?.[1]
   if (version == null || goVersion == null) {
-    throw new KuboBuildError(`${path.join(KUBO_MODULE_DIR, 'go.mod')} names no Kubo or Go version`)
+    throw new KuboBuildError(`${goModPath} names no Kubo or Go version`)
   }
-  pinned = { version, goVersion }
-  return pinned
+  return { version, goVersion }
 }
 
 export type KuboBuildProgress =
@@ -52,6 +58,8 @@ export interface BuildKuboOptions {
   signal?: AbortSignal
   /** How long the build may take, including waiting for another process's build (ms). */
   timeout?: number
+  /** The Go module folder that pins the Kubo to build; default this package's `kubo/`. */
+  moduleDir?: string
 }
 
 /** Where the pinned Kubo lives in a cache folder. */
@@ -64,10 +72,10 @@ export function cachedKuboPath(cacheDir: string, version = pinnedKubo().version)
  * or older than Kubo's go.mod asks for; the toolchain is never downloaded).
  */
 export async function checkGo(
-  options: Pick<BuildKuboOptions, 'go' | 'env' | 'signal'> = {}
+  options: Pick<BuildKuboOptions, 'go' | 'env' | 'signal' | 'moduleDir'> = {}
 ): Promise<string | undefined> {
   const go = options.go ?? 'go'
-  const { goVersion } = pinnedKubo()
+  const { version, goVersion } = pinnedKubo(options.moduleDir)
   let result: Awaited<ReturnType<typeof exec>>
   try {
     result = await exec(go, ['env', 'GOVERSION'], { env: options.env, signal: options.signal })
@@ -81,7 +89,7 @@ export async function checkGo(
     return `\`${go} env GOVERSION\` failed: ${result.stderr.trim() || result.stdout.trim()}`
   }
   if (compareVersions(found, goVersion) < 0) {
-    return `Go ${found} is too old: Kubo v${pinnedKubo().version} needs Go >= ${goVersion}`
+    return `Go ${found} is too old: Kubo v${version} needs Go >= ${goVersion}`
   }
   return undefined
 }
@@ -96,7 +104,7 @@ export async function buildKubo(options: BuildKuboOptions): Promise<string> {
     AbortSignal.timeout(options.timeout ?? DEFAULT_BUILD_TIMEOUT)
   ])
   signal.throwIfAborted()
-  const target = cachedKuboPath(options.cacheDir)
+  const target = cachedKuboPath(options.cacheDir, pinnedKubo(options.moduleDir).version)
   const release = await acquireBuildLock(`${path.dirname(target)}.lock`, options, signal)
   try {
     if (await isExecutable(target)) return target
@@ -108,13 +116,14 @@ export async function buildKubo(options: BuildKuboOptions): Promise<string> {
 }
 
 async function compile(target: string, options: BuildKuboOptions, signal: AbortSignal): Promise<void> {
-  const { version, goVersion } = pinnedKubo()
+  const moduleDir = options.moduleDir ?? KUBO_MODULE_DIR
+  const { version, goVersion } = pinnedKubo(moduleDir)
   const started = Date.now()
   const go = options.go ?? 'go'
   const buildDir = path.join(path.dirname(target), 'module')
   await fs.mkdir(buildDir, { recursive: true })
   for (const file of ['go.mod', 'go.sum']) {
-    await fs.copyFile(path.join(KUBO_MODULE_DIR, file), path.join(buildDir, file))
+    await fs.copyFile(path.join(moduleDir, file), path.join(buildDir, file))
   }
   const base = options.env ?? process.env
   const env: NodeJS.ProcessEnv = {

@@ -180,4 +180,30 @@ describe('findKuboBinary', () => {
     expect(message).toContain('set KUBO_BINARY')
     expect(message).toContain('pnpm kubo')
   })
+  it('moduleDir: the Kubo another Go module pins, from its own cache folder; KUBO_BINARY and PATH are not consulted', async () => {
+    const moduleDir = await folder()
+    await fs.writeFile(
+      path.join(moduleDir, 'go.mod'),
+      'module example.com/old\n\ngo 1.25.0\n\nrequire github.com/ipfs/kubo v0.40.1\n'
+    )
+    await fs.writeFile(path.join(moduleDir, 'go.sum'), '')
+    expect(pinnedKubo(moduleDir)).toEqual({ version: '0.40.1', goVersion: '1.25.0' })
+    const tools = await folder()
+    const go = await fakeGo(tools, '1.25.0', '0.40.1')
+    const cacheDir = await folder()
+    // Both would win without moduleDir: KUBO_BINARY and a supported ipfs on PATH.
+    const env = { KUBO_BINARY: real.path, PATH: path.dirname(real.path) }
+    const options = { env, cacheDir, go, moduleDir, onProgress: () => {} }
+
+    const built = await findKuboBinary(options)
+    const target = path.join(cacheDir, 'kubo', 'v0.40.1', 'ipfs')
+    expect(built).toEqual({ path: target, version: '0.40.1', source: 'build' })
+    expect(spawnSync(target, ['version', '--number'], { encoding: 'utf8' }).stdout.trim()).toBe('0.40.1')
+    expect(await fs.readFile(path.join(cacheDir, 'kubo', 'v0.40.1', 'module', 'go.mod'), 'utf8')).toContain(
+      'kubo v0.40.1'
+    )
+    expect(await findKuboBinary({ ...options, build: false })).toEqual({ ...built, source: 'cache' })
+    // The package's own pin is untouched: nothing was built for it.
+    expect(await fs.readdir(path.join(cacheDir, 'kubo'))).toEqual(['v0.40.1'])
+  })
 })
