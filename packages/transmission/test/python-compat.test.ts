@@ -358,6 +358,31 @@ describe.skipIf(!haveVenv && !inCi)('Python IPFS-Toolkit 0.5.33 peers', () => {
       .toEqual([])
   })
 
+  it('startConversation({ protocol: "ipfs-toolkit-py" }) to a Python listener whose handler fails settles within its timeout', async () => {
+    const { a, b } = pair
+    const listener = python('conversation_fail.py', 'py-broken-handler', '40')
+    await listener.next('ready')
+    const started = Date.now()
+    const error = await startConversation('doomed', b.node.peerId, 'py-broken-handler', {
+      ipfs: a.ipfs,
+      protocol: 'ipfs-toolkit-py',
+      timeout: 8_000
+    }).then(
+      () => new Error('resolved, but nobody joined'),
+      (caught: unknown) => caught as Error
+    )
+    // The request reached the handler, which failed: the Python side never joins.
+    expect(await listener.next('request')).toMatchObject({ name: 'doomed', peer: a.node.peerId })
+    expect(error.name).toBe('TimeoutError')
+    expect(Date.now() - started).toBeGreaterThanOrEqual(7_900)
+    expect(Date.now() - started).toBeLessThan(8_000 + 3_000)
+    listener.kill()
+    // Nothing of the attempt is left on node A: its inboxes were closed.
+    await expect
+      .poll(async () => (await a.ipfs.client.p2p.ls()).map(tunnel => tunnel.protocol), { timeout: 10_000 })
+      .toEqual([])
+  })
+
   it('Python start_conversation → listenForConversations: the request, join, encrypted turns each way', async () => {
     const { a, b } = pair
     const requests: Array<{ name: string; peerId: string }> = []
