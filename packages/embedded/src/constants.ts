@@ -1,0 +1,20 @@
+/** Listen on loopback with an OS-chosen port: reachable by local peers and tests, never exposed by surprise. */
+export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0']
+
+/** Longest wait for a call that passes no `timeout` (ms): Helia waits forever for missing blocks otherwise (ipfs/helia#376). */
+export const DEFAULT_CALL_TIMEOUT = 120_000
+
+/** How long `close()` lets libp2p and the stores shut down before giving up on a clean stop (ms). */
+export const CLOSE_TIMEOUT = 10_000
+
+/** The file in a repo that holds the node's private key (libp2p protobuf encoding), so its peer id survives restarts. */
+export const IDENTITY_FILE = 'identity.key'
+
+/** How many providers `peers.findProviders` collects unless told otherwise (as Kubo's `routing findprovs`). */
+export const DEFAULT_MAX_PROVIDERS = 20
+
+/** The chunker Kubo uses by default (`size-262144`), so that both modes give the same CIDs. */
+export const DEFAULT_CHUNK_SIZE = 262_144
+
+/** Links per node of a file's balanced DAG, as Kubo builds it (`Import.UnixFSFileMaxLinks`), so both modes give the same CIDs. */
+export const DEFAULT_MAX_CHILDREN_PER_NODE = 174

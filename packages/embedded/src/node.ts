@@ -1,0 +1,185 @@
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { withBitswap } from '@helia/bitswap'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import type { PrivateKey } from '@libp2p/interface'
+import { noise } from '@libp2p/noise'
+import { type Ping, ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
+import { type CallOptions, type Ipfs, type Ipns, ModeNotSupportedError, type Tunnels } from '@tk/interface'
+import { MemoryBlockstore } from 'blockstore-core'
+import { FsBlockstore } from 'blockstore-fs'
+import { MemoryDatastore } from 'datastore-core'
+import { FsDatastore } from 'datastore-fs'
+import { createHeliaLight, type Helia } from 'helia'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { runCall } from './call.js'
+import { CLOSE_TIMEOUT, DEFAULT_LISTEN, IDENTITY_FILE } from './constants.js'
+import { createContent } from './content.js'
+import { EmbeddedStartError } from './errors.js'
+import { createPeers } from './peers.js'
+import { createPubsub } from './pubsub.js'
+import { createStreams } from './streams.js'
+
+export interface EmbeddedIpfsInit extends CallOptions {
+  /**
+   * A directory for the node's identity (its private key: the same peer id after a restart),
+   * blocks, pins and peer data; created if missing. Without it the node lives in memory only.
+   */
+  repo?: string
+  /** Multiaddrs to listen on; default `/ip4/127.0.0.1/tcp/0` (loopback, an OS-chosen port). */
+  listen?: string[]
+  /** Multiaddrs (each ending in `/p2p/<peer id>`) to connect to once started; default none. */
+  bootstrap?: string[]
+}
+
+/** The node and its parts, for the functions built on it. */
+interface Parts {
+  helia: Helia
+  libp2p: Libp2p<{ identify: unknown; ping: Ping; pubsub: GossipSub }>
+}
+
+/**
+ * Starts an IPFS node in this process (Helia with a minimal js-libp2p: TCP, Noise, Yamux,
+ * identify, ping, gossipsub, bitswap) and returns the {@link Ipfs} API on it.
+ */
+export async function createEmbeddedIpfs(
+  init: EmbeddedIpfsInit = {}
+): Promise<Ipfs & { readonly helia: Helia }> {
+  const closing = new AbortController()
+  const parts = await runCall('createEmbeddedIpfs', init, closing.signal, async signal => {
+    try {
+      return await start(init, signal)
+    } catch (error) {
+      if (signal.aborted) throw signal.reason
+      throw error instanceof EmbeddedStartError
+        ? error
+        : new EmbeddedStartError(error instanceof Error ? error.message : String(error), { cause: error })
+    }
+  })
+  const { helia, libp2p } = parts
+  const peerId = libp2p.peerId.toString()
+
+  let closed: Promise<void> | undefined
+  const close = async (): Promise<void> => {
+    closed ??= (async () => {
+      closing.abort()
+      await Promise.race([helia.stop(), new Promise(resolve => setTimeout(resolve, CLOSE_TIMEOUT).unref())])
+    })()
+    await closed
+  }
+
+  const ipfs: Ipfs & { readonly helia: Helia } = {
+    mode: 'embedded',
+    helia,
+    content: createContent(helia, closing.signal),
+    pubsub: createPubsub(libp2p.services.pubsub, closing.signal),
+    peers: createPeers(libp2p, closing.signal),
+    streams: createStreams(libp2p, closing.signal),
+    ipns: unsupported<Ipns>(
+      'ipns',
+      'IPNS is not implemented in embedded mode yet; use a Kubo node (mode "kubo") for IPNS.'
+    ),
+    tunnels: unsupported<Tunnels>(
+      'tunnels',
+      'Tunnels are not implemented in embedded mode yet; use `streams` (serve/open on /x/<name>) or a Kubo node.'
+    ),
+    peerId: async (options: CallOptions = {}) =>
+      await runCall('peerId', options, closing.signal, async () => peerId),
+    addresses: async (options: CallOptions = {}) =>
+      await runCall('addresses', options, closing.signal, async () =>
+        libp2p.getMultiaddrs().map(address => address.toString())
+      ),
+    close,
+    [Symbol.asyncDispose]: close
+  }
+  return ipfs
+}
+
+async function start(init: EmbeddedIpfsInit, signal: AbortSignal): Promise<Parts> {
+  const repo = init.repo == null ? undefined : path.resolve(init.repo)
+  if (repo != null) await fs.mkdir(repo, { recursive: true })
+  const privateKey = repo == null ? await generateKeyPair('Ed25519') : await loadOrCreateKey(repo)
+  const blockstore = repo == null ? new MemoryBlockstore() : new FsBlockstore(path.join(repo, 'blocks'))
+  const datastore = repo == null ? new MemoryDatastore() : new FsDatastore(path.join(repo, 'datastore'))
+  if (repo != null) {
+    await (blockstore as FsBlockstore).open()
+    await (datastore as FsDatastore).open()
+  }
+  const libp2p = await createLibp2p({
+    privateKey,
+    datastore,
+    start: false,
+    addresses: { listen: init.listen ?? DEFAULT_LISTEN },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: {
+      identify: identify(),
+      ping: ping(),
+      // Kubo delivers a node's own messages to its own subscribers, and publishing to a topic
+      // nobody else is on yet is not an error there: the same here.
+      pubsub: gossipsub({ emitSelf: true, allowPublishToZeroTopicPeers: true })
+    }
+  })
+  const helia = createHeliaLight({ blockstore, datastore }) as unknown as Helia & {
+    addMixin(mixin: { name: string; start?: () => Promise<void>; stop?: () => Promise<void> }): void
+  }
+  // What @helia/libp2p's withLibp2pLight does, with our libp2p: that package would bring its
+  // default transports (WebRTC, WebSockets, …) along.
+  Object.defineProperty(helia, 'libp2p', { value: libp2p, enumerable: true })
+  helia.addMixin({
+    name: 'libp2p',
+    start: async () => {
+      await libp2p.start()
+    },
+    stop: async () => {
+      await libp2p.stop()
+    }
+  })
+  withBitswap(helia as never)
+  try {
+    await helia.start()
+    signal.throwIfAborted()
+    for (const address of init.bootstrap ?? []) {
+      const { multiaddr } = await import('@multiformats/multiaddr')
+      await libp2p.dial(multiaddr(address), { signal })
+    }
+  } catch (error) {
+    await helia.stop().catch(() => {})
+    throw error
+  }
+  return { helia, libp2p: libp2p as Parts['libp2p'] }
+}
+
+/** The repo's private key, or a new Ed25519 key written there (mode 0600) for the next start. */
+async function loadOrCreateKey(repo: string): Promise<PrivateKey> {
+  const file = path.join(repo, IDENTITY_FILE)
+  try {
+    return privateKeyFromProtobuf(await fs.readFile(file))
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+      throw new EmbeddedStartError(`the identity in ${file} cannot be read`, { cause: error })
+  }
+  const key = await generateKeyPair('Ed25519')
+  // Written beside and renamed, so a crash never leaves a half-written identity.
+  const temporary = `${file}.part-${process.pid}`
+  await fs.writeFile(temporary, privateKeyToProtobuf(key), { mode: 0o600 })
+  await fs.rename(temporary, file)
+  return key
+}
+
+/** A group whose every function rejects with ModeNotSupportedError naming it. */
+function unsupported<T extends object>(group: string, instead: string): T {
+  return new Proxy({} as T, {
+    get: (_target, name) => {
+      if (typeof name !== 'string' || name === 'then') return undefined
+      return async () => {
+        throw new ModeNotSupportedError(`${group}.${name}`, 'embedded', instead)
+      }
+    }
+  })
+}

@@ -1,0 +1,99 @@
+import { randomBytes } from 'node:crypto'
+import path from 'node:path'
+import type { Ipfs } from '@tk/interface'
+import { createKuboNode, type KuboNode } from '@tk/testkit'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createEmbeddedIpfs } from '../src/index.js'
+import { type KuboApi, makeTree, openKubo, readTree, temporaryDirectory } from './helpers.js'
+
+describe('content between an embedded node and Kubo', () => {
+  let kuboNode: KuboNode
+  let kubo: KuboApi
+  let embedded: Ipfs
+  /** Four 256 KiB chunks and a bit: a file whose DAG has a root and several raw leaves. */
+  const large = randomBytes(4 * 262_144 + 1000)
+
+  beforeAll(async () => {
+    kuboNode = await createKuboNode()
+    kubo = openKubo(kuboNode)
+    embedded = await createEmbeddedIpfs()
+    await embedded.peers.connect(kuboNode.swarmAddrs[0] ?? '', { timeout: 10_000 })
+  })
+
+  afterAll(async () => {
+    await embedded?.close()
+    await kubo?.close()
+    await kuboNode?.stop()
+  })
+
+  it('gives the same CIDs as Kubo for the same bytes (0 B, 1 B, one chunk, several chunks) and for a directory', async () => {
+    await using work = await temporaryDirectory('cids')
+    await makeTree(path.join(work.path, 'site'), large)
+    const inputs = [new Uint8Array(0), Uint8Array.of(7), randomBytes(262_144), large]
+    for (const input of inputs) {
+      const fromKubo = await kubo.predictCid(input)
+      expect(await embedded.content.predictCid(input)).toBe(fromKubo)
+      expect(await embedded.content.predictCid(input, { cidVersion: 0 })).toBe(
+        await kubo.predictCid(input, { cidVersion: 0 })
+      )
+    }
+    const tree = path.join(work.path, 'site')
+    expect(await embedded.content.predictCid(tree)).toBe(await kubo.predictCid(tree))
+  })
+
+  it('Kubo reads bytes and downloads a directory that the embedded node published (bitswap embedded → Kubo)', async () => {
+    await using work = await temporaryDirectory('to-kubo')
+    const tree = path.join(work.path, 'site')
+    await makeTree(tree, large)
+    const bytesCid = await embedded.content.publish(large, { timeout: 10_000 })
+    const treeCid = await embedded.content.publish(tree, { timeout: 10_000 })
+    expect(Buffer.from(await kubo.read(bytesCid, { timeout: 20_000 })).equals(large)).toBe(true)
+    const saved = await kubo.download(treeCid, path.join(work.path, 'from-kubo'), { timeout: 20_000 })
+    expect(await readTree(saved)).toEqual(await readTree(tree))
+  })
+
+  it('the embedded node reads bytes and downloads a directory that Kubo published (bitswap Kubo → embedded)', async () => {
+    await using work = await temporaryDirectory('from-kubo')
+    const tree = path.join(work.path, 'site')
+    const content = randomBytes(3 * 262_144 + 17)
+    await makeTree(tree, content)
+    const bytesCid = await kubo.publish(content)
+    const treeCid = await kubo.publish(tree)
+    expect(Buffer.from(await embedded.content.read(bytesCid, { timeout: 20_000 })).equals(content)).toBe(true)
+    const saved = await embedded.content.download(treeCid, path.join(work.path, 'saved'), { timeout: 20_000 })
+    expect(await readTree(saved)).toEqual(await readTree(tree))
+    // A path below the root, and a range.
+    const note = await embedded.content.read(`/ipfs/${treeCid}/nested/note.md`, { timeout: 10_000 })
+    expect(new TextDecoder().decode(note)).toBe('# note\n')
+    const range = await embedded.content.read(bytesCid, { offset: 262_140, length: 10, timeout: 10_000 })
+    expect(Buffer.from(range).equals(content.subarray(262_140, 262_150))).toBe(true)
+  })
+
+  it('pins what it fetched, lists it, and remove() drops it after unpinning', async () => {
+    const content = randomBytes(1000)
+    const cid = await kubo.publish(content)
+    await embedded.content.pin(cid, { timeout: 20_000 })
+    expect(await embedded.content.pins({ cidsOnly: true })).toContain(cid)
+    expect(await embedded.content.pins({ type: 'recursive' })).toContainEqual({ cid, type: 'recursive' })
+    expect(await embedded.content.remove(cid, { timeout: 10_000 })).toBe(true)
+    expect(await embedded.content.pins({ cidsOnly: true })).not.toContain(cid)
+  })
+
+  it('a read of content nobody has settles with CallTimeoutError within its timeout', async () => {
+    const missing = await kubo.predictCid(randomBytes(64))
+    const started = Date.now()
+    const error = await embedded.content.read(missing, { timeout: 1_000 }).catch((caught: unknown) => caught)
+    const elapsed = Date.now() - started
+    expect((error as Error).name).toBe('CallTimeoutError')
+    expect(elapsed).toBeGreaterThanOrEqual(990)
+    expect(elapsed).toBeLessThan(3_000)
+    // The stream form settles too, and an abort wins as well.
+    const controller = new AbortController()
+    setTimeout(() => controller.abort(new Error('stop')), 300)
+    const aborted = await (async () => {
+      for await (const chunk of embedded.content.readStream(missing, { signal: controller.signal }))
+        void chunk
+    })().catch((caught: unknown) => caught)
+    expect((aborted as Error).message).toBe('stop')
+  })
+})
