@@ -18,3 +18,6 @@ export const DEFAULT_CHUNK_SIZE = 262_144
 
 /** Links per node of a file's balanced DAG, as Kubo builds it (`Import.UnixFSFileMaxLinks`), so both modes give the same CIDs. */
 export const DEFAULT_MAX_CHILDREN_PER_NODE = 174
+
+/** How long a tunnel sender waits to open the stream to its peer for each new connection (ms); Kubo's is 30 s too. */
+export const TUNNEL_DIAL_TIMEOUT = 30_000

@@ -9,7 +9,7 @@ import { noise } from '@libp2p/noise'
 import { type Ping, ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
-import { type CallOptions, type Ipfs, type Ipns, ModeNotSupportedError, type Tunnels } from '@tk/interface'
+import { type CallOptions, type Ipfs, type Ipns, ModeNotSupportedError } from '@tk/interface'
 import { MemoryBlockstore } from 'blockstore-core'
 import { FsBlockstore } from 'blockstore-fs'
 import { MemoryDatastore } from 'datastore-core'
@@ -23,6 +23,7 @@ import { EmbeddedStartError } from './errors.js'
 import { createPeers } from './peers.js'
 import { createPubsub } from './pubsub.js'
 import { createStreams } from './streams.js'
+import { createTunnels } from './tunnels.js'
 
 export interface EmbeddedIpfsInit extends CallOptions {
   /**
@@ -44,7 +45,8 @@ interface Parts {
 
 /**
  * Starts an IPFS node in this process (Helia with a minimal js-libp2p: TCP, Noise, Yamux,
- * identify, ping, gossipsub, bitswap) and returns the {@link Ipfs} API on it.
+ * identify, ping, gossipsub, bitswap) and returns the {@link Ipfs} API on it: content, pubsub,
+ * peers, streams and tunnels; `ipns` rejects with `ModeNotSupportedError`.
  */
 export async function createEmbeddedIpfs(
   init: EmbeddedIpfsInit = {}
@@ -83,10 +85,7 @@ export async function createEmbeddedIpfs(
       'ipns',
       'IPNS is not implemented in embedded mode yet; use a Kubo node (mode "kubo") for IPNS.'
     ),
-    tunnels: unsupported<Tunnels>(
-      'tunnels',
-      'Tunnels are not implemented in embedded mode yet; use `streams` (serve/open on /x/<name>) or a Kubo node.'
-    ),
+    tunnels: createTunnels(libp2p, closing.signal),
     peerId: async (options: CallOptions = {}) =>
       await runCall('peerId', options, closing.signal, async () => peerId),
     addresses: async (options: CallOptions = {}) =>

@@ -70,10 +70,6 @@ export function createPubsub(gossipsub: GossipSub, closing: AbortSignal): Pubsub
           gossipsub.subscribe(topic)
         }
         subscriptions.add(subscription)
-        if (options.signal != null) {
-          const signal = options.signal
-          signal.addEventListener('abort', () => void subscription.close(), { once: true })
-        }
         return subscription
       })
     },
@@ -170,6 +166,12 @@ class EmbeddedSubscription implements Subscription {
   ) {
     this.#handlerQueue = new BoundedQueue(maxBufferedBytes)
     this.#iteratorQueue = new BoundedQueue(maxBufferedBytes)
+    // Once subscribed, the signal closes the subscription (and its listener goes with it).
+    options.signal?.addEventListener('abort', this.#onAbort, { once: true })
+  }
+
+  readonly #onAbort = (): void => {
+    void this.close()
   }
 
   get closed(): boolean {
@@ -245,6 +247,7 @@ class EmbeddedSubscription implements Subscription {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    this.options.signal?.removeEventListener('abort', this.#onAbort)
     for (const queue of [this.#handlerQueue, this.#iteratorQueue]) {
       if (queue.gap > 0) this.#report(new SubscriptionOverflowError(this.topic, queue.gap, queue.maxBytes))
       queue.gap = 0

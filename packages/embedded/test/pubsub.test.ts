@@ -169,4 +169,14 @@ describe('pubsub between an embedded node and Kubo (gossipsub)', () => {
     expect(subscription.closed).toBe(true)
     expect(await embedded.pubsub.topics()).not.toContain(topic)
   })
+
+  it("aborting the subscription's signal closes it and leaves the topic", async () => {
+    const topic = uniqueTopic('signal')
+    const controller = new AbortController()
+    const subscription = await embedded.pubsub.subscribe(topic, () => {}, { signal: controller.signal })
+    expect(await embedded.pubsub.topics()).toContain(topic)
+    controller.abort()
+    expect(subscription.closed).toBe(true)
+    expect(await embedded.pubsub.topics()).not.toContain(topic)
+  })
 })
