@@ -21,3 +21,9 @@ export const DEFAULT_MAX_CHILDREN_PER_NODE = 174
 
 /** How long a tunnel sender waits to open the stream to its peer for each new connection (ms); Kubo's is 30 s too. */
 export const TUNNEL_DIAL_TIMEOUT = 30_000
+
+/** Kubo's LAN DHT: peers on private and loopback addresses, what a machine without internet can use. */
+export const LAN_DHT_PROTOCOL = '/ipfs/lan/kad/1.0.0'
+
+/** The public Amino DHT, as Kubo's WAN DHT speaks it. */
+export const WAN_DHT_PROTOCOL = '/ipfs/kad/1.0.0'

@@ -5,11 +5,18 @@ import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@
 import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import type { PrivateKey } from '@libp2p/interface'
+import { type KadDHT, kadDHT, passthroughMapper, removePublicAddressesMapper } from '@libp2p/kad-dht'
 import { noise } from '@libp2p/noise'
 import { type Ping, ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
-import { type CallOptions, type Ipfs, type Ipns, ModeNotSupportedError } from '@tk/interface'
+import {
+  type CallOptions,
+  InvalidArgumentError,
+  type Ipfs,
+  type Ipns,
+  ModeNotSupportedError
+} from '@tk/interface'
 import { MemoryBlockstore } from 'blockstore-core'
 import { FsBlockstore } from 'blockstore-fs'
 import { MemoryDatastore } from 'datastore-core'
@@ -17,7 +24,13 @@ import { FsDatastore } from 'datastore-fs'
 import { createHeliaLight, type Helia } from 'helia'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { runCall } from './call.js'
-import { CLOSE_TIMEOUT, DEFAULT_LISTEN, IDENTITY_FILE } from './constants.js'
+import {
+  CLOSE_TIMEOUT,
+  DEFAULT_LISTEN,
+  IDENTITY_FILE,
+  LAN_DHT_PROTOCOL,
+  WAN_DHT_PROTOCOL
+} from './constants.js'
 import { createContent } from './content.js'
 import { EmbeddedStartError } from './errors.js'
 import { createPeers } from './peers.js'
@@ -35,12 +48,18 @@ export interface EmbeddedIpfsInit extends CallOptions {
   listen?: string[]
   /** Multiaddrs (each ending in `/p2p/<peer id>`) to connect to once started; default none. */
   bootstrap?: string[]
+  /**
+   * Which Kademlia DHT to run, for finding peers and providers: `lan` (default; Kubo's LAN DHT,
+   * `/ipfs/lan/kad/1.0.0`, which keeps only private and loopback addresses), `wan` (the public
+   * Amino DHT, `/ipfs/kad/1.0.0`; needs bootstrap peers on the internet), or `off`.
+   */
+  dht?: 'lan' | 'wan' | 'off'
 }
 
 /** The node and its parts, for the functions built on it. */
 interface Parts {
   helia: Helia
-  libp2p: Libp2p<{ identify: unknown; ping: Ping; pubsub: GossipSub }>
+  libp2p: Libp2p<{ identify: unknown; ping: Ping; pubsub: GossipSub; dht?: KadDHT }>
 }
 
 /**
@@ -121,7 +140,8 @@ async function start(init: EmbeddedIpfsInit, signal: AbortSignal): Promise<Parts
       ping: ping(),
       // Kubo delivers a node's own messages to its own subscribers, and publishing to a topic
       // nobody else is on yet is not an error there: the same here.
-      pubsub: gossipsub({ emitSelf: true, allowPublishToZeroTopicPeers: true })
+      pubsub: gossipsub({ emitSelf: true, allowPublishToZeroTopicPeers: true }),
+      ...dhtService(init.dht ?? 'lan')
     }
   })
   const helia = createHeliaLight({ blockstore, datastore }) as unknown as Helia & {
@@ -152,6 +172,22 @@ async function start(init: EmbeddedIpfsInit, signal: AbortSignal): Promise<Parts
     throw error
   }
   return { helia, libp2p: libp2p as Parts['libp2p'] }
+}
+
+function dhtService(dht: 'lan' | 'wan' | 'off') {
+  if (dht === 'off') return {}
+  if (dht !== 'lan' && dht !== 'wan')
+    throw new InvalidArgumentError('dht', `expected 'lan', 'wan' or 'off', got ${JSON.stringify(dht)}`)
+  return {
+    dht:
+      dht === 'lan'
+        ? kadDHT({
+            protocol: LAN_DHT_PROTOCOL,
+            clientMode: false,
+            peerInfoMapper: removePublicAddressesMapper
+          })
+        : kadDHT({ protocol: WAN_DHT_PROTOCOL, peerInfoMapper: passthroughMapper })
+  }
 }
 
 /** The repo's private key, or a new Ed25519 key written there (mode 0600) for the next start. */

@@ -1,20 +1,24 @@
 import type { Libp2p, PeerId } from '@libp2p/interface'
+import type { KadDHT } from '@libp2p/kad-dht'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Ping } from '@libp2p/ping'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import {
   type CallOptions,
   type ConnectOptions,
+  type FindProvidersOptions,
   InvalidArgumentError,
   type IsConnectedOptions,
   ModeNotSupportedError,
   PeerNotFoundError,
   type Peers
 } from '@tk/interface'
+import { CID } from 'multiformats/cid'
 import { runCall } from './call.js'
+import { DEFAULT_MAX_PROVIDERS } from './constants.js'
 
 /** Peers on the embedded node: libp2p's connections and peer store. */
-export function createPeers(libp2p: Libp2p<{ ping: Ping }>, closing: AbortSignal): Peers {
+export function createPeers(libp2p: Libp2p<{ ping: Ping; dht?: KadDHT }>, closing: AbortSignal): Peers {
   return {
     connect: async (address: string, options: ConnectOptions = {}) => {
       let target: Multiaddr = parseAddress(address)
@@ -73,18 +77,52 @@ export function createPeers(libp2p: Libp2p<{ ping: Ping }>, closing: AbortSignal
         const stored = await libp2p.peerStore.get(peer, { signal }).catch(() => undefined)
         for (const address of stored?.addresses ?? [])
           addresses.add(withPeerId(address.multiaddr.toString(), peerId))
+        if (addresses.size === 0 && libp2p.services.dht != null) {
+          try {
+            const found = await libp2p.peerRouting.findPeer(peer, { signal })
+            for (const address of found.multiaddrs) addresses.add(withPeerId(address.toString(), peerId))
+          } catch (error) {
+            if (signal.aborted) throw signal.reason
+            throw new PeerNotFoundError(peerId, { cause: error })
+          }
+        }
         if (addresses.size === 0) throw new PeerNotFoundError(peerId)
         return { id: peerId, addresses: [...addresses] }
       })
     },
 
-    findProviders: async () => {
-      throw new ModeNotSupportedError(
-        'peers.findProviders',
-        'embedded',
-        'The embedded node runs no DHT yet; connect to the peer that holds the content, or use a Kubo node.'
-      )
+    findProviders: async (cid: string, options: FindProvidersOptions = {}) => {
+      const parsed = parseCid(cid)
+      const maxProviders = options.maxProviders ?? DEFAULT_MAX_PROVIDERS
+      if (!Number.isInteger(maxProviders) || maxProviders < 1)
+        throw new InvalidArgumentError(
+          'maxProviders',
+          `expected a whole number >= 1, got ${String(maxProviders)}`
+        )
+      if (libp2p.services.dht == null) {
+        throw new ModeNotSupportedError(
+          'peers.findProviders',
+          'embedded',
+          "This node runs no DHT (dht: 'off'); start it with dht: 'lan' or 'wan', or use a Kubo node."
+        )
+      }
+      return await runCall('peers.findProviders', options, closing, async signal => {
+        const providers = new Set<string>()
+        for await (const provider of libp2p.contentRouting.findProviders(parsed, { signal })) {
+          providers.add(provider.id.toString())
+          if (providers.size >= maxProviders) break
+        }
+        return [...providers]
+      })
     }
+  }
+}
+
+function parseCid(value: string): CID {
+  try {
+    return CID.parse(value)
+  } catch (error) {
+    throw new InvalidArgumentError('cid', `"${String(value)}" is not a CID`, { cause: error })
   }
 }
 
