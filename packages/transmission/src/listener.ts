@@ -95,9 +95,9 @@ export interface FileListenOptions extends ListenOptions {
   directory?: string
   /** Largest file accepted (bytes); default no limit. */
   maxFileSize?: number
-  /** Parts of broken-off transfers kept for a resume, at most (the oldest go first); default 64. */
+  /** Parts of broken-off transfers kept for a resume, at most (the oldest of the peer holding the most goes first); default 64. */
   maxParts?: number
-  /** Bytes of such parts kept, at most (the oldest go first); default 1 GiB. */
+  /** Bytes of such parts kept, at most (likewise); default 1 GiB. */
   maxPartBytes?: number
   /** How long such a part waits for its sender to resume it (ms); default a day. Older parts found at start are deleted. */
   partTtl?: number
@@ -651,7 +651,7 @@ export async function listenForFileTransmissions(
           let hashed = 0
           let written = offset
           // What a transfer that broke off leaves for the next attempt: the part and the hash state.
-          let keep: { bytes: number; hash: Hash | undefined; hashed: number } | undefined
+          let keep: { bytes: number; hash: Hash | undefined; hashed: number; peerId: string } | undefined
           let complete = false
           try {
             if (offset > 0) {
@@ -684,7 +684,7 @@ export async function listenForFileTransmissions(
                   parts.rehashedBytes += bytesRead
                 }
               } catch (error) {
-                keep = { bytes: stat.size, hash, hashed }
+                keep = { bytes: stat.size, hash, hashed, peerId }
                 throw error
               }
             } else {
@@ -723,7 +723,7 @@ export async function listenForFileTransmissions(
             } catch (error) {
               // Every piece read was hashed; once written too, the part and the hash state agree.
               await flush()
-              keep = { bytes: written, hash, hashed: written }
+              keep = { bytes: written, hash, hashed: written, peerId }
               throw error
             }
             await file.truncate(size)

@@ -35,6 +35,8 @@ export interface KeptPart {
   hashed: number
   /** When it was kept (ms since the epoch): the oldest is evicted first, and expires after the TTL. */
   keptAt: number
+  /** Whose transfer it is; undefined for a part an earlier run left. */
+  peerId: string | undefined
 }
 
 /**
@@ -83,7 +85,10 @@ export class PartStore {
       if (stat == null) continue
       const fresh = now - stat.mtimeMs < this.#limits.ttl
       if (stat.isFile() && stat.nlink === 1 && fresh && RESUMABLE_PART_NAME.test(name)) {
-        found.push([file, { bytes: stat.size, hash: undefined, hashed: 0, keptAt: stat.mtimeMs }])
+        found.push([
+          file,
+          { bytes: stat.size, hash: undefined, hashed: 0, keptAt: stat.mtimeMs, peerId: undefined }
+        ])
       } else if (!fresh || !stat.isFile() || stat.nlink !== 1) {
         // Expired, or planted: a link or a directory under a name only we create. `rm` removes
         // a symbolic link itself, never its target.
@@ -116,7 +121,7 @@ export class PartStore {
   /** The transfer of `file` ended; `keep` (a broken-off transfer) keeps the part for a resume. */
   async release(
     file: string,
-    keep?: { bytes: number; hash: Hash | undefined; hashed: number }
+    keep?: { bytes: number; hash: Hash | undefined; hashed: number; peerId: string }
   ): Promise<void> {
     this.#inUse.delete(file)
     if (keep == null) return
@@ -128,14 +133,32 @@ export class PartStore {
     clearInterval(this.#timer)
   }
 
-  /** Deletes the oldest kept parts until the count and bytes are within the limits. */
+  /**
+   * Deletes kept parts until the count and bytes are within the limits: the oldest part of the
+   * peer that holds the most (parts, or bytes when those are over), so one peer breaking off
+   * transfer after transfer deletes its own parts, not other peers'.
+   */
   async #evict(): Promise<void> {
-    let bytes = this.bytes
-    for (const [file, part] of [...this.#kept]) {
-      if (this.#kept.size <= this.#limits.maxParts && bytes <= this.#limits.maxBytes) break
-      this.#kept.delete(file)
-      bytes -= part.bytes
-      await fs.rm(file, { force: true }).catch(() => {})
+    for (;;) {
+      const overCount = this.#kept.size > this.#limits.maxParts
+      if (!overCount && this.bytes <= this.#limits.maxBytes) return
+      const held = new Map<string | undefined, number>()
+      for (const part of this.#kept.values()) {
+        held.set(part.peerId, (held.get(part.peerId) ?? 0) + (overCount ? 1 : part.bytes))
+      }
+      let heaviest: string | undefined
+      let most = -1
+      for (const [peerId, amount] of held) {
+        if (amount > most) {
+          heaviest = peerId
+          most = amount
+        }
+      }
+      // The map keeps insertion order, and a part is (re)inserted when kept: the first is the oldest.
+      const oldest = [...this.#kept].find(([, part]) => part.peerId === heaviest)
+      if (oldest == null) return
+      this.#kept.delete(oldest[0])
+      await fs.rm(oldest[0], { force: true }).catch(() => {})
     }
   }
 

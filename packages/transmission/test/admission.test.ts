@@ -10,6 +10,7 @@ import type { P2pForegroundTunnel } from '@tk/rpc'
 import { createKuboCluster, type KuboCluster, type KuboNode } from '@tk/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Admission } from '../src/admission.js'
+import { partPathFor } from '../src/file-names.js'
 import {
   listenForFileTransmissions,
   listenForTransmissions,
@@ -392,6 +393,61 @@ describe('admission control against slow and hostile peers (real nodes)', () => 
       }
     }
     expect(progress).toEqual([])
+  })
+})
+
+describe('parts under a flood of broken-off transfers (real nodes)', () => {
+  it('one peer breaking off many transfers evicts its own parts first, not another peer’s', {
+    timeout: 60_000
+  }, async () => {
+    const inbox = path.join(tmp, 'part-flood')
+    await fs.mkdir(inbox)
+    const progress = new Map<string, number>()
+    const broken: string[] = []
+    await using _listener = await listenForFileTransmissions('part-flood', () => {}, {
+      ipfs: b.ipfs,
+      directory: inbox,
+      maxParts: 4,
+      onProgress: update => void progress.set(`${update.peerId} ${update.name}`, update.bytes),
+      onError: (error, peerId) => void broken.push(`${peerId} ${error.name}`)
+    })
+    const piece = randomBytes(256 * 1024)
+    const breakOff = async (from: Peer, name: string): Promise<void> => {
+      const tunnel = await from.ipfs.client.p2p.forward(
+        '/x/part-flood',
+        '/ip4/127.0.0.1/tcp/0',
+        `/p2p/${b.node.peerId}`,
+        {
+          foreground: true
+        }
+      )
+      try {
+        const raw = await Raw.open(Number(/\/tcp\/(\d+)/.exec(tunnel.listenAddress)?.[1]))
+        raw.write(PREAMBLE, jsonFrame(Type.open, { kind: 'file', name, size: 10_000_000, resume: true }))
+        expect((await raw.readFrame(5_000))?.type).toBe(Type.accept)
+        raw.write(frame(Type.chunk, piece))
+        await expect.poll(() => progress.get(`${from.node.peerId} ${name}`)).toBe(piece.byteLength)
+        raw.destroy()
+        await expect
+          .poll(() => broken.filter(entry => entry.startsWith(from.node.peerId)).length)
+          .toBeGreaterThan(0)
+        broken.length = 0
+      } finally {
+        await tunnel.close()
+      }
+    }
+    // The honest peer's two transfers break off first (the oldest parts), then the flood.
+    await breakOff(a, 'honest-1.bin')
+    await breakOff(a, 'honest-2.bin')
+    for (let index = 0; index < 6; index++) await breakOff(c, `flood-${index}.bin`)
+    const parts = (await fs.readdir(inbox)).filter(name => name.endsWith('.part')).sort()
+    expect(parts).toHaveLength(4)
+    const honest = ['honest-1.bin', 'honest-2.bin'].map(name =>
+      path.basename(partPathFor(inbox, a.node.peerId, name, 10_000_000))
+    )
+    // Both of the honest peer's parts are still there; the flood kept only its newest two.
+    for (const part of honest) expect(parts).toContain(part)
+    expect(parts).toContain(path.basename(partPathFor(inbox, c.node.peerId, 'flood-5.bin', 10_000_000)))
   })
 })
 
