@@ -222,3 +222,75 @@ export function watchProgress(
     socket.off('pause', onPause)
   }
 }
+
+interface OpeningEntry {
+  /** Undefined until the peer-id line was read. */
+  peerId: string | undefined
+  giveWay: (error: TransmissionError) => void
+}
+
+/** A connection in its opening, as {@link OpeningPool.enter} hands it out. */
+export interface Opening {
+  /** The peer-id line was read: the connection counts for this peer from now on. */
+  identify(peerId: string): void
+  /** The opening is over (admitted, refused or closed); idempotent. */
+  end(): void
+}
+
+/**
+ * Connections in their opening (peer-id line, preamble, `open`), at most `max`. A burst from one
+ * peer may use the whole pool; when it is full, the oldest opening of the peer with the most
+ * openings (connections not yet identified count as one more such peer) gives way to the
+ * newcomer, so a peer that floods the pool with stalled openings cannot keep another one out.
+ */
+export class OpeningPool {
+  readonly #max: number
+  readonly #entries: OpeningEntry[] = []
+
+  constructor(max: number) {
+    this.#max = max
+  }
+
+  get size(): number {
+    return this.#entries.length
+  }
+
+  /** A new connection; `giveWay` is called (once) if it has to make room for a later one. */
+  enter(giveWay: (error: TransmissionError) => void): Opening {
+    if (this.#entries.length >= this.#max) this.#makeRoom()
+    const entry: OpeningEntry = { peerId: undefined, giveWay }
+    this.#entries.push(entry)
+    return {
+      identify: peerId => {
+        entry.peerId = peerId
+      },
+      end: () => this.#remove(entry)
+    }
+  }
+
+  #makeRoom(): void {
+    const counts = new Map<string | undefined, number>()
+    for (const entry of this.#entries) counts.set(entry.peerId, (counts.get(entry.peerId) ?? 0) + 1)
+    let heaviest: string | undefined
+    let most = 0
+    for (const [peerId, count] of counts) {
+      if (count > most) {
+        heaviest = peerId
+        most = count
+      }
+    }
+    const oldest = this.#entries.find(entry => entry.peerId === heaviest)
+    if (oldest == null) return
+    this.#remove(oldest)
+    oldest.giveWay(
+      new TransmissionError('busy', 'the listener has too many connections opening; try again later', {
+        peerId: oldest.peerId
+      })
+    )
+  }
+
+  #remove(entry: OpeningEntry): void {
+    const index = this.#entries.indexOf(entry)
+    if (index >= 0) this.#entries.splice(index, 1)
+  }
+}

@@ -13,6 +13,7 @@ import {
   DEFAULT_MIN_RATE,
   DEFAULT_OPENING_TIMEOUT,
   DEFAULT_QUEUE_TIMEOUT,
+  OpeningPool,
   RATE_WINDOW,
   watchProgress
 } from './admission.js'
@@ -67,7 +68,10 @@ export interface ListenOptions extends Omit<PeerOptions, 'timeout'> {
   queueTimeout?: number
   /** From a connection's arrival to its complete `open` (peer-id line, preamble, `open`), in ms; default 10 000. */
   openingTimeout?: number
-  /** Connections in their opening at once (one peer: half of them); more get `busy` at once. Default 64. */
+  /**
+   * Connections in their opening at once; when full, the oldest opening of the peer holding the
+   * most gets `busy` to make room. Default 64.
+   */
   maxOpening?: number
   /**
    * Slowest transfer accepted (bytes/s, over each `rateWindow` in which this side waited for the
@@ -192,8 +196,7 @@ export async function startListener(
   })
   const openingTimeout = options.openingTimeout ?? DEFAULT_OPENING_TIMEOUT
   const maxOpening = options.maxOpening ?? DEFAULT_MAX_OPENING
-  const openingPerPeer = new Counter(Math.max(1, Math.ceil(maxOpening / 2)))
-  let opening = 0
+  const openings = new OpeningPool(maxOpening)
   const foreignPerPeer = new Counter(options.pythonConcurrencyPerPeer ?? DEFAULT_MAX_FOREIGN_PER_PEER)
   const maxForeign = options.pythonConcurrency ?? DEFAULT_MAX_FOREIGN
   let foreignActive = 0
@@ -246,31 +249,19 @@ export async function startListener(
       openingTimeout
     )
     const openingSignal = AbortSignal.any([signal, openingDeadline.signal])
-    let inOpening = true
-    let openingPeer: string | undefined
+    // When the opening pool is full, the oldest opening of the peer holding the most gives way.
+    const opening = openings.enter(error => openingDeadline.abort(error))
     const endOpening = (): void => {
-      if (!inOpening) return
-      inOpening = false
       clearTimeout(openingTimer)
-      opening--
-      if (openingPeer != null) openingPerPeer.release(openingPeer)
+      opening.end()
     }
-    opening++
     let kept = false
     try {
-      if (opening > maxOpening) {
-        throw new TransmissionError('busy', 'the listener has too many connections opening; try again later')
-      }
       // Kubo's --report-peer-id line: the sender's id, authenticated by libp2p.
       const peerId = (await stream.readLine(128, openingSignal)).trim()
       checkPeerId(peerId)
       stream.peerId = peerId
-      if (!openingPerPeer.take(peerId)) {
-        throw new TransmissionError('busy', 'you have too many connections opening here; try again later', {
-          peerId
-        })
-      }
-      openingPeer = peerId
+      opening.identify(peerId)
       const [firstByte = 0] = await stream.peekBytes(1, openingSignal)
       if (firstByte !== PREAMBLE[0] && spec.foreign != null) {
         // Another protocol's peers are served beside the queue, with bounds of their own: each
