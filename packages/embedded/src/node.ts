@@ -10,13 +10,7 @@ import { noise } from '@libp2p/noise'
 import { type Ping, ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
-import {
-  type CallOptions,
-  InvalidArgumentError,
-  type Ipfs,
-  type Ipns,
-  ModeNotSupportedError
-} from '@tk/interface'
+import { type CallOptions, InvalidArgumentError, type Ipfs } from '@tk/interface'
 import { MemoryBlockstore } from 'blockstore-core'
 import { FsBlockstore } from 'blockstore-fs'
 import { MemoryDatastore } from 'datastore-core'
@@ -33,8 +27,10 @@ import {
 } from './constants.js'
 import { createContent } from './content.js'
 import { EmbeddedStartError } from './errors.js'
+import { createIpns } from './ipns.js'
 import { createPeers } from './peers.js'
 import { createPubsub } from './pubsub.js'
+import { libp2pRouter } from './routing.js'
 import { createStreams } from './streams.js'
 import { createTunnels } from './tunnels.js'
 
@@ -65,7 +61,7 @@ interface Parts {
 /**
  * Starts an IPFS node in this process (Helia with a minimal js-libp2p: TCP, Noise, Yamux,
  * identify, ping, gossipsub, bitswap) and returns the {@link Ipfs} API on it: content, pubsub,
- * peers, streams and tunnels; `ipns` rejects with `ModeNotSupportedError`.
+ * ipns, peers, streams and tunnels.
  */
 export async function createEmbeddedIpfs(
   init: EmbeddedIpfsInit = {}
@@ -93,17 +89,15 @@ export async function createEmbeddedIpfs(
     await closed
   }
 
+  const content = createContent(helia, closing.signal)
   const ipfs: Ipfs & { readonly helia: Helia } = {
     mode: 'embedded',
     helia,
-    content: createContent(helia, closing.signal),
+    content,
     pubsub: createPubsub(libp2p.services.pubsub, closing.signal),
     peers: createPeers(libp2p, closing.signal),
     streams: createStreams(libp2p, closing.signal),
-    ipns: unsupported<Ipns>(
-      'ipns',
-      'IPNS is not implemented in embedded mode yet; use a Kubo node (mode "kubo") for IPNS.'
-    ),
+    ipns: createIpns(helia, content, peerId, closing.signal),
     tunnels: createTunnels(libp2p, closing.signal),
     peerId: async (options: CallOptions = {}) =>
       await runCall('peerId', options, closing.signal, async () => peerId),
@@ -159,10 +153,25 @@ async function start(init: EmbeddedIpfsInit, signal: AbortSignal): Promise<Parts
       await libp2p.stop()
     }
   })
+  if (init.dht !== 'off')
+    (helia as unknown as { addRouter(router: unknown): void }).addRouter(libp2pRouter(libp2p))
   withBitswap(helia as never)
   try {
     await helia.start()
     signal.throwIfAborted()
+    // IPNS publishes under key names from Helia's keychain; the node's own key is `self` there, as in Kubo.
+    const { keychain, getCrypto } = helia as unknown as SelfKeychainParts
+    await keychain.exportKey('self', { signal }).catch(async () => {
+      // The keychain takes keys of @ipshipyard/crypto; both speak libp2p's key protobuf.
+      const crypto = await getCrypto(privateKey.type)
+      await keychain.importKey(
+        'self',
+        await crypto.privateKeyFromProtobuf(privateKeyToProtobuf(privateKey)),
+        {
+          signal
+        }
+      )
+    })
     for (const address of init.bootstrap ?? []) {
       const { multiaddr } = await import('@multiformats/multiaddr')
       await libp2p.dial(multiaddr(address), { signal })
@@ -190,6 +199,15 @@ function dhtService(dht: 'lan' | 'wan' | 'off') {
   }
 }
 
+/** What start() uses of Helia's keychain and crypto loader. */
+interface SelfKeychainParts {
+  keychain: {
+    exportKey(name: string, options?: { signal?: AbortSignal }): Promise<unknown>
+    importKey(name: string, key: unknown, options?: { signal?: AbortSignal }): Promise<unknown>
+  }
+  getCrypto(type: string): Promise<{ privateKeyFromProtobuf(bytes: Uint8Array): unknown }>
+}
+
 /** The repo's private key, or a new Ed25519 key written there (mode 0600) for the next start. */
 async function loadOrCreateKey(repo: string): Promise<PrivateKey> {
   const file = path.join(repo, IDENTITY_FILE)
@@ -205,16 +223,4 @@ async function loadOrCreateKey(repo: string): Promise<PrivateKey> {
   await fs.writeFile(temporary, privateKeyToProtobuf(key), { mode: 0o600 })
   await fs.rename(temporary, file)
   return key
-}
-
-/** A group whose every function rejects with ModeNotSupportedError naming it. */
-function unsupported<T extends object>(group: string, instead: string): T {
-  return new Proxy({} as T, {
-    get: (_target, name) => {
-      if (typeof name !== 'string' || name === 'then') return undefined
-      return async () => {
-        throw new ModeNotSupportedError(`${group}.${name}`, 'embedded', instead)
-      }
-    }
-  })
 }

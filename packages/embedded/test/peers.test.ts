@@ -73,19 +73,22 @@ describe('peers and identity with Kubo', () => {
     }
   })
 
-  it('a node restarted on the same repo keeps its peer id, its pins and its blocks', async () => {
+  it('a node restarted on the same repo keeps its peer id, its IPNS keys, its pins and its blocks', async () => {
     await using work = await temporaryDirectory('repo')
     const repo = path.join(work.path, 'node')
     const content = randomBytes(300_000)
     let peerId: string
     let cid: string
+    let keyId: string
     {
       await using first = await createEmbeddedIpfs({ repo })
       peerId = await first.peerId()
       cid = await first.content.publish(content)
+      keyId = await first.ipns.createKey('kept')
     }
     await using second = await createEmbeddedIpfs({ repo })
     expect(await second.peerId()).toBe(peerId)
+    expect(await second.ipns.listKeys()).toContainEqual({ name: 'kept', id: keyId })
     expect(await second.content.pins({ cidsOnly: true })).toEqual([cid])
     // Read with no peer connected: the blocks came from the repo.
     expect(await second.peers.list()).toEqual([])
@@ -106,7 +109,7 @@ describe('peers and identity with Kubo', () => {
       .read('bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy')
       .catch((caught: unknown) => caught)
     expect((error as Error).name).toBe('NodeClosedError')
-    const unsupported = await first.ipns.resolve('self').catch((caught: unknown) => caught)
-    expect((unsupported as Error).name).toBe('ModeNotSupportedError')
+    const closed = await first.ipns.resolve('self').catch((caught: unknown) => caught)
+    expect((closed as Error).name).toBe('NodeClosedError')
   })
 })

@@ -138,3 +138,20 @@ export class PubsubHandlerError extends Error {
     this.from = from
   }
 }
+
+/** No IPNS key of that name is in the node's keystore. */
+export class IpnsKeyNotFoundError extends Error {
+  static override readonly name = 'IpnsKeyNotFoundError'
+  override readonly name = 'IpnsKeyNotFoundError'
+  readonly isRetryable = false
+  /** The name that was looked up. */
+  readonly key: string
+
+  constructor(key: string, options?: ErrorOptions) {
+    super(
+      `"${key}" is not a key in this node's keystore; create it with ipns.createKey() or list the keys with ipns.listKeys()`,
+      options
+    )
+    this.key = key
+  }
+}

@@ -35,6 +35,7 @@ export {
   CallTimeoutError,
   ContentTooLargeError,
   InvalidArgumentError,
+  IpnsKeyNotFoundError,
   ModeNotSupportedError,
   NodeClosedError,
   PeerNotFoundError,

@@ -3,6 +3,7 @@ import {
   CallTimeoutError,
   ContentTooLargeError,
   InvalidArgumentError,
+  IpnsKeyNotFoundError,
   ModeNotSupportedError,
   NodeClosedError,
   PeerNotFoundError,
@@ -37,7 +38,8 @@ describe('errors', () => {
       new ContentTooLargeError('bafy', 10, { cause }),
       new PeerNotFoundError('12D3Koo', { cause }),
       new SubscriptionOverflowError('topic', 3, 1024, { cause }),
-      new PubsubHandlerError('topic', '12D3Koo', { cause })
+      new PubsubHandlerError('topic', '12D3Koo', { cause }),
+      new IpnsKeyNotFoundError('site', { cause })
     ]
     expect(errors.map(error => error.name)).toEqual([
       'ModeNotSupportedError',
@@ -47,7 +49,8 @@ describe('errors', () => {
       'ContentTooLargeError',
       'PeerNotFoundError',
       'SubscriptionOverflowError',
-      'PubsubHandlerError'
+      'PubsubHandlerError',
+      'IpnsKeyNotFoundError'
     ])
     for (const error of errors) {
       expect((error.constructor as { name: string }).name).toBe(error.name)
