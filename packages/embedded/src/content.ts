@@ -357,10 +357,24 @@ async function collectLocal(given: string, options: PublishOptions): Promise<Can
     await fs.access(file, fs.constants.R_OK).catch((error: unknown) => {
       throw new LocalPathError(file, 'cannot be read', { cause: error })
     })
-    candidates.push({ path: name, content: createReadStream(file) })
+    candidates.push({ path: name, content: readLazily(file) })
   }
   await visit(absolute, base)
   return candidates
+}
+
+/**
+ * A file's content, opened only when the importer reads it: opening every file of a large
+ * directory up front would hold one descriptor per file at once (EMFILE), and leave them open
+ * when a publish is aborted before reaching them.
+ */
+async function* readLazily(file: string): AsyncGenerator<Uint8Array> {
+  const stream = createReadStream(file)
+  try {
+    for await (const chunk of stream) yield chunk as Uint8Array
+  } finally {
+    stream.destroy()
+  }
 }
 
 function toAddOptions(options: PublishOptions, signal: AbortSignal): AddOptions {

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto'
+import { readdirSync } from 'node:fs'
+import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { Ipfs } from '@tk/interface'
 import { createKuboNode, type KuboNode } from '@tk/testkit'
@@ -77,6 +79,29 @@ describe('content between an embedded node and Kubo', () => {
     expect(await embedded.content.pins({ type: 'recursive' })).toContainEqual({ cid, type: 'recursive' })
     expect(await embedded.content.remove(cid, { timeout: 10_000 })).toBe(true)
     expect(await embedded.content.pins({ cidsOnly: true })).not.toContain(cid)
+  })
+
+  it('publishing a directory of 3,000 files opens them as it goes (not all at once) and gives the CID Kubo gives', async () => {
+    await using work = await temporaryDirectory('many')
+    const tree = path.join(work.path, 'many')
+    await fs.mkdir(tree)
+    for (let index = 0; index < 3_000; index++)
+      await fs.writeFile(path.join(tree, `file-${index}`), `file ${index}`)
+    const descriptors = (): number => readdirSync('/proc/self/fd').length
+    const before = descriptors()
+    let peak = before
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, descriptors())
+    }, 1)
+    let cid: string
+    try {
+      cid = await embedded.content.publish(tree, { timeout: 60_000 })
+    } finally {
+      clearInterval(sampler)
+    }
+    // The importer reads up to 50 files at a time; opening all 3,000 up front would show here.
+    expect(peak - before).toBeLessThan(500)
+    expect(cid).toBe(await kubo.predictCid(tree))
   })
 
   it('a read of content nobody has settles with CallTimeoutError within its timeout', async () => {
