@@ -27,3 +27,6 @@ export const LAN_DHT_PROTOCOL = '/ipfs/lan/kad/1.0.0'
 
 /** The public Amino DHT, as Kubo's WAN DHT speaks it. */
 export const WAN_DHT_PROTOCOL = '/ipfs/kad/1.0.0'
+
+/** The file that marks a repo as in use (it holds the owning process id), as Kubo's `repo.lock` does. */
+export const LOCK_FILE = 'repo.lock'

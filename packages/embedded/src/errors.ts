@@ -22,3 +22,23 @@ export class LocalPathError extends Error {
     this.path = path
   }
 }
+
+/** Another running node (in this process or another) has the repo open; two nodes on one repo would share a peer id and corrupt its stores. */
+export class RepoLockedError extends Error {
+  static override readonly name = 'RepoLockedError'
+  override readonly name = 'RepoLockedError'
+  readonly isRetryable = true
+  /** The repo directory. */
+  readonly repo: string
+  /** The process that holds it. */
+  readonly pid: number
+
+  constructor(repo: string, pid: number, options?: ErrorOptions) {
+    super(
+      `The repo ${repo} is in use by a running node (process ${pid}); close that node first, or give this one another repo`,
+      options
+    )
+    this.repo = repo
+    this.pid = pid
+  }
+}

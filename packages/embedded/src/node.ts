@@ -23,10 +23,11 @@ import {
   DEFAULT_LISTEN,
   IDENTITY_FILE,
   LAN_DHT_PROTOCOL,
+  LOCK_FILE,
   WAN_DHT_PROTOCOL
 } from './constants.js'
 import { createContent } from './content.js'
-import { EmbeddedStartError } from './errors.js'
+import { EmbeddedStartError, RepoLockedError } from './errors.js'
 import { createIpns } from './ipns.js'
 import { createPeers } from './peers.js'
 import { createPubsub } from './pubsub.js'
@@ -72,7 +73,7 @@ export async function createEmbeddedIpfs(
       return await start(init, signal)
     } catch (error) {
       if (signal.aborted) throw signal.reason
-      throw error instanceof EmbeddedStartError
+      throw error instanceof EmbeddedStartError || error instanceof RepoLockedError
         ? error
         : new EmbeddedStartError(error instanceof Error ? error.message : String(error), { cause: error })
     }
@@ -114,6 +115,21 @@ export async function createEmbeddedIpfs(
 async function start(init: EmbeddedIpfsInit, signal: AbortSignal): Promise<Parts> {
   const repo = init.repo == null ? undefined : path.resolve(init.repo)
   if (repo != null) await fs.mkdir(repo, { recursive: true })
+  const unlock = repo == null ? async () => {} : await lockRepo(repo)
+  try {
+    return await startWith(init, repo, unlock, signal)
+  } catch (error) {
+    await unlock()
+    throw error
+  }
+}
+
+async function startWith(
+  init: EmbeddedIpfsInit,
+  repo: string | undefined,
+  unlock: () => Promise<void>,
+  signal: AbortSignal
+): Promise<Parts> {
   const privateKey = repo == null ? await generateKeyPair('Ed25519') : await loadOrCreateKey(repo)
   const blockstore = repo == null ? new MemoryBlockstore() : new FsBlockstore(path.join(repo, 'blocks'))
   const datastore = repo == null ? new MemoryDatastore() : new FsDatastore(path.join(repo, 'datastore'))
@@ -150,7 +166,11 @@ async function start(init: EmbeddedIpfsInit, signal: AbortSignal): Promise<Parts
       await libp2p.start()
     },
     stop: async () => {
-      await libp2p.stop()
+      try {
+        await libp2p.stop()
+      } finally {
+        await unlock()
+      }
     }
   })
   if (init.dht !== 'off')
@@ -206,6 +226,43 @@ interface SelfKeychainParts {
     importKey(name: string, key: unknown, options?: { signal?: AbortSignal }): Promise<unknown>
   }
   getCrypto(type: string): Promise<{ privateKeyFromProtobuf(bytes: Uint8Array): unknown }>
+}
+
+/**
+ * Marks the repo as this process's (`repo.lock` holding the pid), refusing one held by a live
+ * process or by a node open in this process; a lock left by a dead process is taken over.
+ * Resolves with the function that releases it.
+ */
+async function lockRepo(repo: string): Promise<() => Promise<void>> {
+  const file = path.join(repo, LOCK_FILE)
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await fs.writeFile(file, String(process.pid), { flag: 'wx' })
+      let released = false
+      return async () => {
+        if (released) return
+        released = true
+        await fs.rm(file, { force: true })
+      }
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+    }
+    const pid = Number.parseInt(await fs.readFile(file, 'utf8').catch(() => ''), 10)
+    if (Number.isSafeInteger(pid) && pid > 0 && isAlive(pid)) throw new RepoLockedError(repo, pid)
+    // Left by a process that is gone: take it over.
+    await fs.rm(file, { force: true })
+  }
+  throw new RepoLockedError(repo, Number.NaN)
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    // EPERM: it exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
 }
 
 /** The repo's private key, or a new Ed25519 key written there (mode 0600) for the next start. */
