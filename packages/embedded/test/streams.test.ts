@@ -217,3 +217,41 @@ async function exchange(port: number, payload: Uint8Array, answerLength: number)
     socket.write(payload)
   })
 }
+
+describe('streams between embedded nodes', () => {
+  it('several peers at once: each incoming stream carries exactly its own peer id and payload, and each answer reaches its sender', async () => {
+    await using server = await createEmbeddedIpfs()
+    const serverAddress = (await server.addresses())[0] ?? ''
+    const clients = await Promise.all([1, 2, 3].map(async () => await createEmbeddedIpfs()))
+    try {
+      const seen = new Map<string, Buffer>()
+      const size = 200_000
+      await using served = await server.streams.serve('/x/many', async stream => {
+        const bytes = await readExactly(stream, size)
+        seen.set(stream.remotePeerId, bytes)
+        await stream.write(Buffer.from(stream.remotePeerId))
+      })
+      expect(served.protocol).toBe('/x/many')
+      const results = await Promise.all(
+        clients.map(async client => {
+          const id = await client.peerId()
+          await client.peers.connect(serverAddress, { timeout: 10_000 })
+          const payload = Buffer.alloc(size, id)
+          const stream = await client.streams.open(await server.peerId(), '/x/many', { timeout: 10_000 })
+          const answer = readExactly(stream, id.length)
+          await stream.write(payload, { timeout: 10_000 })
+          const reply = (await answer).toString()
+          await stream.close()
+          return { id, payload, reply }
+        })
+      )
+      for (const { id, payload, reply } of results) {
+        expect(reply).toBe(id)
+        expect(seen.get(id)?.equals(payload)).toBe(true)
+      }
+      expect(seen.size).toBe(3)
+    } finally {
+      await Promise.all(clients.map(async client => await client.close()))
+    }
+  })
+})
