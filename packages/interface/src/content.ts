@@ -60,7 +60,6 @@ export interface PinnedCid {
 
 /**
  * Content: publishing files, directories and bytes, reading and downloading them, pinning.
- * Python toolkit: `publish`, `predict_cid`, `download`, `read`, `pin`, `unpin`, `remove`, `pins`.
  */
 export interface Content {
   /**

@@ -26,9 +26,9 @@ export interface Ipfs extends AsyncDisposable {
   readonly tunnels: Tunnels
   /** Byte streams to and from peers on `/x/<name>`, for @tk/transmission. */
   readonly streams: StreamSource
-  /** This node's peer id. Python toolkit: `my_id`. */
+  /** This node's peer id (Python toolkit: `my_id`). */
   peerId(options?: CallOptions): Promise<string>
-  /** The addresses this node is reachable at, each ending in `/p2p/<its peer id>`. Python toolkit: `my_multiaddrs`. */
+  /** The addresses this node is reachable at, each ending in `/p2p/<its peer id>`. */
   addresses(options?: CallOptions): Promise<string[]>
   /** Ends what this object holds (an embedded node stops; a Kubo daemon keeps running). Idempotent. */
   close(): Promise<void>

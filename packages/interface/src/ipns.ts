@@ -45,9 +45,6 @@ export interface IpnsFilePublication extends IpnsPublication {
 
 /**
  * IPNS: keys, publishing records, resolving names.
- * Python toolkit: `create_ipns_record` → `createKey`, `update_ipns_record` → `publishFile`,
- * `update_ipns_record_from_cid` → `publish`, `resolve_ipns_key` → `resolve`,
- * `download_ipns_record` → `download`, `read_ipns_record` → `read`.
  */
 export interface Ipns {
   /** Creates a key in this node's keystore and resolves with its id, the IPNS name. */

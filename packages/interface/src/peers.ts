@@ -25,8 +25,6 @@ export interface FindProvidersOptions extends CallOptions {
 
 /**
  * Peers: connecting, listing, finding.
- * Python toolkit: `connect_to_peer` → `connect`, `list_peers` → `list`, `find_peer` → `find`,
- * `is_peer_connected` → `isConnected`, `find_providers` → `findProviders`.
  */
 export interface Peers {
   /** Connects to a peer at a multiaddr (ending in `/p2p/<peer id>`, or pass `peerId`); resolves with its peer id. */

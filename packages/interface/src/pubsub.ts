@@ -52,7 +52,6 @@ export interface Subscription extends AsyncIterable<PubsubMessage>, AsyncDisposa
 
 /**
  * Publish–subscribe messaging (gossipsub, compatible with Kubo's pubsub).
- * Python toolkit: `pubsub_publish` → `publish`, `pubsub_subscribe` → `subscribe`, `pubsub_peers` → `peers`.
  */
 export interface Pubsub {
   /** Subscribes to a topic; resolves once the subscription is live, so messages published from then on arrive. */

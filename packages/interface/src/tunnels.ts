@@ -57,8 +57,7 @@ export interface TunnelList {
 
 /**
  * Tunnels: TCP connections carried over libp2p streams (`/x/<name>`) between peers, as Kubo's
- * stream mounting (`ipfs p2p`) does. Python toolkit: `create_tcp_listening_connection` →
- * `openListener`, `create_tcp_sending_connection` → `openSender`, `close_tcp_…` → `close…`.
+ * stream mounting (`ipfs p2p`) does.
  */
 export interface Tunnels {
   /** Lets other peers reach a local TCP service: streams to `/x/<name>` on this node are forwarded to `host:port`. */
