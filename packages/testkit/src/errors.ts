@@ -20,8 +20,8 @@ export class KuboBuildError extends Error {
 
 /**
  * `ipfs init` or `ipfs daemon` failed or was too slow; the message says how long each step took
- * (`init`, `config`, `start` until "Daemon is ready", `ready` reading its addresses) and holds the
- * end of Kubo's stderr.
+ * (`sweep`, `binary`, `init`, `config`, `start` until "Daemon is ready", `ready` reading its
+ * addresses) and holds the end of Kubo's stderr.
  */
 export class KuboStartError extends Error {
   static override readonly name = 'KuboStartError'

@@ -68,7 +68,7 @@ export interface KuboNode extends AsyncDisposable {
   readonly env: Readonly<Record<string, string>>
   /** Whether the daemon process is still running. */
   readonly running: boolean
-  /** How long each step of starting it took (`binary`, `init`, `config`, `start`, `ready`). */
+  /** How long each step of starting it took (`sweep`, `binary`, `init`, `config`, `start`, `ready`). */
   readonly startSteps: readonly KuboStep[]
   /** The `Authorization` header given at creation, if any. */
   readonly authorization: string | undefined
@@ -102,13 +102,14 @@ export async function createKuboNode(init: KuboNodeInit = {}): Promise<KuboNode>
   ])
   signal.throwIfAborted()
   const clock = new StepClock()
-  clock.begin('binary')
   let binary: string
   try {
+    clock.begin('sweep')
     swept ??= sweepStaleNodes().catch(() => {
       // Best effort: a folder we cannot remove is not a reason to fail this node.
     })
     await swept
+    clock.begin('binary')
     binary = init.binary ?? (await findKuboBinary({ signal })).path
   } catch (error) {
     if (!signal.aborted) throw error

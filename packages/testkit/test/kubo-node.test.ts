@@ -184,6 +184,7 @@ describe('createKuboNode', () => {
       expect(error).toBeInstanceOf(KuboStartError)
       const startError = error as KuboStartError
       expect(startError.steps.map(step => [step.name, step.finished])).toEqual([
+        ['sweep', true],
         ['binary', true],
         ['init', true],
         ['config', true],
@@ -197,7 +198,7 @@ describe('createKuboNode', () => {
       )
       expect(startError.message).toContain('its last line: "Initializing daemon..."')
       expect(startError.message).toMatch(
-        /\(binary \d+\.\d s, init \d+\.\d s, config \d+\.\d s, start \d+\.\d s \(unfinished\)\)/
+        /\(sweep \d+\.\d s, binary \d+\.\d s, init \d+\.\d s, config \d+\.\d s, start \d+\.\d s \(unfinished\)\)/
       )
       expect(startError.stderr).toContain('stuck on purpose')
       // Settles on its own timeout, well before a test hook's.
@@ -209,7 +210,14 @@ describe('createKuboNode', () => {
 
   it('a node records how long each step of its start took', async () => {
     await using node = await createKuboNode()
-    expect(node.startSteps.map(step => step.name)).toEqual(['binary', 'init', 'config', 'start', 'ready'])
+    expect(node.startSteps.map(step => step.name)).toEqual([
+      'sweep',
+      'binary',
+      'init',
+      'config',
+      'start',
+      'ready'
+    ])
     expect(node.startSteps.every(step => step.finished && step.ms >= 0)).toBe(true)
   })
 
