@@ -30,3 +30,16 @@ export const WAN_DHT_PROTOCOL = '/ipfs/kad/1.0.0'
 
 /** The file that marks a repo as in use (it holds the owning process id), as Kubo's `repo.lock` does. */
 export const LOCK_FILE = 'repo.lock'
+
+/**
+ * The largest pubsub frame gossipsub peers take (go-libp2p-pubsub's and so Kubo's default, 1 MiB):
+ * a message over it is dropped by the receiver without a word, so `pubsub.publish` refuses it.
+ */
+export const MAX_PUBSUB_FRAME_BYTES = 1_048_576
+
+/**
+ * What a signed message's frame holds besides its data and topic (sender, seqno, signature, public
+ * key, field tags and lengths: about 170 bytes with an Ed25519 key), plus room for control
+ * messages sent in the same frame.
+ */
+export const PUBSUB_FRAME_OVERHEAD = 1_024

@@ -13,6 +13,7 @@ import {
   SubscriptionOverflowError
 } from '@tk/interface'
 import { runCall } from './call.js'
+import { MAX_PUBSUB_FRAME_BYTES, PUBSUB_FRAME_OVERHEAD } from './constants.js'
 
 /** Pubsub on the embedded node: gossipsub (@libp2p/gossipsub), which Kubo's pubsub speaks too. */
 export function createPubsub(gossipsub: GossipSub, closing: AbortSignal): Pubsub {
@@ -79,6 +80,13 @@ export function createPubsub(gossipsub: GossipSub, closing: AbortSignal): Pubsub
       if (typeof data !== 'string' && !(data instanceof Uint8Array))
         throw new InvalidArgumentError('data', 'a pubsub message must be a string or a Uint8Array')
       const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data
+      const limit = maxMessageBytes(topic)
+      if (bytes.byteLength > limit) {
+        throw new InvalidArgumentError(
+          'data',
+          `a message of ${bytes.byteLength} bytes does not fit in a pubsub frame (at most ${limit} bytes of data on this topic: peers drop frames over ${MAX_PUBSUB_FRAME_BYTES} bytes without telling anyone); publish it as content and send its CID instead`
+        )
+      }
       await runCall('pubsub.publish', options, closing, async () => {
         await gossipsub.publish(topic, bytes)
       })
@@ -94,6 +102,11 @@ export function createPubsub(gossipsub: GossipSub, closing: AbortSignal): Pubsub
     topics: async (options: CallOptions = {}) =>
       await runCall('pubsub.topics', options, closing, async () => gossipsub.getTopics())
   }
+}
+
+/** The most data one message on `topic` may carry and still reach Kubo and js-libp2p peers. */
+export function maxMessageBytes(topic: string): number {
+  return MAX_PUBSUB_FRAME_BYTES - PUBSUB_FRAME_OVERHEAD - new TextEncoder().encode(topic).byteLength
 }
 
 function checkTopic(topic: string): void {

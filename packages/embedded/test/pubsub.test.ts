@@ -128,6 +128,31 @@ describe('pubsub between an embedded node and Kubo (gossipsub)', () => {
     expect(subscription.dropped).toBe(0)
   })
 
+  it('the largest message a frame holds reaches Kubo; one byte more is refused before sending (Kubo would drop it silently)', async () => {
+    const topic = uniqueTopic('size')
+    // 1 MiB frame, 1 KiB for the message's other fields and control messages, and the topic.
+    const limit = 1_048_576 - 1_024 - new TextEncoder().encode(topic).byteLength
+    const sizes: number[] = []
+    await using subscription = await kubo.pubsubSubscribe(topic, (message: PubsubMessage) => {
+      sizes.push(message.data.byteLength)
+    })
+    await waitUntil('the embedded node sees the Kubo subscriber', async () =>
+      (await embedded.pubsub.peers(topic)).includes(kuboNode.peerId)
+    )
+    await expect(embedded.pubsub.publish(topic, new Uint8Array(limit + 1))).rejects.toMatchObject({
+      name: 'InvalidArgumentError',
+      argument: 'data'
+    })
+    // One at a time: Kubo validates concurrently and would ignore the large one if the small one,
+    // with a later seqno, were validated first (ipfs/kubo#11304).
+    await embedded.pubsub.publish(topic, new Uint8Array(limit))
+    await waitUntil('the largest arrives', async () => sizes.length === 1)
+    await embedded.pubsub.publish(topic, new Uint8Array(0))
+    await waitUntil('the empty one arrives', async () => sizes.length === 2)
+    expect(sizes).toEqual([limit, 0])
+    expect(subscription.dropped).toBe(0)
+  })
+
   it('a subscriber that falls behind by maxBufferedBytes drops and counts, and reports each gap once', async () => {
     const topic = uniqueTopic('overflow')
     const errors: Error[] = []
