@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { Stats } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
+import { ContentTooLargeError } from '@tk/interface'
 import {
   AbortError,
   type AddContent,
@@ -74,25 +75,8 @@ export interface PinnedCid {
   type: PinType
 }
 
-/** `read` met more bytes than its `maxBytes` allows. */
-export class ContentTooLargeError extends Error {
-  static override readonly name = 'ContentTooLargeError'
-  override readonly name = 'ContentTooLargeError'
-  readonly isRetryable = false
-  /** What was read. */
-  readonly cid: string
-  /** The limit that was exceeded (bytes). */
-  readonly maxBytes: number
-
-  constructor(cid: string, maxBytes: number, options?: ErrorOptions) {
-    super(
-      `${cid} holds more than ${maxBytes} bytes (the maxBytes limit); use readStream() or download() for large content, or raise maxBytes`,
-      options
-    )
-    this.cid = cid
-    this.maxBytes = maxBytes
-  }
-}
+// The same error as @tk/interface's (one class, so `name` and `instanceof` agree across modes).
+export { ContentTooLargeError }
 
 /** The archive Kubo sent for a download has an entry that would be unsafe or impossible to write. */
 export class UnsafeArchiveError extends Error {

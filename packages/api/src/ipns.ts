@@ -1,3 +1,4 @@
+import { IpnsKeyNotFoundError as BaseIpnsKeyNotFoundError } from '@tk/interface'
 import { type Duration, InvalidArgumentError, type KeyInfo, KuboRpcError } from '@tk/rpc'
 import { checkKeyName, checkPath, checkPeerId } from '@tk/rpc/validate'
 import {
@@ -47,17 +48,14 @@ export interface IpnsFilePublication extends IpnsPublication {
   cid: string
 }
 
-/** No key of that name is in this node's keystore. */
-export class IpnsKeyNotFoundError extends Error {
-  static override readonly name = 'IpnsKeyNotFoundError'
-  override readonly name = 'IpnsKeyNotFoundError'
-  readonly isRetryable = false
-  /** The name that was looked up. */
-  readonly key: string
-
+/**
+ * No key of that name is in this node's keystore. @tk/interface's error (same `name`, and
+ * `instanceof` it holds); here the message can also say what else was wrong with the name.
+ */
+export class IpnsKeyNotFoundError extends BaseIpnsKeyNotFoundError {
   constructor(key: string, problem = "is not a key in this node's keystore", options?: ErrorOptions) {
-    super(`"${key}" ${problem}; create it with createIpnsKey() or list the keys with listIpnsKeys()`, options)
-    this.key = key
+    super(key, options)
+    this.message = `"${key}" ${problem}; create it with createIpnsKey() or list the keys with listIpnsKeys()`
   }
 }
 

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { multiaddr as parseMultiaddr } from '@multiformats/multiaddr'
+import { PeerNotFoundError } from '@tk/interface'
 import { InvalidArgumentError, KuboRpcError } from '@tk/rpc'
 import { checkCid, checkMultiaddr, checkPeerId } from '@tk/rpc/validate'
 import type { ApiContext } from './context.js'
@@ -31,23 +32,8 @@ export interface FindProvidersOptions extends CallOptions {
   maxProviders?: number
 }
 
-/** Routing (the DHT) found no addresses for a peer: it is offline, or no peer we can ask knows it. */
-export class PeerNotFoundError extends Error {
-  static override readonly name = 'PeerNotFoundError'
-  override readonly name = 'PeerNotFoundError'
-  readonly isRetryable = true
-  /** The peer that was looked for. */
-  readonly peerId: string
-
-  constructor(peerId: string, options?: ErrorOptions) {
-    super(
-      `Routing found no addresses for peer ${peerId}: it may be offline or not yet known to the peers this node can ask. ` +
-        'Connect to a peer that knows it (or to the peer itself, with its multiaddr) and try again.',
-      options
-    )
-    this.peerId = peerId
-  }
-}
+// The same error as @tk/interface's (one class, so `name` and `instanceof` agree across modes).
+export { PeerNotFoundError }
 
 const DEFAULT_MAX_PROVIDERS = 20
 

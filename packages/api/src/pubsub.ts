@@ -1,4 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import {
+  PubsubHandlerError as BasePubsubHandlerError,
+  DEFAULT_MAX_BUFFERED_BYTES,
+  PUBSUB_MESSAGE_OVERHEAD,
+  SubscriptionOverflowError
+} from '@tk/interface'
 import { AbortError, InvalidArgumentError, type PubsubMessage, type PubsubStream } from '@tk/rpc'
 import type { ApiContext } from './context.js'
 import { mapPubsubDisabled } from './errors.js'
@@ -48,47 +54,22 @@ export interface Subscription extends AsyncIterable<PubsubMessage>, AsyncDisposa
   close(): Promise<void>
 }
 
-/** A subscription's handler threw or rejected; the message it was given is attached. */
-export class PubsubHandlerError extends Error {
-  static override readonly name = 'PubsubHandlerError'
-  override readonly name = 'PubsubHandlerError'
-  readonly isRetryable = false
-  readonly topic: string
+/**
+ * A subscription's handler threw or rejected. @tk/interface's error (same `name`, and `instanceof`
+ * it holds), with the whole message the handler failed on besides its sender.
+ */
+export class PubsubHandlerError extends BasePubsubHandlerError {
   /** The message the handler failed on. */
   readonly pubsubMessage: PubsubMessage
 
   constructor(topic: string, pubsubMessage: PubsubMessage, options?: ErrorOptions) {
-    super(
-      `The handler of the subscription to "${topic}" failed on a message from ${pubsubMessage.from}`,
-      options
-    )
-    this.topic = topic
+    super(topic, pubsubMessage.from, options)
     this.pubsubMessage = pubsubMessage
   }
 }
 
-/**
- * A subscription's handler or iterator fell behind by `maxBufferedBytes`, so `dropped` messages
- * that arrived meanwhile were dropped. Reported once per gap, when the next message is taken in
- * again (or when the subscription closes during the gap).
- */
-export class SubscriptionOverflowError extends Error {
-  static override readonly name = 'SubscriptionOverflowError'
-  override readonly name = 'SubscriptionOverflowError'
-  readonly isRetryable = false
-  readonly topic: string
-  /** How many messages this gap lost. */
-  readonly dropped: number
-
-  constructor(topic: string, dropped: number, maxBufferedBytes: number, options?: ErrorOptions) {
-    super(
-      `The subscription to "${topic}" dropped ${dropped} message${dropped === 1 ? '' : 's'}: its handler or iterator was ${maxBufferedBytes} bytes behind. Handle messages faster, or give pubsubSubscribe a larger maxBufferedBytes.`,
-      options
-    )
-    this.topic = topic
-    this.dropped = dropped
-  }
-}
+// The same error as @tk/interface's (one class, so `name` and `instanceof` agree across modes).
+export { SubscriptionOverflowError }
 
 /** Kubo ended a subscription's stream without an error (the daemon shut down or restarted); it is being renewed. */
 export class SubscriptionInterruptedError extends Error {
@@ -106,17 +87,8 @@ export class SubscriptionInterruptedError extends Error {
   }
 }
 
-/**
- * Bytes of messages a subscription keeps for a consumer that is behind: 16 of Kubo's largest
- * messages (go-libp2p-pubsub's 1 MiB default limit), a burst worth riding out, yet a bound per
- * subscription that a fast topic cannot push past.
- */
-export const DEFAULT_MAX_BUFFERED_BYTES = 16 * 1024 * 1024
-/**
- * What a buffered message costs besides its data (its sender, seqno, topics and the objects holding
- * them), in bytes; it also makes empty messages count, so the number of messages is bounded too.
- */
-export const PUBSUB_MESSAGE_OVERHEAD = 256
+// Shared with @tk/interface, so both modes buffer alike.
+export { DEFAULT_MAX_BUFFERED_BYTES, PUBSUB_MESSAGE_OVERHEAD }
 
 /** The first resubscription is immediate; later ones wait this long, doubling each time (ms). */
 const RESUBSCRIBE_INITIAL_DELAY = 100
