@@ -70,3 +70,21 @@ export function mapPubsubDisabled(error: unknown): unknown {
     ? new PubsubDisabledError({ cause: error })
     : error
 }
+
+/** Embedded mode was chosen (`mode: 'embedded'`, `TK_MODE=embedded`), but @tk/embedded is not installed. */
+export class EmbeddedNotInstalledError extends Error {
+  static override readonly name = 'EmbeddedNotInstalledError'
+  override readonly name = 'EmbeddedNotInstalledError'
+  readonly isRetryable = false
+  /** The package that could not be loaded. */
+  readonly packageName: string
+
+  constructor(packageName: string, chosenBy: string, options?: ErrorOptions) {
+    super(
+      `Embedded mode (chosen by ${chosenBy}) needs ${packageName}, which is not installed: run \`npm i ${packageName}\`, ` +
+        "or choose mode 'kubo' (TK_MODE=kubo) to use a Kubo daemon instead.",
+      options
+    )
+    this.packageName = packageName
+  }
+}

@@ -17,6 +17,7 @@
 import { createIpfs } from './ipfs.js'
 
 export { KuboBinaryNotFoundError } from '@tk/cli-backend'
+export type { Ipfs as GroupedIpfs, IpfsMode } from '@tk/interface'
 export {
   AbortError,
   DaemonUnreachableError,
@@ -45,6 +46,7 @@ export {
   type StopDaemonOptions
 } from './daemon.js'
 export {
+  EmbeddedNotInstalledError,
   LocalPathError,
   NoIpfsNodeError,
   PubsubDisabledError,
@@ -61,6 +63,7 @@ export {
   type UpdateIpnsRecordOptions
 } from './ipns.js'
 export type { WaitOptions } from './node.js'
+export { type OpenIpfsOptions, openIpfs } from './open.js'
 export type { BackendName, CallOptions, IpfsOptions } from './options.js'
 export {
   type ConnectToPeerOptions,
