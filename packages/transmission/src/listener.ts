@@ -2,7 +2,8 @@ import { createHash, type Hash } from 'node:crypto'
 import { setMaxListeners } from 'node:events'
 import fs from 'node:fs/promises'
 import type { Socket } from 'node:net'
-import { checkPeerId, InvalidArgumentError } from '@tk/rpc'
+import { InvalidArgumentError } from '@tk/rpc'
+import { checkPeerId } from '@tk/rpc/validate'
 import {
   Admission,
   DEFAULT_CONCURRENCY,
@@ -52,6 +53,9 @@ import {
 import { pythonDataHook, pythonFileHook } from './python/listener.js'
 import type { Progress } from './sender.js'
 import { openListenerTunnel } from './tunnels.js'
+
+/** How long a finished transmission waits for the sender to close first (ms), so our `done` is not cut off; one round trip is enough. */
+export const LINGER_TIMEOUT = 1_000
 
 export interface ListenOptions extends Omit<PeerOptions, 'timeout'> {
   /** Undoes the sender's `encrypt` on every chunk. */
@@ -161,8 +165,12 @@ interface ServeSpec {
     },
     firstByte: number
   ) => Promise<'close' | 'keep'>
-  /** Serves the stream after `accept` was sent; `keep` hands the stream on (a conversation) instead of closing it. */
-  serve: (incoming: Incoming, accept: AcceptHeader) => Promise<'close' | 'keep'>
+  /**
+   * Serves the stream after `accept` was sent; `keep` hands the stream on (a conversation) instead
+   * of closing it; `linger` closes it once the peer has (at most {@link LINGER_TIMEOUT} ms), so
+   * that our last frame is not cut off; `close` closes it at once.
+   */
+  serve: (incoming: Incoming, accept: AcceptHeader) => Promise<'close' | 'keep' | 'linger'>
 }
 
 /** Runs a listener: the tunnel, the admission rules, and a serve function per stream. */
@@ -248,11 +256,16 @@ export async function startListener(
         ),
       openingTimeout
     )
-    const openingSignal = AbortSignal.any([signal, openingDeadline.signal])
+    // The connection's end ends its opening too; forwarded by hand and let go once the opening
+    // is over (an `AbortSignal.any` per connection cost more CPU than the rest of the opening).
+    const onConnectionAbort = (): void => openingDeadline.abort(signal.reason)
+    signal.addEventListener('abort', onConnectionAbort, { once: true })
+    const openingSignal = openingDeadline.signal
     // When the opening pool is full, the oldest opening of the peer holding the most gives way.
     const opening = openings.enter(error => openingDeadline.abort(error))
     const endOpening = (): void => {
       clearTimeout(openingTimer)
+      signal.removeEventListener('abort', onConnectionAbort)
       opening.end()
     }
     let kept = false
@@ -334,7 +347,14 @@ export async function startListener(
         }
         const accept = await spec.accept(incoming)
         await stream.writeJson(FrameType.accept, accept)
-        kept = (await spec.serve(incoming, accept)) === 'keep'
+        const outcome = await spec.serve(incoming, accept)
+        kept = outcome === 'keep'
+        if (outcome === 'linger') {
+          // The transmission is over: the peer closing now is its normal end, not a failure to
+          // abort anything with (an error per connection, built for nobody).
+          socket.off('close', onClose)
+          await stream.closeAfterPeer(LINGER_TIMEOUT)
+        }
       } finally {
         release()
       }
@@ -455,8 +475,13 @@ export async function receiveContent(
   stream.maxFrame = CHUNK_SIZE + ENCRYPTION_ALLOWANCE
   // Beyond the per-byte idle timer: a peer that keeps a slot by sending a byte now and then is
   // cut once a whole window passed below the minimum rate.
+  // The connection's signal is forwarded by hand, not with `AbortSignal.any`, which costs more
+  // per transmission (and keeps a dependent signal on the connection's until collected).
   const slow = new AbortController()
-  const signal = AbortSignal.any([incoming.signal, slow.signal])
+  const signal = slow.signal
+  const onAbort = (): void => slow.abort(incoming.signal.reason)
+  if (incoming.signal.aborted) onAbort()
+  else incoming.signal.addEventListener('abort', onAbort, { once: true })
   const stopWatching = watchProgress(
     stream.socket,
     incoming.minRate,
@@ -512,6 +537,7 @@ export async function receiveContent(
       await onChunk(piece)
     }
   } finally {
+    incoming.signal.removeEventListener('abort', onAbort)
     stopWatching()
   }
 }
@@ -555,8 +581,7 @@ export async function listenForTransmissions(
         } catch (error) {
           incoming.report(error as Error)
         }
-        await incoming.stream.closeAfterPeer(1_000)
-        return 'close'
+        return 'linger'
       }
     },
     options
@@ -754,8 +779,7 @@ export async function listenForFileTransmissions(
           } catch (error) {
             incoming.report(error as Error)
           }
-          await incoming.stream.closeAfterPeer(1_000)
-          return 'close'
+          return 'linger'
         }
       },
       options
