@@ -22,6 +22,9 @@ import { nextValue, type Pair, sha256File, startPair } from './helpers.js'
 const SIZE = 256 * 1024 * 1024
 const BLOCK = 1024 * 1024
 const RSS_BUDGET = 100 * 1024 * 1024
+/** transmitData calls per heap measurement, and measurements after the warm-up. */
+const BATCH = 1000
+const BATCHES = 3
 
 /** SIZE bytes that differ block to block (each 64 KiB stamped with its index), hashed as produced. */
 function* source(hash: ReturnType<typeof createHash>): Generator<Buffer> {
@@ -125,7 +128,7 @@ describe('a large file', () => {
 })
 
 describe('many small transmissions', () => {
-  it('3 000 transmitData calls leave the heap where it was (nothing per call is kept)', {
+  it('transmitData calls leave the heap where it was (nothing per call is kept)', {
     timeout: 300_000
   }, async () => {
     const { a, b } = pair
@@ -145,16 +148,27 @@ describe('many small transmissions', () => {
       gc()
       return process.memoryUsage().heapUsed
     }
-    // Warm-up: the forward tunnel, compiled code and pools exist before the baseline.
-    await send(200)
+    // Warm-up: the forward tunnel and pools, and the code V8 compiles for these paths. On Node 26
+    // the first thousand calls add about 300 KiB of compiled code once (code and trusted space),
+    // and then nothing: measured from a 200-call warm-up, that one-off read as ~1 KiB per call.
+    await send(BATCH + 200)
     const baseline = await settledHeap()
-    await send(3000)
-    const after = await settledHeap()
-    await expect.poll(() => received).toBe(3200)
+    const growth: number[] = []
+    let last = baseline
+    for (let batch = 0; batch < BATCHES; batch++) {
+      await send(BATCH)
+      const heap = await settledHeap()
+      growth.push(heap - last)
+      last = heap
+    }
+    await expect.poll(() => received).toBe(BATCH * (BATCHES + 1) + 200)
     console.log(
-      `3 000 transmitData: heap ${(baseline / 2 ** 20).toFixed(1)} → ${(after / 2 ** 20).toFixed(1)} MiB (${((after - baseline) / 3000).toFixed(0)} bytes per call)`
+      `transmitData heap growth per call, ${BATCHES} batches of ${BATCH}: ${growth.map(bytes => (bytes / BATCH).toFixed(0)).join(', ')} bytes (baseline ${(baseline / 2 ** 20).toFixed(1)} MiB)`
     )
-    // Both sides run here; a few hundred bytes per call kept would already be ~1 MB.
-    expect(after - baseline).toBeLessThan(3 * 1024 * 1024)
+    // Both sides run here. Something kept per call grows the heap in every batch; a one-off
+    // (a late compilation, a pool growing) shows in one batch only, so the median is what counts:
+    // 256 bytes per call kept fails it (measured: under 70 bytes per call either way).
+    const median = [...growth].sort((x, y) => x - y)[Math.floor(BATCHES / 2)] ?? Number.POSITIVE_INFINITY
+    expect(median / BATCH).toBeLessThan(256)
   })
 })
