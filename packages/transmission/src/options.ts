@@ -1,5 +1,6 @@
 import { ipfs as defaultIpfs, type Ipfs } from '@tk/api'
-import { type CallOptions, checkPeerId, checkProtocol, InvalidArgumentError, type KuboClient } from '@tk/rpc'
+import { type CallOptions, InvalidArgumentError, type KuboClient } from '@tk/rpc'
+import { checkPeerId, checkProtocol } from '@tk/rpc/validate'
 
 export type { CallOptions }
 

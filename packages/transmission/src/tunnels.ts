@@ -1,4 +1,5 @@
 import net, { type Server, type Socket } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { StreamMountingDisabledError } from '@tk/api'
 import type { KuboClient, P2pForegroundTunnel } from '@tk/rpc'
 import { ListenerTunnelLostError } from './errors.js'
@@ -227,7 +228,11 @@ export async function openListenerTunnel(
       init.onLost(new ListenerTunnelLostError(protocol))
       let delay = REOPEN_MIN_DELAY
       while (current == null) {
-        if (!(await sleep(delay, lifetime))) return
+        try {
+          await sleep(delay, undefined, { signal: lifetime })
+        } catch {
+          return // the listener closed
+        }
         try {
           current = await listen()
         } catch {
@@ -255,20 +260,4 @@ export async function openListenerTunnel(
       await closing
     }
   }
-}
-
-/** Waits `ms`; false (at once) if `signal` aborted. */
-async function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return false
-  return await new Promise<boolean>(resolve => {
-    const onAbort = (): void => {
-      clearTimeout(timer)
-      resolve(false)
-    }
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort)
-      resolve(true)
-    }, ms)
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
 }

@@ -105,9 +105,12 @@ describe('transmitFile / listenForFileTransmissions', () => {
     const { a, b } = pair
     const inbox = await makeDir('inbox-abort')
     const received: ReceivedFile[] = []
+    // The listener reports the broken-off transfer once it has closed (and kept) the part.
+    const brokenOff = nextValue<Error>()
     await using _listener = await listenForFileTransmissions('abortable', file => void received.push(file), {
       ipfs: b.ipfs,
-      directory: inbox
+      directory: inbox,
+      onError: error => brokenOff.deliver(error)
     })
     const size = 48 * 1024 * 1024
     const file = await makeFile('big.bin', size)
@@ -120,7 +123,7 @@ describe('transmitFile / listenForFileTransmissions', () => {
       }
     })
     await expect(sending).rejects.toThrow('changed my mind')
-    await new Promise(resolve => setTimeout(resolve, 500))
+    expect((await brokenOff.promise).name).toBe('StreamClosedError')
     expect(existsSync(path.join(inbox, 'big.bin'))).toBe(false)
     expect(received).toEqual([])
     const parts = (await fs.readdir(inbox)).filter(name => name.endsWith('.part'))

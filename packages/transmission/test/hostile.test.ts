@@ -503,10 +503,17 @@ describe('a hostile sender, byte by byte', () => {
   it('a peer that sends one byte of another protocol and stalls does not hold a slot', async () => {
     const { a, b } = pair
     const received: string[] = []
+    const errors: string[] = []
     await using _listener = await listenForTransmissions(
       'foreign-stall',
       data => void received.push(new TextDecoder().decode(data)),
-      { ipfs: b.ipfs, concurrency: 1, maxQueued: 0, idleTimeout: 20_000 }
+      {
+        ipfs: b.ipfs,
+        concurrency: 1,
+        maxQueued: 0,
+        idleTimeout: 20_000,
+        onError: error => void errors.push((error as Error & { code?: string }).code ?? error.name)
+      }
     )
     await using tunnel = await rawForward('/x/foreign-stall')
     // Not NUL, so not ours: the start of a Python IPFS-Toolkit request, whose rest never comes. Our
@@ -515,7 +522,9 @@ describe('a hostile sender, byte by byte', () => {
     const stallers = await Promise.all(Array.from({ length: 3 }, () => RawConnection.open(tunnel.port)))
     try {
       for (const staller of stallers) staller.write(Buffer.of(0x01))
-      await new Promise(resolve => setTimeout(resolve, 500))
+      // All three were read: one peer's third Python-format request is refused `busy` only while
+      // its first two are held (pythonConcurrencyPerPeer 2), so the stall is in place.
+      await expect.poll(() => errors, { timeout: 10_000 }).toEqual(['busy'])
       await transmitData('still served', b.node.peerId, 'foreign-stall', { ipfs: a.ipfs, timeout: 10_000 })
       await expect.poll(() => received).toEqual(['still served'])
     } finally {

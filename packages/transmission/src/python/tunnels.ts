@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import net, { type Server, type Socket } from 'node:net'
-import { checkPeerId, type KuboClient, type P2pForegroundTunnel } from '@tk/rpc'
+import type { KuboClient, P2pForegroundTunnel } from '@tk/rpc'
+import { checkPeerId } from '@tk/rpc/validate'
 import { StreamClosedError, TransmissionError } from '../errors.js'
 import { FrameStream } from '../frame-stream.js'
 import type { Transform } from '../options.js'
