@@ -13,6 +13,12 @@ const PROTOCOL = /^\/x\/[^/\s]+$/
  * without a newline is not from Kubo's listener and is dropped.
  */
 const MAX_PEER_ID_LINE = 256
+/**
+ * How long a connection to a served port may take to give its peer-id line (ms). Kubo writes it
+ * at once; anything slower is not Kubo's listener (another local process found the port), and
+ * must not hold a socket for ever.
+ */
+const PEER_ID_LINE_TIMEOUT = 10_000
 /** How long `close()` waits for the socket to end before destroying it, unless `timeout` says (ms). */
 const CLOSE_TIMEOUT = 5_000
 
@@ -30,8 +36,11 @@ export interface KuboStreams extends StreamSource {
  */
 export function createKuboStreams(
   tunnels: TunnelFunctions,
-  peerId: (options?: CallOptions) => Promise<string>
+  peerId: (options?: CallOptions) => Promise<string>,
+  /** Tests shorten the peer-id line deadline. */
+  limits: { peerIdLineTimeout?: number } = {}
 ): KuboStreams {
+  const peerIdLineTimeout = limits.peerIdLineTimeout ?? PEER_ID_LINE_TIMEOUT
   const servers = new Set<StreamServer>()
   const streams = new Set<PeerStream>()
 
@@ -50,11 +59,15 @@ export function createKuboStreams(
       options: CallOptions = {}
     ): Promise<StreamServer> => {
       checkProtocol(protocol)
+      const waiting = new Set<net.Socket>()
       const server = net.createServer(socket => {
         socket.on('error', () => {
           // Reported to the reader through iteration or write; never an uncaught 'error' event.
         })
-        readPeerIdLine(socket)
+        // Until its peer-id line is in, a connection belongs to the server (closed with it).
+        waiting.add(socket)
+        readPeerIdLine(socket, peerIdLineTimeout)
+          .finally(() => waiting.delete(socket))
           .then(({ remotePeerId, rest }) => {
             const stream = track(wrapSocket(socket, remotePeerId, rest), socket)
             return Promise.resolve()
@@ -87,8 +100,10 @@ export function createKuboStreams(
           try {
             await tunnels.closeListener(protocol, { port })
           } finally {
-            // Open streams go on (as on an embedded node); only new connections are refused.
-            await new Promise<void>(resolve => server.close(() => resolve()))
+            // Open streams go on (as on an embedded node): stop accepting, without waiting for
+            // them to end (server.close's callback would); drop connections not yet handed out.
+            server.close()
+            for (const socket of waiting) socket.destroy()
           }
         })()
         await closing
@@ -162,11 +177,17 @@ async function connect(port: number, options: CallOptions): Promise<net.Socket> 
 
 /** Reads Kubo's `<peer id>\n` line off a listener connection; what follows it is returned as `rest`. */
 async function readPeerIdLine(
-  socket: net.Socket
+  socket: net.Socket,
+  timeout: number
 ): Promise<{ remotePeerId: string; rest: Buffer | undefined }> {
   return await new Promise((resolve, reject) => {
     let buffered = Buffer.alloc(0)
+    const timer = setTimeout(() => {
+      cleanup()
+      reject(new Error(`no peer id line from Kubo within ${timeout} ms`))
+    }, timeout)
     const cleanup = (): void => {
+      clearTimeout(timer)
       socket.off('data', onData)
       socket.off('close', onClose)
     }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import net from 'node:net'
 import type { Ipfs as GroupedIpfs, PeerStream, PubsubMessage } from '@tk/interface'
 import * as shared from '@tk/interface'
-import { createKuboCluster, type KuboCluster, type KuboNode } from '@tk/testkit'
+import { createKuboCluster, createKuboNode, type KuboCluster, type KuboNode } from '@tk/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as api from '../src/index.js'
 import { BACKENDS, openApi, type TestApi } from './content-helpers.js'
@@ -124,13 +124,19 @@ describe.each(BACKENDS)('the grouped API of @tk/interface on Kubo (%s backend)',
     expect(subscription.topic).toBe(topic)
   })
 
-  it('peers: list, disconnect, isConnected, connect back, find', async () => {
+  it('peers: connect, list, isConnected, find, disconnect (a node outside the cluster, so nothing dials it back)', async () => {
+    await using d = await createKuboNode()
     expect(await ipfsA.peers.list()).toContain(nodeB.peerId)
-    expect(await ipfsA.peers.disconnect(nodeB.peerId)).toBe(true)
-    expect(await ipfsA.peers.isConnected(nodeB.peerId, { ping: false })).toBe(false)
-    expect(await ipfsA.peers.connect(nodeB.swarmAddrs[0] ?? '')).toBe(nodeB.peerId)
-    expect(await ipfsA.peers.isConnected(nodeB.peerId)).toBe(true)
-    expect((await ipfsA.peers.find(nodeB.peerId)).id).toBe(nodeB.peerId)
+    expect(await ipfsA.peers.connect(d.swarmAddrs[0] ?? '')).toBe(d.peerId)
+    expect(await ipfsA.peers.list()).toContain(d.peerId)
+    expect(await ipfsA.peers.isConnected(d.peerId)).toBe(true)
+    const found = await ipfsA.peers.find(d.peerId)
+    expect(found.id).toBe(d.peerId)
+    expect(found.addresses).toEqual(expect.arrayContaining([...d.swarmAddrs]))
+    expect(await ipfsA.peers.disconnect(d.peerId)).toBe(true)
+    // Kubo closes the connection a moment after answering.
+    await expect.poll(async () => await ipfsA.peers.list(), { timeout: 10_000 }).not.toContain(d.peerId)
+    expect(await ipfsA.peers.isConnected(d.peerId, { ping: false })).toBe(false)
   })
 
   it('tunnels: a sender on B reaches a listener on A; list shows both; close removes them', async () => {
