@@ -1,4 +1,5 @@
 import { cliTransport, KuboBinaryNotFoundError } from '@tk/cli-backend'
+import { NodeClosedError } from '@tk/interface'
 import {
   type CallOptions,
   DaemonUnreachableError,
@@ -26,6 +27,7 @@ export class BackendTransport implements Transport {
   #cli: Transport | undefined
   #chosen: BackendName | undefined
   #choosing: Promise<BackendName> | undefined
+  #closed = false
 
   constructor(options: IpfsOptions) {
     const backend = options.backend ?? 'auto'
@@ -99,11 +101,19 @@ export class BackendTransport implements Transport {
   }
 
   async request(request: RpcRequest): Promise<RpcResponse> {
-    const backend = await this.choose({ signal: request.signal, timeout: request.timeout })
+    // After close() every call says so (the interface's NodeClosedError), instead of whatever a
+    // destroyed HTTP pool or an aborted CLI process would throw.
+    if (this.#closed) throw new NodeClosedError(request.command)
     try {
-      return await this.#transport(backend).request(request)
+      const backend = await this.choose({ signal: request.signal, timeout: request.timeout })
+      try {
+        return await this.#transport(backend).request(request)
+      } catch (error) {
+        if (error instanceof DaemonUnreachableError) this.#forget(backend)
+        throw error
+      }
     } catch (error) {
-      if (error instanceof DaemonUnreachableError) this.#forget(backend)
+      if (this.#closed) throw new NodeClosedError(request.command, { cause: error })
       throw error
     }
   }
@@ -121,6 +131,7 @@ export class BackendTransport implements Transport {
   }
 
   async close(): Promise<void> {
+    this.#closed = true
     await Promise.all([this.#http?.close(), this.#cli?.close()])
   }
 

@@ -18,6 +18,7 @@ import { createIpfs } from './ipfs.js'
 
 export { KuboBinaryNotFoundError } from '@tk/cli-backend'
 export type { Ipfs as GroupedIpfs, IpfsMode } from '@tk/interface'
+export { ModeNotSupportedError, NodeClosedError } from '@tk/interface'
 export {
   AbortError,
   DaemonUnreachableError,

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import {
   PubsubHandlerError as BasePubsubHandlerError,
   DEFAULT_MAX_BUFFERED_BYTES,
+  NodeClosedError,
   PUBSUB_MESSAGE_OVERHEAD,
   SubscriptionOverflowError
 } from '@tk/interface'
@@ -110,7 +111,7 @@ function checkTopicText(topic: string, argument = 'topic'): string {
 
 /** The transport was closed under the subscription (`ipfs.close()`): nothing to resubscribe with. */
 function isTransportClosed(error: unknown): boolean {
-  if (error instanceof AbortError) return true
+  if (error instanceof AbortError || error instanceof NodeClosedError) return true
   const code = (error as { code?: unknown } | null)?.code
   return code === 'UND_ERR_CLOSED' || code === 'UND_ERR_DESTROYED'
 }

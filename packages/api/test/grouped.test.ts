@@ -211,4 +211,22 @@ describe.each(BACKENDS)('the grouped API of @tk/interface on Kubo (%s backend)',
     })
     expect((await b.listTunnels()).senders).toEqual([])
   })
+
+  it('calls after close() reject with NodeClosedError (naming the call), as on an embedded node', async () => {
+    const closing = openApi(nodeA, backend)
+    expect(await closing.peerId()).toBe(nodeA.peerId)
+    await closing.close()
+    const calls: Array<Promise<unknown>> = [
+      closing.peerId(),
+      closing.content.publish(new Uint8Array([1, 2, 3])),
+      closing.content.read('bafkqaaa'),
+      closing.pubsub.subscribe('after-close'),
+      closing.streams.open(nodeB.peerId, '/x/after-close'),
+      closing.streams.serve('/x/after-close', () => {})
+    ]
+    for (const call of calls) await expect(call).rejects.toMatchObject({ name: 'NodeClosedError' })
+    await expect(closing.content.publish(new Uint8Array([1]))).rejects.toBeInstanceOf(shared.NodeClosedError)
+    expect(await closing.isIpfsRunning()).toBe(false)
+    expect((await a.listTunnels()).listeners).toEqual([])
+  })
 })
