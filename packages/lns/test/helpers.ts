@@ -64,6 +64,10 @@ export async function silentServer(): Promise<{ address: string; open: () => num
   const server = net.createServer(socket => {
     sockets.add(socket)
     socket.on('close', () => sockets.delete(socket))
+    // Reads (and drops) what the dialler sends, never answering. A socket left paused with the
+    // dialler's first bytes unread may never notice the dialler closing or resetting it (seen on Node
+    // 22 when the reset lands before Node accepts the connection), and would count as open for ever.
+    socket.resume()
     socket.on('error', () => {
       // The dialler resetting the connection is expected: that is how a cancelled dial ends.
     })
