@@ -2,78 +2,32 @@ import { randomBytes } from 'node:crypto'
 import type { Stats } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { ContentTooLargeError } from '@tk/interface'
 import {
-  AbortError,
-  type AddContent,
-  type AddOptions,
-  InvalidArgumentError,
-  KuboRpcError,
-  type PinType
-} from '@tk/rpc'
+  ContentTooLargeError,
+  type DownloadOptions,
+  type PinnedCid,
+  type PinsOptions,
+  type PublishInput,
+  type PublishOptions,
+  type ReadAllOptions,
+  type ReadOptions
+} from '@tk/interface'
+import { AbortError, type AddContent, type AddOptions, InvalidArgumentError, KuboRpcError } from '@tk/rpc'
 import { checkCid, checkPath } from '@tk/rpc/validate'
 import type { ApiContext } from './context.js'
 import { LocalPathError } from './errors.js'
 import type { CallOptions } from './options.js'
 
-/** What `publish` takes: a local path (a `string`), or content as bytes or a stream of chunks. */
-export type PublishInput = string | Uint8Array | AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>
-
-export interface PublishOptions extends CallOptions {
-  /** 0 (`Qm…`) or 1 (`bafy…`); default 1. */
-  cidVersion?: 0 | 1
-  /** Pin what is published so garbage collection keeps it; default true. */
-  pin?: boolean
-  /** Only compute the CID; store nothing (what `predictCid` does). */
-  onlyHash?: boolean
-  /** Wrap the file or directory in a directory holding it under its own name; default false. */
-  wrapWithDirectory?: boolean
-  /** Include files and folders whose names start with `.`; default false, as `ipfs add` does. */
-  hidden?: boolean
-  /** Store file content as raw blocks; Kubo's default is true with CIDv1. */
-  rawLeaves?: boolean
-  /** How files are split into blocks, e.g. `size-262144` (Kubo's default) or `rabin-262144-524288-1048576`. */
-  chunker?: string
-  /** Publish what symbolic links point to instead of the links themselves; default false. */
-  followSymlinks?: boolean
-}
-
-export interface ReadOptions extends CallOptions {
-  /** Byte offset to start at; default 0. */
-  offset?: number
-  /** Read at most this many bytes; default all. */
-  length?: number
-}
-
-export interface ReadAllOptions extends ReadOptions {
-  /** Fail with `ContentTooLargeError` instead of holding more than this many bytes in memory; default no limit. */
-  maxBytes?: number
-}
-
-export interface DownloadOptions extends CallOptions {
-  /** Replace an existing file or directory at the destination; default false (refused with `LocalPathError`). */
-  overwrite?: boolean
-  /** Called after each piece of file content is written, with the bytes written so far (all files together). */
-  onProgress?: (bytesWritten: number) => void
-}
-
-export interface PinsOptions extends CallOptions {
-  /** Only the CIDs (`string[]`) instead of `{ cid, type }` objects; default false. */
-  cidsOnly?: boolean
-  /**
-   * Answer from the list fetched by an earlier call when it is younger than this (ms); default 0,
-   * always ask Kubo. Listing pins can take seconds on a big repo. `pin`, `unpin`, `remove` and
-   * `publish` through these functions clear the cache.
-   */
-  cacheAge?: number
-  /** Which pins: `recursive`, `direct`, `indirect` (blocks inside recursive pins) or `all` (default). */
-  type?: PinType | 'all'
-}
-
-export interface PinnedCid {
-  cid: string
-  type: PinType
-}
+// The option and result types are @tk/interface's, so both modes take and return the same shapes.
+export type {
+  DownloadOptions,
+  PinnedCid,
+  PinsOptions,
+  PublishInput,
+  PublishOptions,
+  ReadAllOptions,
+  ReadOptions
+} from '@tk/interface'
 
 // The same error as @tk/interface's (one class, so `name` and `instanceof` agree across modes).
 export { ContentTooLargeError }
