@@ -73,10 +73,12 @@ describe('pubsub between an embedded node and Kubo (gossipsub)', () => {
    * A burst from js-libp2p's gossipsub (publish resolves once the message is on the stream, no HTTP
    * round trip) loses most messages in Kubo: since 0.40 Kubo's pubsub validates incoming messages
    * concurrently and its seqno validator ignores a message validated after a later one from the
-   * same peer (ipfs/kubo#11304). The seqnos themselves are strictly increasing. What does arrive
-   * arrives once, in order, from the right peer.
+   * same peer (ipfs/kubo#11304). The seqnos themselves are strictly increasing. The same concurrent
+   * validation can also let two neighbours through in swapped order (seen once in CI: 355 before
+   * 354), so order on Kubo's side is Kubo's, not ours; the paced test below holds us to order. What
+   * does arrive arrives once, is what was sent, and comes from the right peer.
    */
-  it(`embedded → Kubo, a burst of ${MESSAGES}: what arrives is each once, in order, from the embedded node (Kubo drops many)`, async () => {
+  it(`embedded → Kubo, a burst of ${MESSAGES}: what arrives is each once, what was sent, from the embedded node (Kubo drops many)`, async () => {
     const topic = uniqueTopic('to-kubo-burst')
     const inbox = createInbox(MESSAGES)
     const froms = new Set<string>()
@@ -95,7 +97,12 @@ describe('pubsub between an embedded node and Kubo (gossipsub)', () => {
       `embedded → Kubo (burst): ${inbox.payloads.length} of ${MESSAGES} arrived, ${lost.length} lost in Kubo`
     )
     expect(inbox.payloads.length).toBeGreaterThan(0)
-    expect(inbox.payloads).toEqual(sent.filter(payload => !lost.includes(payload)))
+    // Each once (no duplicates) and nothing that was not sent, whatever order Kubo let through.
+    expect(new Set(inbox.payloads).size).toBe(inbox.payloads.length)
+    const index = (payload: string): number => sent.indexOf(payload)
+    expect([...inbox.payloads].sort((x, y) => index(x) - index(y))).toEqual(
+      sent.filter(payload => !lost.includes(payload))
+    )
     expect([...froms]).toEqual([embeddedId])
     expect(subscription.dropped).toBe(0)
   })
