@@ -19,22 +19,10 @@ import {
   transmitFile
 } from '../src/index.js'
 import { sha256, sha256File } from './helpers.js'
+import { frame, jsonFrame, PREAMBLE, Type } from './raw-frames.js'
 
 // Three nodes: B listens, A is an honest sender, C attacks B. The attacker's streams are real
 // libp2p streams through C's Kubo (a raw `p2p forward` the test writes bytes into by hand).
-
-const PREAMBLE = Buffer.of(0x00, 0x74, 0x6b, 0x74, 0x01)
-const Type = { open: 0x01, accept: 0x02, error: 0x03, chunk: 0x04, end: 0x05, done: 0x06 } as const
-
-function frame(type: number, payload: Uint8Array | string = new Uint8Array(0)): Buffer {
-  const body = Buffer.from(payload)
-  const header = Buffer.alloc(5)
-  header[0] = type
-  header.writeUInt32BE(body.byteLength, 1)
-  return Buffer.concat([header, body])
-}
-
-const jsonFrame = (type: number, body: unknown): Buffer => frame(type, JSON.stringify(body))
 
 /** A connection into a raw forward tunnel; collects the listener's frames and notices the close. */
 class Raw {

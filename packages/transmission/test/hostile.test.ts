@@ -15,25 +15,10 @@ import {
   transmitData
 } from '../src/index.js'
 import { nextValue, type Pair, sha256, sha256File, startPair } from './helpers.js'
+import { frame, jsonFrame, PREAMBLE, Type } from './raw-frames.js'
 
 // The wire format is written out here by hand (not imported from src/protocol.ts), so these tests
 // check the listener against the protocol as documented, not against its own encoder.
-const PREAMBLE = Buffer.of(0x00, 0x74, 0x6b, 0x74, 0x01)
-const Type = {
-  open: 0x01,
-  accept: 0x02,
-  error: 0x03,
-  chunk: 0x04,
-  end: 0x05,
-  done: 0x06,
-  message: 0x10,
-  messageAck: 0x11,
-  close: 0x12,
-  fileOpen: 0x13,
-  fileChunk: 0x14,
-  fileEnd: 0x15,
-  fileDone: 0x16
-} as const
 const KNOWN_TYPES: ReadonlySet<number> = new Set(Object.values(Type))
 /**
  * How a listener may refuse random bytes it takes for a Python IPFS-Toolkit request: a length
@@ -43,18 +28,6 @@ const KNOWN_TYPES: ReadonlySet<number> = new Set(Object.values(Type))
 const FOREIGN_REFUSALS: readonly string[] = ['too-large', 'protocol', 'forbidden', 'idle-timeout', 'busy']
 /** Small chunks, so a file in the names test takes several chunk frames. */
 const CHUNK_TEST_SIZE = 1000
-
-function frame(type: number, payload: Uint8Array | string = new Uint8Array(0)): Buffer {
-  const body = Buffer.from(payload)
-  const header = Buffer.alloc(5)
-  header[0] = type
-  header.writeUInt32BE(body.byteLength, 1)
-  return Buffer.concat([header, body])
-}
-
-function jsonFrame(type: number, body: unknown): Buffer {
-  return frame(type, JSON.stringify(body))
-}
 
 function digest(bytes: Uint8Array): Buffer {
   return createHash('sha256').update(bytes).digest()

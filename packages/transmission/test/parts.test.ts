@@ -10,21 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { partPathFor } from '../src/file-names.js'
 import { listenForFileTransmissions, type ReceivedFile, transmitFile } from '../src/index.js'
 import { type Pair, sha256File, startPair } from './helpers.js'
+import { frame, jsonFrame, PREAMBLE, Type } from './raw-frames.js'
 
 // A is the sender (honest, or writing raw bytes into its own forward), B the file listener.
-
-const PREAMBLE = Buffer.of(0x00, 0x74, 0x6b, 0x74, 0x01)
-const Type = { open: 0x01, accept: 0x02, error: 0x03, chunk: 0x04, end: 0x05, done: 0x06 } as const
-
-function frame(type: number, payload: Uint8Array | string = new Uint8Array(0)): Buffer {
-  const body = Buffer.from(payload)
-  const header = Buffer.alloc(5)
-  header[0] = type
-  header.writeUInt32BE(body.byteLength, 1)
-  return Buffer.concat([header, body])
-}
-
-const jsonFrame = (type: number, body: unknown): Buffer => frame(type, JSON.stringify(body))
 
 /** One full chunk: what a listener writes to its part at once. */
 const PIECE = 256 * 1024
