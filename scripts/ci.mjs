@@ -62,11 +62,25 @@ function run(command, args, env, stdout = 'inherit') {
 function readResults(file) {
   if (!existsSync(file)) return undefined
   const results = JSON.parse(readFileSync(file, 'utf8'))
+  const failures = []
+  for (const suite of results.testResults ?? []) {
+    const where = path.relative(root, suite.name ?? '')
+    for (const test of suite.assertionResults ?? []) {
+      if (test.status !== 'failed') continue
+      const message = String(test.failureMessages?.[0] ?? '').split('\n').slice(0, 3).join(' | ')
+      failures.push(`${where} > ${test.fullName}: ${message.slice(0, 400)}`)
+    }
+    // A file that failed outside any test (an import error, a hook) has no failed assertion.
+    if (suite.status === 'failed' && !(suite.assertionResults ?? []).some(test => test.status === 'failed')) {
+      failures.push(`${where}: ${String(suite.message ?? 'failed outside a test').split('\n').slice(0, 3).join(' | ').slice(0, 400)}`)
+    }
+  }
   return {
     passed: results.numPassedTests,
     failed: results.numFailedTests,
     skipped: results.numPendingTests + results.numTodoTests,
-    files: results.numTotalTestSuites
+    files: results.numTotalTestSuites,
+    failures
   }
 }
 
@@ -142,6 +156,8 @@ for (const entry of runs) {
       ? 'no test results (it failed before the tests; see above)'
       : `${entry.results.passed} passed, ${entry.results.failed} failed, ${entry.results.skipped} skipped`
   console.log(`${entry.code === 0 ? 'PASS' : 'FAIL'}  ${entry.name}: ${counts} (${minutes(entry.ms)})`)
+  // The names of what failed, here at the end where a truncated log still shows them.
+  for (const failure of entry.results?.failures ?? []) console.log(`      ✖ ${failure}`)
 }
 const failedRuns = runs.filter(entry => entry.code !== 0)
 const total = runs.reduce(
