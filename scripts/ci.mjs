@@ -67,12 +67,21 @@ function readResults(file) {
     const where = path.relative(root, suite.name ?? '')
     for (const test of suite.assertionResults ?? []) {
       if (test.status !== 'failed') continue
-      const message = String(test.failureMessages?.[0] ?? '').split('\n').slice(0, 3).join(' | ')
+      const message = String(test.failureMessages?.[0] ?? '')
+        .split('\n')
+        .slice(0, 3)
+        .join(' | ')
       failures.push(`${where} > ${test.fullName}: ${message.slice(0, 400)}`)
     }
     // A file that failed outside any test (an import error, a hook) has no failed assertion.
     if (suite.status === 'failed' && !(suite.assertionResults ?? []).some(test => test.status === 'failed')) {
-      failures.push(`${where}: ${String(suite.message ?? 'failed outside a test').split('\n').slice(0, 3).join(' | ').slice(0, 400)}`)
+      failures.push(
+        `${where}: ${String(suite.message ?? 'failed outside a test')
+          .split('\n')
+          .slice(0, 3)
+          .join(' | ')
+          .slice(0, 400)}`
+      )
     }
   }
   return {
