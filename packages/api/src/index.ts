@@ -71,6 +71,7 @@ export {
   type FindProvidersOptions,
   type IsPeerConnectedOptions,
   type PeerAddressInfo,
+  type PeerConnection,
   PeerNotFoundError
 } from './peers.js'
 export {

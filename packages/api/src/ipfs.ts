@@ -92,6 +92,7 @@ export function createIpfs(options: IpfsOptions = {}) {
       connect: peers.connectToPeer,
       disconnect: peers.disconnectFromPeer,
       list: peers.listPeers,
+      connections: peers.listConnections,
       isConnected: peers.isPeerConnected,
       find: peers.findPeer,
       findProviders: peers.findProviders

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { multiaddr as parseMultiaddr } from '@multiformats/multiaddr'
-import { PeerNotFoundError } from '@tk/interface'
+import { type PeerConnection, PeerNotFoundError } from '@tk/interface'
 import { InvalidArgumentError, KuboRpcError } from '@tk/rpc'
 import { checkCid, checkMultiaddr, checkPeerId } from '@tk/rpc/validate'
 import type { ApiContext } from './context.js'
@@ -32,6 +32,7 @@ export interface FindProvidersOptions extends CallOptions {
   maxProviders?: number
 }
 
+export type { PeerConnection }
 // The same error as @tk/interface's (one class, so `name` and `instanceof` agree across modes).
 export { PeerNotFoundError }
 
@@ -109,6 +110,21 @@ export function createPeerFunctions(context: ApiContext) {
     /** The peer ids this node has open connections to, each once. */
     listPeers: async (options: CallOptions = {}): Promise<string[]> =>
       unique((await client.swarm.peers(callOptions(options))).map(peer => peer.peerId)),
+
+    /**
+     * The open connections to a peer (`swarm peers`), each with the remote address it uses (ending
+     * in `/p2p/<peerId>`) and who dialled; empty when there is none.
+     */
+    listConnections: async (peerId: string, options: CallOptions = {}): Promise<PeerConnection[]> => {
+      checkPeerId(peerId)
+      return (await client.swarm.peers({ ...callOptions(options), direction: true }))
+        .filter(peer => peer.peerId === peerId)
+        .map(peer => ({
+          peerId,
+          address: withPeerId(peer.address, peerId),
+          ...(peer.direction == null ? {} : { direction: peer.direction })
+        }))
+    },
 
     /**
      * The addresses this node knows for a peer (its peerstore, as `swarm addrs` lists it: what the

@@ -10,6 +10,7 @@ import {
   InvalidArgumentError,
   type IsConnectedOptions,
   ModeNotSupportedError,
+  type PeerConnection,
   PeerNotFoundError,
   type Peers
 } from '@tk/interface'
@@ -52,6 +53,23 @@ export function createPeers(libp2p: Libp2p<{ ping: Ping; dht?: KadDHT }>, closin
       await runCall('peers.list', options, closing, async () => [
         ...new Set(libp2p.getConnections().map(connection => connection.remotePeer.toString()))
       ]),
+
+    connections: async (peerId: string, options: CallOptions = {}) => {
+      const peer = parsePeerId(peerId)
+      return await runCall('peers.connections', options, closing, async () =>
+        libp2p
+          .getConnections(peer)
+          // A connection that is closing carries nothing any more: it is not one to report as in use.
+          .filter(connection => connection.status === 'open')
+          .map(
+            (connection): PeerConnection => ({
+              peerId,
+              address: withPeerId(connection.remoteAddr.toString(), peerId),
+              direction: connection.direction
+            })
+          )
+      )
+    },
 
     isConnected: async (peerId: string, options: IsConnectedOptions = {}) => {
       const peer = parsePeerId(peerId)

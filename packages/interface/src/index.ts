@@ -59,6 +59,7 @@ export type {
   FindProvidersOptions,
   IsConnectedOptions,
   PeerAddressInfo,
+  PeerConnection,
   Peers
 } from './peers.js'
 export type {

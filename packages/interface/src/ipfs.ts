@@ -20,7 +20,7 @@ export interface Ipfs extends AsyncDisposable {
   readonly ipns: Ipns
   /** Pubsub: publish, subscribe, peers, topics. */
   readonly pubsub: Pubsub
-  /** Peers: connect, disconnect, list, isConnected, find, findProviders. */
+  /** Peers: connect, disconnect, list, connections, isConnected, find, findProviders. */
   readonly peers: Peers
   /** Tunnels between local TCP ports and peers' `/x/<name>` protocols. */
   readonly tunnels: Tunnels

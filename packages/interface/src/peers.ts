@@ -8,6 +8,16 @@ export interface PeerAddressInfo {
   addresses: string[]
 }
 
+/** One open connection to a peer. */
+export interface PeerConnection {
+  /** The peer at the other end. */
+  peerId: string
+  /** The connection's remote multiaddr, ending in `/p2p/<peerId>`: the address that is in use. */
+  address: string
+  /** `outbound` when this node dialled it, `inbound` when the peer did; absent when the node cannot tell. */
+  direction?: 'inbound' | 'outbound'
+}
+
 export interface ConnectOptions extends CallOptions {
   /** The peer to reach when the multiaddr does not end in `/p2p/<peerId>` itself. */
   peerId?: string
@@ -24,7 +34,7 @@ export interface FindProvidersOptions extends CallOptions {
 }
 
 /**
- * Peers: connecting, listing, finding.
+ * Peers: connecting, listing (peers and their connections), finding.
  */
 export interface Peers {
   /** Connects to a peer at a multiaddr (ending in `/p2p/<peer id>`, or pass `peerId`); resolves with its peer id. */
@@ -33,6 +43,8 @@ export interface Peers {
   disconnect(peerId: string, options?: CallOptions): Promise<boolean>
   /** The peer ids this node has open connections to, each once. */
   list(options?: CallOptions): Promise<string[]>
+  /** The open connections to a peer, each with the address it uses; empty when there is none. */
+  connections(peerId: string, options?: CallOptions): Promise<PeerConnection[]>
   /** Whether a peer is connected (and, by default, answers a ping). */
   isConnected(peerId: string, options?: IsConnectedOptions): Promise<boolean>
   /** A peer's addresses, from open connections or routing; rejects with `PeerNotFoundError` when none is known. */
