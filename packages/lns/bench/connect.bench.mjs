@@ -15,6 +15,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { createIpfs } from '@tk/api'
 import { createKuboClient } from '@tk/rpc'
 import { createKuboCluster, pinnedKubo } from '@tk/testkit'
 import { openContacts } from '../dist/index.js'
@@ -39,6 +40,8 @@ const cluster = await createKuboCluster(NODES)
 const searcher = cluster.nodes[0]
 const target = cluster.nodes[NODES - 1]
 const client = createKuboClient(searcher.apiUrl)
+// What contacts take: the searcher's node as @tk/interface's Ipfs (@tk/api over HTTP).
+const ipfs = createIpfs({ backend: 'http', api: searcher.apiUrl })
 const targetClient = createKuboClient(target.apiUrl)
 const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tk-lns-bench-'))
 let redials = 0
@@ -105,8 +108,8 @@ const rows = []
 try {
   // Both stores hold the target as a contact, so both record the connection they make (a locked,
   // fsynced write): the only difference is whether the contact remembers an address.
-  const contacts = await openContacts({ path: path.join(dir, 'contacts.json'), client })
-  const forgetful = await openContacts({ path: path.join(dir, 'forgetful.json'), client })
+  const contacts = await openContacts({ path: path.join(dir, 'contacts.json'), ipfs })
+  const forgetful = await openContacts({ path: path.join(dir, 'forgetful.json'), ipfs })
   await contacts.addContact(target.peerId, 'target', { addresses: target.swarmAddrs })
   const expectVia = (via, result) => {
     if (result.via !== via && result.via !== 'already-connected') {
@@ -169,6 +172,7 @@ try {
   process.stderr.write('\n')
 } finally {
   await client.close()
+  await ipfs.close()
   await targetClient.close()
   await cluster.stop()
   await fs.rm(dir, { recursive: true, force: true })

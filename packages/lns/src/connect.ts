@@ -1,5 +1,5 @@
-import type { KuboClient } from '@tk/rpc'
 import { ContactUnreachableError, type DialAttempt, type RoutingOutcome } from './errors.js'
+import type { ContactsNode } from './node.js'
 import { normalizeAddress } from './validate.js'
 
 /** How a connection came about. */
@@ -9,7 +9,7 @@ export type ConnectVia = 'already-connected' | 'remembered-address' | 'routing'
 export interface ConnectResult {
   peerId: string
   via: ConnectVia
-  /** The remote address of the connection, as `swarm peers` lists it (without `/p2p/<peerId>`). */
+  /** The remote address of the connection, as the node lists it (without `/p2p/<peerId>`). */
   address: string
   /** How long it took (ms). */
   ms: number
@@ -18,7 +18,7 @@ export interface ConnectResult {
 }
 
 export interface ConnectPlan {
-  client: KuboClient
+  node: ContactsNode
   peerId: string
   contactName: string | undefined
   /** Remembered addresses, best first, without `/p2p/`. */
@@ -35,21 +35,38 @@ function round(ms: number): number {
   return Math.round(ms * 10) / 10
 }
 
+/** Kubo's own message, from the error or what caused it (@tk/api wraps some of Kubo's refusals). */
+function kuboWords(error: unknown): string | undefined {
+  let current = error as { kuboMessage?: unknown; cause?: unknown } | undefined
+  for (let depth = 0; current != null && depth < 4; depth++) {
+    if (typeof current.kuboMessage === 'string' && current.kuboMessage !== '') return current.kuboMessage
+    current = current.cause as typeof current
+  }
+  return undefined
+}
+
+/** The names of the deadline errors of each mode: @tk/rpc's (Kubo) and @tk/interface's (embedded). */
+const TIMEOUT_ERRORS = new Set(['RpcTimeoutError', 'CallTimeoutError'])
+
 /**
  * Kubo's own words when it gave some, else the error's message, on one line (Kubo lists each
  * failed dial on a line of its own) and without the `connect <peerId> failure:` it repeats.
  */
 function describeError(error: unknown, dialTimeout?: number): string {
-  if ((error as Error | undefined)?.name === 'RpcTimeoutError' && dialTimeout != null) {
+  const name = (error as Error | undefined)?.name
+  if (name != null && TIMEOUT_ERRORS.has(name) && dialTimeout != null) {
     return `no answer within ${dialTimeout} ms`
   }
-  const kuboMessage = (error as { kuboMessage?: unknown } | undefined)?.kuboMessage
+  const cause = (error as Error | undefined)?.cause
   const text =
-    typeof kuboMessage === 'string' && kuboMessage !== ''
-      ? kuboMessage
+    kuboWords(error) ??
+    (name === 'PeerNotFoundError'
+      ? cause instanceof Error
+        ? cause.message
+        : 'the routing system does not know this peer'
       : error instanceof Error
         ? error.message
-        : String(error)
+        : String(error))
   return text
     .replace(/^connect \S+ failure: /, '')
     .replace(/\s*\n\s*/g, ' ')
@@ -70,12 +87,12 @@ function canonical(address: string, peerId: string): string {
  * connections, one we dialled (outbound) to one of `preferred` wins: that is the address that worked.
  */
 async function connectionAddress(
-  client: KuboClient,
+  node: ContactsNode,
   peerId: string,
   preferred: readonly string[],
   signal: AbortSignal
 ): Promise<string | undefined> {
-  const connections = (await client.swarm.peers({ direction: true, signal }))
+  const connections = (await node.peers.connections(peerId, { signal }))
     .filter(connection => connection.peerId === peerId)
     .map(connection => ({
       address: canonical(connection.address, peerId),
@@ -86,12 +103,19 @@ async function connectionAddress(
   return connections.sort((a, b) => score(b) - score(a))[0]?.address
 }
 
+/** A dial the call's deadline (or the caller) stopped: the node would only say "aborted". */
+const STOPPED = 'still dialling when the call ended (its timeout, or its signal)'
+
+/** A connect that resolved, after which the node listed no connection to the peer. */
+const VANISHED = 'the node reported a connection, but does not list it among its connections'
+
 /**
  * Dials the addresses, `plan.dialConcurrency` at a time, best first; the first to connect wins and the
  * dials still running are aborted. Returns the winner, or undefined when every dial failed.
  */
 async function dialFirst(
   plan: ConnectPlan,
+  addresses: readonly string[],
   signal: AbortSignal,
   attempts: DialAttempt[]
 ): Promise<string | undefined> {
@@ -102,13 +126,13 @@ async function dialFirst(
   let winner: string | undefined
   let next = 0
   const worker = async (): Promise<void> => {
-    while (winner == null && !race.signal.aborted && next < plan.addresses.length) {
-      const address = plan.addresses[next++] as string
+    while (winner == null && !race.signal.aborted && next < addresses.length) {
+      const address = addresses[next++] as string
       const attempt: DialAttempt = { address, outcome: 'failed', ms: 0 }
       attempts.push(attempt)
       const began = performance.now()
       try {
-        await plan.client.swarm.connect(`${address}/p2p/${plan.peerId}`, {
+        await plan.node.peers.connect(`${address}/p2p/${plan.peerId}`, {
           signal: race.signal,
           timeout: plan.dialTimeout
         })
@@ -119,6 +143,7 @@ async function dialFirst(
         }
       } catch (error) {
         if (winner != null) attempt.outcome = 'cancelled'
+        else if (signal.aborted) attempt.error = STOPPED
         else attempt.error = describeError(error, plan.dialTimeout)
       } finally {
         attempt.ms = round(performance.now() - began)
@@ -126,42 +151,31 @@ async function dialFirst(
     }
   }
   try {
-    await Promise.all(Array.from({ length: Math.min(plan.dialConcurrency, plan.addresses.length) }, worker))
+    await Promise.all(Array.from({ length: Math.min(plan.dialConcurrency, addresses.length) }, worker))
   } finally {
     signal.removeEventListener('abort', onAbort)
   }
   return winner
 }
 
-/** Asks the routing system (`routing findpeer`) where the peer is. */
-async function lookUp(client: KuboClient, peerId: string, signal: AbortSignal): Promise<RoutingOutcome> {
-  const addresses = new Set<string>()
-  let found = false
+/** Asks the routing system (the node's `peers.find`: Kubo's `routing findpeer`, an embedded node's DHT) where the peer is. */
+async function lookUp(node: ContactsNode, peerId: string, signal: AbortSignal): Promise<RoutingOutcome> {
   try {
-    for await (const event of client.routing.findpeer(peerId, { signal })) {
-      if (event.type !== 'final-peer') continue
-      for (const response of event.responses) {
-        if (response.id !== peerId) continue
-        found = true
-        for (const address of response.addresses) addresses.add(canonical(address, peerId))
-      }
+    const found = await node.peers.find(peerId, { signal })
+    return {
+      tried: true,
+      found: true,
+      addresses: [...new Set(found.addresses.map(address => canonical(address, peerId)))]
     }
-    return found
-      ? { tried: true, found, addresses: [...addresses] }
-      : { tried: true, found, addresses: [], error: 'the routing system does not know this peer' }
   } catch (error) {
     if (signal.aborted) throw error
-    // Kubo can end a lookup with an error after it has answered; the answer stands.
-    if (found) return { tried: true, found, addresses: [...addresses] }
     return { tried: true, found: false, addresses: [], error: describeError(error) }
   }
 }
 
-const VANISHED = 'Kubo reported a connection, but swarm peers did not list it'
-
 /**
  * Connects this node to a peer: nothing to do when connected; else the remembered addresses, then
- * `routing findpeer`. Records the address of the connection on success.
+ * routing (`peers.find`). Records the address of the connection on success.
  */
 export async function connectToPeer(plan: ConnectPlan): Promise<ConnectResult> {
   const started = performance.now()
@@ -169,7 +183,7 @@ export async function connectToPeer(plan: ConnectPlan): Promise<ConnectResult> {
   let routing: RoutingOutcome = { tried: false, found: false, addresses: [] }
   const deadline = AbortSignal.timeout(plan.timeout)
   const signal = plan.signal == null ? deadline : AbortSignal.any([plan.signal, deadline])
-  const { client, peerId } = plan
+  const { node, peerId } = plan
   const result = (via: ConnectVia, address: string): ConnectResult => ({
     peerId,
     via,
@@ -183,13 +197,13 @@ export async function connectToPeer(plan: ConnectPlan): Promise<ConnectResult> {
       cause == null ? undefined : { cause }
     )
   try {
-    const current = await connectionAddress(client, peerId, [], signal)
+    const current = await connectionAddress(node, peerId, [], signal)
     if (current != null) return result('already-connected', current)
 
-    const dialled = await dialFirst(plan, signal, attempts)
+    const dialled = await dialFirst(plan, plan.addresses, signal, attempts)
     if (dialled != null) {
       // Kubo dials every address it knows for the peer, not only the one given: ask which one it used.
-      const used = await connectionAddress(client, peerId, [dialled], signal)
+      const used = await connectionAddress(node, peerId, [dialled], signal)
       if (used != null) {
         await plan.recordSuccess(used)
         return result('remembered-address', used)
@@ -199,23 +213,23 @@ export async function connectToPeer(plan: ConnectPlan): Promise<ConnectResult> {
     }
 
     signal.throwIfAborted()
-    routing = await lookUp(client, peerId, signal)
+    routing = await lookUp(node, peerId, signal)
     if (routing.found) {
-      const targets =
-        routing.addresses.length > 0
-          ? routing.addresses.map(address => `${address}/p2p/${peerId}`)
-          : [`/p2p/${peerId}`]
-      try {
-        await client.swarm.connect(targets, { signal })
-        const used = await connectionAddress(client, peerId, routing.addresses, signal)
+      // No address found: `/p2p/<peerId>` alone lets the node's routing dial what it knows.
+      const targets = routing.addresses.length > 0 ? routing.addresses : ['']
+      const routingAttempts: DialAttempt[] = []
+      const reached = await dialFirst(plan, targets, signal, routingAttempts)
+      signal.throwIfAborted()
+      if (reached != null) {
+        const used = await connectionAddress(node, peerId, routing.addresses, signal)
         if (used != null) {
           await plan.recordSuccess(used)
           return result('routing', used)
         }
         routing = { ...routing, error: VANISHED }
-      } catch (error) {
-        if (signal.aborted) throw error
-        routing = { ...routing, error: describeError(error) }
+      } else {
+        const reasons = [...new Set(routingAttempts.map(attempt => attempt.error ?? attempt.outcome))]
+        routing = { ...routing, error: reasons.join('; ') }
       }
     }
     throw unreachable(false)

@@ -26,6 +26,8 @@ import {
   StoreLockTimeoutError
 } from './errors.js'
 import { acquireFileLock, type LockHolder, readLockHolder } from './file-lock.js'
+import { contactsNodeFromKuboClient } from './kubo-node.js'
+import type { ContactsNode } from './node.js'
 import {
   emptyStore,
   moveAside,
@@ -107,7 +109,17 @@ export type CorruptStoreHandler = (error: CorruptStoreError) => void
 export interface ContactsInit extends CallOptions {
   /** The contacts file; default `TK_CONTACTS`, else `<user data dir>/tk/contacts.json`. */
   path?: string
-  /** The Kubo client `ensureConnected` uses; default `createKuboClient()` on first need, closed by `close()`. */
+  /**
+   * The node `ensureConnected` connects: any @tk/interface `Ipfs` (@tk/api's `createIpfs()` on Kubo,
+   * @tk/embedded's `createEmbeddedIpfs()` in this process), or just its `peers` calls. The caller
+   * keeps it (`close()` leaves it open). Default: a Kubo client (`createKuboClient()`) made on first
+   * need and closed by `close()`.
+   */
+  ipfs?: ContactsNode
+  /**
+   * @deprecated Pass `ipfs` instead: `openContacts({ ipfs: createIpfs() })` (@tk/api) talks to the same
+   * Kubo node. A @tk/rpc client given here is still used (and left open by `close()`).
+   */
   client?: KuboClient
   /**
    * Called when the file is corrupt or unreadable, after it was moved aside. Without it, the report is
@@ -159,7 +171,7 @@ export interface ContactStore extends AsyncDisposable {
    * the address of the connection. Throws {@link ContactUnreachableError} listing what was tried.
    */
   ensureConnected(nameOrPeerId: string, options?: EnsureConnectedOptions): Promise<ConnectResult>
-  /** Waits for running calls, then closes the Kubo client if the store made it. */
+  /** Waits for running calls, then closes the Kubo client if the store made it (a node given as `ipfs` stays open). */
   close(): Promise<void>
 }
 
@@ -242,8 +254,9 @@ class FileContactStore implements ContactStore {
   readonly #dialConcurrency: number
   readonly #dialTimeout: number
   readonly #connectTimeout: number
-  #client: KuboClient | undefined
-  readonly #ownsClient: boolean
+  #node: ContactsNode | undefined
+  /** The Kubo client this store made for want of a node, closed by `close()`. */
+  #ownClient: KuboClient | undefined
   readonly #running = new Set<Promise<unknown>>()
   #closing: Promise<void> | undefined
 
@@ -261,8 +274,19 @@ class FileContactStore implements ContactStore {
     this.#dialTimeout = checkMilliseconds(init.dialTimeout, 'dialTimeout', 1) ?? DEFAULT_DIAL_TIMEOUT
     this.#connectTimeout =
       checkMilliseconds(init.connectTimeout, 'connectTimeout', 1) ?? DEFAULT_CONNECT_TIMEOUT
-    this.#client = init.client
-    this.#ownsClient = init.client == null
+    if (init.ipfs != null && init.client != null) {
+      throw new InvalidArgumentError(
+        'client',
+        'pass the node as ipfs, or (deprecated) a Kubo client as client, not both'
+      )
+    }
+    if (init.ipfs != null && typeof init.ipfs.peers?.connections !== 'function') {
+      throw new InvalidArgumentError(
+        'ipfs',
+        'expected an Ipfs of @tk/interface (createIpfs() from @tk/api, createEmbeddedIpfs() from @tk/embedded) with peers.connect, peers.connections and peers.find'
+      )
+    }
+    this.#node = init.ipfs ?? (init.client == null ? undefined : contactsNodeFromKuboClient(init.client))
   }
 
   /** Runs a public call: refused after close(), waited for by close(). */
@@ -526,9 +550,12 @@ class FileContactStore implements ContactStore {
       if (contact != null) peerId = contact.peerId
       else if (key.kind === 'peerId') peerId = key.peerId
       else throw new ContactNotFoundError(key.name)
-      this.#client ??= createKuboClient()
+      if (this.#node == null) {
+        this.#ownClient = createKuboClient()
+        this.#node = contactsNodeFromKuboClient(this.#ownClient)
+      }
       return await connectToPeer({
-        client: this.#client,
+        node: this.#node,
         peerId,
         contactName: contact?.name,
         addresses: rankAddresses(contact?.addresses ?? []).map(address => address.multiaddr),
@@ -546,7 +573,7 @@ class FileContactStore implements ContactStore {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       await Promise.allSettled([...this.#running])
-      if (this.#ownsClient) await this.#client?.close()
+      await this.#ownClient?.close()
     })()
     return this.#closing
   }

@@ -130,7 +130,7 @@ export interface DialAttempt {
   ms: number
 }
 
-/** What the `routing findpeer` fallback of `ensureConnected` found. */
+/** What the routing fallback of `ensureConnected` (the node's `peers.find`) found. */
 export interface RoutingOutcome {
   /** False when no lookup was made (the remembered addresses worked, or time ran out before). */
   tried: boolean
@@ -153,7 +153,7 @@ export class ContactUnreachableError extends Error {
   readonly contactName: string | undefined
   /** Each remembered address tried, and why it failed. */
   readonly attempts: readonly DialAttempt[]
-  /** What `routing findpeer` said. */
+  /** What routing (`peers.find`) said. */
   readonly routing: RoutingOutcome
   /** Whether the call's `timeout` ran out before everything was tried. */
   readonly timedOut: boolean
@@ -181,7 +181,7 @@ export class ContactUnreachableError extends Error {
         : '  routing findpeer: not tried'
     )
     super(
-      `Could not connect to ${who}${init.timedOut ? ` within ${init.timeout} ms` : ''}:\n${lines.join('\n')}\nCheck that the peer is online; remember an address that works with rememberAddresses(), or give this node a routing system (Kubo's Routing.Type)`,
+      `Could not connect to ${who}${init.timedOut ? ` within ${init.timeout} ms` : ''}:\n${lines.join('\n')}\nCheck that the peer is online; remember an address that works with rememberAddresses(), or give this node a routing system (Kubo's Routing.Type, an embedded node's dht option)`,
       options
     )
     this.peerId = init.peerId

@@ -7,11 +7,11 @@
  * @example
  *
  * ```ts
- * import { createKuboClient } from '@tk/rpc'
+ * import { createIpfs } from '@tk/api'
  * import { openContacts } from '@tk/lns'
  *
- * await using client = createKuboClient() // IPFS_API, then ~/.ipfs/api, then 127.0.0.1:5001
- * await using contacts = await openContacts({ client }) // ~/.local/share/tk/contacts.json
+ * await using ipfs = createIpfs() // a Kubo node; or createEmbeddedIpfs() from @tk/embedded
+ * await using contacts = await openContacts({ ipfs }) // ~/.local/share/tk/contacts.json
  * await contacts.addContact('12D3KooWRGHwJRCS33HULL1vym5rVWL15DNVhzW1xLD9PujZ9i2W', 'alice', {
  *   addresses: ['/ip4/192.0.2.7/tcp/4001']
  * })
@@ -77,4 +77,5 @@ export {
   monitorContacts,
   type RoundEndDetail
 } from './monitor.js'
+export type { ContactsNode } from './node.js'
 export { checkContactName } from './validate.js'

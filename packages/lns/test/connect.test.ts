@@ -1,4 +1,5 @@
 import path from 'node:path'
+import { createIpfs } from '@tk/api'
 import { createKuboClient, type KuboClient } from '@tk/rpc'
 import { createKuboNode, type KuboNode } from '@tk/testkit'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -30,6 +31,8 @@ describe('ensureConnected against real Kubo daemons without routing', () => {
   let b: KuboNode
   let clientA: KuboClient
   let clientB: KuboClient
+  /** A's node as contacts take it: @tk/interface's `Ipfs`, here @tk/api on Kubo over HTTP. */
+  let ipfsA: ReturnType<typeof createIpfs>
   let dir: Awaited<ReturnType<typeof tempDir>>
 
   beforeEach(async () => {
@@ -37,10 +40,11 @@ describe('ensureConnected against real Kubo daemons without routing', () => {
     ;[a, b] = await Promise.all([createKuboNode(NO_ROUTING), createKuboNode(NO_ROUTING)])
     clientA = createKuboClient({ apiUrl: a.apiUrl })
     clientB = createKuboClient({ apiUrl: b.apiUrl })
+    ipfsA = createIpfs({ backend: 'http', api: a.apiUrl })
   })
 
   afterEach(async () => {
-    await Promise.all([clientA?.close(), clientB?.close()])
+    await Promise.all([clientA?.close(), clientB?.close(), ipfsA?.close()])
     await Promise.all([a?.stop(), b?.stop()])
     await dir[Symbol.asyncDispose]()
   })
@@ -61,8 +65,8 @@ describe('ensureConnected against real Kubo daemons without routing', () => {
   }
 
   it('reconnects through a remembered address, which without the contact cannot happen', async () => {
-    await using store = await openContacts({ path: path.join(dir.path, 'contacts.json'), client: clientA })
-    await using stranger = await openContacts({ path: path.join(dir.path, 'empty.json'), client: clientA })
+    await using store = await openContacts({ path: path.join(dir.path, 'contacts.json'), ipfs: ipfsA })
+    await using stranger = await openContacts({ path: path.join(dir.path, 'empty.json'), ipfs: ipfsA })
     await store.addContact(b.peerId, 'bob')
 
     // First meeting, by hand: the contact learns where bob was found.
@@ -115,7 +119,7 @@ describe('ensureConnected against real Kubo daemons without routing', () => {
     // One dial at a time, so the order is known: the wrong address ranks first (most recently seen).
     await using store = await openContacts({
       path: path.join(dir.path, 'contacts.json'),
-      client: clientA,
+      ipfs: ipfsA,
       dialConcurrency: 1
     })
     await store.addContact(b.peerId, 'bob', { addresses: [right] })
@@ -147,7 +151,7 @@ describe('ensureConnected against real Kubo daemons without routing', () => {
     // Again, after a disconnect, with all addresses dialled at once: Kubo now knows bob's real
     // address and may report the wrong dial as connected; the count follows `swarm peers`.
     await forgetEachOther()
-    await using parallel = await openContacts({ path: store.path, client: clientA })
+    await using parallel = await openContacts({ path: store.path, ipfs: ipfsA })
     const second = await parallel.ensureConnected('bob')
     expect(second).toMatchObject({ via: 'remembered-address', address: right })
     expect(await counts()).toEqual({ [right]: 2, [wrong]: 0 })
@@ -163,7 +167,7 @@ describe('ensureConnected against real Kubo daemons without routing', () => {
     const right = (b.swarmAddrs[0] ?? '').replace(`/p2p/${b.peerId}`, '')
     await using store = await openContacts({
       path: path.join(dir.path, 'contacts.json'),
-      client: clientA,
+      ipfs: ipfsA,
       dialTimeout: 20_000
     })
     await store.addContact(b.peerId, 'bob', { addresses: [right] })
@@ -195,7 +199,7 @@ describe('ensureConnected against real Kubo daemons without routing', () => {
     const refused = `/ip4/127.0.0.1/tcp/${await closedPort()}`
     await using store = await openContacts({
       path: path.join(dir.path, 'contacts.json'),
-      client: clientA,
+      ipfs: ipfsA,
       dialTimeout: 500
     })
     await store.addContact(b.peerId, 'bob', { addresses: [refused, silent.address] })
@@ -229,7 +233,7 @@ describe('ensureConnected against real Kubo daemons without routing', () => {
   })
 
   it('keeps a monitored contact connected', async () => {
-    await using store = await openContacts({ path: path.join(dir.path, 'contacts.json'), client: clientA })
+    await using store = await openContacts({ path: path.join(dir.path, 'contacts.json'), ipfs: ipfsA })
     await store.addContact(b.peerId, 'bob', { addresses: b.swarmAddrs })
     const connects: ContactConnectDetail[] = []
     await using monitor = monitorContacts(store, ['bob'], { interval: 200 })
@@ -253,8 +257,34 @@ describe('ensureConnected against real Kubo daemons without routing', () => {
     expect(contact?.addresses[0]?.lastSeen.getTime()).toBeGreaterThanOrEqual(Date.now() - 5_000)
   })
 
-  it('names an unknown contact, and honours an aborted signal', async () => {
+  it('still reconnects with a @tk/rpc client given as the deprecated client option', async () => {
     await using store = await openContacts({ path: path.join(dir.path, 'contacts.json'), client: clientA })
+    const right = (b.swarmAddrs[0] ?? '').replace(`/p2p/${b.peerId}`, '')
+    await store.addContact(b.peerId, 'bob', { addresses: [right] })
+    const result = await store.ensureConnected('bob')
+    expect(result).toMatchObject({ peerId: b.peerId, via: 'remembered-address', address: right })
+    expect(await isConnected(clientA, b.peerId)).toBe(true)
+    expect((await store.getContact('bob'))?.addresses[0]).toMatchObject({ multiaddr: right, successes: 1 })
+    // The store did not make the client, so closing the store leaves it working.
+    await store.close()
+    expect((await clientA.swarm.peers()).map(peer => peer.peerId)).toContain(b.peerId)
+  })
+
+  it('refuses both ipfs and client, and an ipfs without the peers calls contacts need', async () => {
+    const file = path.join(dir.path, 'contacts.json')
+    await expect(openContacts({ path: file, ipfs: ipfsA, client: clientA })).rejects.toMatchObject({
+      name: 'InvalidArgumentError',
+      argument: 'client'
+    })
+    const flat = { peers: { connect: ipfsA.peers.connect, find: ipfsA.peers.find } }
+    await expect(openContacts({ path: file, ipfs: flat as unknown as typeof ipfsA })).rejects.toMatchObject({
+      name: 'InvalidArgumentError',
+      argument: 'ipfs'
+    })
+  })
+
+  it('names an unknown contact, and honours an aborted signal', async () => {
+    await using store = await openContacts({ path: path.join(dir.path, 'contacts.json'), ipfs: ipfsA })
     await expect(store.ensureConnected('nobody')).rejects.toMatchObject({
       name: 'ContactNotFoundError',
       query: 'nobody'
