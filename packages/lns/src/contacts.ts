@@ -1,6 +1,7 @@
 import os from 'node:os'
 import path from 'node:path'
 import { type CallOptions, createKuboClient, InvalidArgumentError, type KuboClient } from '@tk/rpc'
+import { raceSignal } from 'race-signal'
 import {
   type AddressScope,
   checkPeerLocation,
@@ -219,29 +220,21 @@ function checkPositiveInteger(value: number | undefined, argument: string): numb
   return value
 }
 
-/** Resolves when `previous` does; rejects with the signal's reason; resolves false after `timeout` ms. */
+/** Resolves true when `previous` does, false after `timeout` ms; rejects with the signal's reason. */
 async function waitForTurn(
   previous: Promise<void>,
   signal: AbortSignal | undefined,
   timeout: number
 ): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  let onAbort: (() => void) | undefined
+  const deadline = AbortSignal.timeout(timeout)
   try {
-    return await Promise.race([
-      previous.then(() => true),
-      new Promise<boolean>(resolve => {
-        timer = setTimeout(() => resolve(false), timeout)
-      }),
-      new Promise<boolean>((_resolve, reject) => {
-        onAbort = () => reject(signal?.reason)
-        if (signal?.aborted === true) onAbort()
-        else signal?.addEventListener('abort', onAbort, { once: true })
-      })
-    ])
-  } finally {
-    clearTimeout(timer)
-    if (onAbort != null) signal?.removeEventListener('abort', onAbort)
+    await raceSignal(previous, signal == null ? deadline : AbortSignal.any([signal, deadline]))
+    return true
+  } catch (error) {
+    // The caller's abort wins over a deadline that passed at the same time.
+    if (signal?.aborted === true) throw signal.reason
+    if (deadline.aborted) return false
+    throw error
   }
 }
 

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -344,5 +345,44 @@ describe('the contacts store', () => {
     expect(Date.now() - started).toBeLessThan(2000)
     await fs.rm(`${file}.lock`)
     expect((await store.addContact(randomPeerId(), 'alice')).name).toBe('alice')
+  })
+
+  it('a call queued behind another in this process ends at its own timeout or abort, leaving no listener', async () => {
+    await using store = await openContacts({ path: file })
+    await fs.mkdir(path.dirname(file), { recursive: true })
+    // A live holder (this process, no start time, just written): the first call waits on the file lock
+    // and holds this process's turn, so the calls after it wait for their turn in memory.
+    const holder = {
+      pid: process.pid,
+      hostname: (await import('node:os')).hostname(),
+      token: 't',
+      createdAt: 'now'
+    }
+    await fs.writeFile(`${file}.lock`, JSON.stringify(holder))
+    const first = store.addContact(randomPeerId(), 'first', { timeout: 30_000 })
+
+    const started = Date.now()
+    await expect(store.addContact(randomPeerId(), 'second', { timeout: 200 })).rejects.toMatchObject({
+      name: 'StoreLockTimeoutError',
+      holder
+    })
+    const waited = Date.now() - started
+    expect(waited).toBeGreaterThanOrEqual(190)
+    expect(waited).toBeLessThan(2_200)
+
+    const reason = new Error('the user gave up')
+    const controller = new AbortController()
+    const third = store.addContact(randomPeerId(), 'third', { signal: controller.signal })
+    controller.abort(reason)
+    await expect(third).rejects.toBe(reason)
+
+    // One long-lived signal for many calls: each wait removes what it added to it.
+    const longLived = new AbortController().signal
+    const fourth = store.addContact(randomPeerId(), 'fourth', { signal: longLived })
+    await fs.rm(`${file}.lock`)
+    expect((await first).name).toBe('first')
+    expect((await fourth).name).toBe('fourth')
+    expect(getEventListeners(longLived, 'abort')).toHaveLength(0)
+    expect((await store.listContacts()).map(contact => contact.name)).toEqual(['first', 'fourth'])
   })
 })
