@@ -86,6 +86,15 @@ describe('contacts on an embedded node and on Kubo', () => {
       { multiaddr: address, successes: 2 }
     ])
 
+    // Both modes' peers.connections: the address in use and who dialled, seen from each end.
+    expect(await embedded.peers.connections(kuboNode.peerId)).toEqual([
+      { peerId: kuboNode.peerId, address: `${address}/p2p/${kuboNode.peerId}`, direction: 'outbound' }
+    ])
+    expect((await kubo.peers.connections(embeddedId)).map(connection => connection.direction)).toEqual([
+      'inbound'
+    ])
+    expect(await kubo.peers.connections(randomPeerId())).toEqual([])
+
     // Connected now: answered from the node's connections, nothing dialled, nothing counted.
     const connected = await contacts.ensureConnected(kuboNode.peerId)
     expect(connected).toMatchObject({ via: 'already-connected', address, attempts: [] })
@@ -118,6 +127,12 @@ describe('contacts on an embedded node and on Kubo', () => {
       async () => (await embedded.peers.list()).includes(kuboId),
       'the embedded node lists Kubo again'
     )
+    expect(await kubo.peers.connections(embeddedId)).toEqual([
+      { peerId: embeddedId, address: `${address}/p2p/${embeddedId}`, direction: 'outbound' }
+    ])
+    expect((await embedded.peers.connections(kuboId)).map(connection => connection.direction)).toEqual([
+      'inbound'
+    ])
     expect((await contacts.getContact('embedded'))?.addresses).toMatchObject([
       { multiaddr: address, successes: 2 }
     ])
