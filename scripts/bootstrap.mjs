@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // Makes a fresh clone ready, then runs what was asked. Needs only Node >= 20.19 with npm (and Go,
-// or a Kubo binary, for the IPFS node):
+// or a Kubo binary, for the Kubo nodes of the tests, the benchmarks and `demo --kubo`/`--mixed`):
 //
 //   npm test        → node scripts/bootstrap.mjs test   lint, typecheck and the whole test suite
-//   npm run demo    → node scripts/bootstrap.mjs demo   the demo on two fresh local nodes
+//   npm run demo    → node scripts/bootstrap.mjs demo   the demo on two embedded nodes (no Kubo, no Go)
+//   npm run demo -- --kubo | --mixed                    … on two Kubo nodes | one Kubo, one embedded
 //   npm run kubo    → node scripts/bootstrap.mjs kubo   print the Kubo binary (build it the first time)
 //   npm run bench   → node scripts/bootstrap.mjs bench  every benchmark beside its baseline (--quick: < 3 min)
 //
@@ -12,7 +13,7 @@
 // registry into .tools/node/ and everything re-runs under it), pnpm (the version in package.json's
 // `packageManager`, installed into .tools/ when the machine has no pnpm of that major; never
 // globally), `pnpm install`, `turbo run build`, and Kubo (found, or built once with Go into the
-// user cache).
+// user cache; not for the demo on embedded nodes or on the user's own daemon).
 import { spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
@@ -95,8 +96,13 @@ await must(pnpm, ['install', '--frozen-lockfile', '--prefer-offline'])
 step('Building packages (turbo run build)')
 await must(pnpm, ['exec', 'turbo', 'run', 'build', '--output-logs=errors-only'])
 
-step('Finding Kubo (built from its Go module the first time; a few minutes)')
-await must(process.execPath, [path.join(root, 'packages', 'testkit', 'bin', 'tk-kubo.js')])
+// The demo needs Kubo only for the tours that start Kubo nodes; its default runs on embedded nodes.
+const demoArgs = action === 'demo' ? process.argv.slice(3) : []
+const needsKubo = action !== 'demo' || demoArgs.some(arg => arg === '--kubo' || arg === '--mixed')
+if (needsKubo) {
+  step('Finding Kubo (built from its Go module the first time; a few minutes)')
+  await must(process.execPath, [path.join(root, 'packages', 'testkit', 'bin', 'tk-kubo.js')])
+}
 
 if (action === 'kubo') process.exit(0)
 

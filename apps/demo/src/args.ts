@@ -13,8 +13,12 @@ interface NodeOptions extends CommonOptions {
   api: string | undefined
 }
 
+/** Which local nodes the tour starts: `--embedded`, `--kubo` or `--mixed`; undefined when none was given. */
+export type LocalMode = 'embedded' | 'kubo' | 'mixed'
+
 export interface DemoCommand extends NodeOptions {
   command: 'demo'
+  mode: LocalMode | undefined
   /** Size of the file sent in the transfer step (bytes). */
   fileSize: number
 }
@@ -80,7 +84,10 @@ export const HELP = {
   demo: `tk-demo: the tk toolkit at work, in one command.
 
 Usage:
-  tk-demo                 the whole tour on two fresh local Kubo nodes (stopped at the end)
+  tk-demo                 the whole tour on two embedded nodes in this process (needs nothing
+                          installed; no network besides this machine's loopback)
+  tk-demo --kubo          the tour on two fresh local Kubo daemons (Kubo, or Go to build it once)
+  tk-demo --mixed         one Kubo daemon (A) and one embedded node (B): the two interoperate
   tk-demo --api <addr>    the steps that need one node, on your own Kubo daemon
   tk-demo <command> --help
 
@@ -91,10 +98,14 @@ Commands, to use tk between two terminals or two machines:
   contacts  the peers you know by name (add, list, remove)
 
 Options:
+  --embedded         two embedded nodes (the default; also when IPFS_API is set)
+  --kubo             two local Kubo daemons, stopped at the end
+  --mixed            a local Kubo daemon and an embedded node
   --size <MiB>       size of the file sent from node A to node B (default ${DEFAULT_FILE_SIZE_MIB})
 ${COMMON}
 
-The tour's exit code is 0 only if every step worked.`,
+Without --embedded, --kubo or --mixed, IPFS_API set means --api $IPFS_API. The tour's exit code
+is 0 only if every step worked (or was skipped as not yet available in its mode).`,
 
   receive: `tk-demo receive: wait for text and files from peers, and print them.
 
@@ -161,7 +172,13 @@ const NODE_OPTIONS = {
 } as const satisfies ParseArgsConfig['options']
 
 const OPTIONS = {
-  demo: { ...NODE_OPTIONS, size: { type: 'string' } },
+  demo: {
+    ...NODE_OPTIONS,
+    size: { type: 'string' },
+    embedded: { type: 'boolean', default: false },
+    kubo: { type: 'boolean', default: false },
+    mixed: { type: 'boolean', default: false }
+  },
   receive: {
     ...NODE_OPTIONS,
     name: { type: 'string', default: DEFAULT_LISTENER_NAME },
@@ -268,7 +285,18 @@ export function parseCommandLine(argv: readonly string[]): Command {
       const size = text(values, 'size')
       const mebibytes =
         size == null ? DEFAULT_FILE_SIZE_MIB : positiveInteger(size, '--size', help, MAX_FILE_SIZE_MIB)
-      return { command: 'demo', api, json, fileSize: mebibytes * 1024 * 1024 }
+      const modes = (['embedded', 'kubo', 'mixed'] as const).filter(mode => values[mode] === true)
+      if (modes.length > 1) {
+        throw new UsageError(`Choose one of ${modes.map(mode => `--${mode}`).join(' and ')}`, help)
+      }
+      const [mode] = modes
+      if (mode != null && api != null) {
+        throw new UsageError(
+          `--api runs the tour on your daemon, --${mode} on nodes it starts: choose one`,
+          help
+        )
+      }
+      return { command: 'demo', api, mode, json, fileSize: mebibytes * 1024 * 1024 }
     }
     case 'receive': {
       expectPositionals(positionals, [], help)

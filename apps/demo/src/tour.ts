@@ -9,7 +9,7 @@ import { fileTransferStep } from './steps/file-transfer.js'
 import { ipnsStep } from './steps/ipns.js'
 import { type DemoNodes, NODES_STEP, openNodes } from './steps/nodes.js'
 import { pubsubChatStep } from './steps/pubsub-chat.js'
-import type { Shared, Step, StepOutcome } from './steps/step.js'
+import type { Shared, Step, StepOutcome, TourMode } from './steps/step.js'
 import { transmissionStep } from './steps/transmission.js'
 import { raceAbort } from './wait.js'
 
@@ -39,6 +39,11 @@ export interface StepRecord {
   reason?: string
   /** What to do about a failure. */
   advice?: string
+  /**
+   * Skipped because these nodes cannot run it yet (the reason says what it needs), not because
+   * something failed: the tour still counts as working.
+   */
+  unavailable?: boolean
   details?: Record<string, string | number | boolean>
 }
 
@@ -53,7 +58,9 @@ export interface TourResult {
 }
 
 export interface TourOptions {
-  /** The user's daemon; undefined starts two local nodes. */
+  /** Which nodes the tour runs on. */
+  mode: TourMode
+  /** The user's daemon, with mode `daemon`. */
   api: string | undefined
   /** Size of the transferred file (bytes). */
   fileSize: number
@@ -75,15 +82,15 @@ export async function runTour(options: TourOptions): Promise<TourResult> {
     records.push(record)
     output.event({ type: 'step', ...record })
   }
-  const singleNode = options.api != null
+  const singleNode = options.mode === 'daemon'
   const workDirectory = await fs.mkdtemp(path.join(os.tmpdir(), 'tk-demo-'))
   let nodes: DemoNodes | undefined
   try {
     output.heading(`1/${total}  ${NODES_STEP.title}`)
-    const nodesStep = { ...NODES_STEP, hint: singleNode ? NODES_STEP.daemonHint : NODES_STEP.hint }
+    const nodesStep = { ...NODES_STEP, hint: NODES_STEP.hints[options.mode] }
     finish(
       await attempt(1, nodesStep, undefined, output, signal, async () => {
-        const opened = await openNodes(options.api, output, signal)
+        const opened = await openNodes(options.mode, options.api, output, signal)
         nodes = opened.nodes
         return opened.outcome
       })
@@ -107,6 +114,12 @@ export async function runTour(options: TourOptions): Promise<TourResult> {
         const reason = `needs step ${blocker?.number ?? 1} (${blocker?.name ?? NODES_STEP.name}), which did not work`
         output.line(output.style('yellow', `skipped: ${reason}`))
         finish({ ...skipped, reason })
+        continue
+      }
+      const missing = step.missing?.({ a: running.a, b: running.b })
+      if (missing != null) {
+        output.line(output.style('yellow', `skipped: ${missing}`))
+        finish({ ...skipped, reason: missing, unavailable: true })
         continue
       }
       finish(

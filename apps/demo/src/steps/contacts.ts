@@ -4,12 +4,12 @@ import { ARRIVAL_TIMEOUT, STEP_TIMEOUT } from '../constants.js'
 import { CheckFailedError } from '../errors.js'
 import { count, formatDuration } from '../format.js'
 import { waitUntil } from '../wait.js'
-import { type DemoNode, type Step, secondNode } from './step.js'
+import { type DemoNode, kuboOf, type Step, secondNode, unlessKubo } from './step.js'
 
 const CONTACT_NAME = 'bob'
 
 async function isConnected(from: DemoNode, to: DemoNode, signal: AbortSignal): Promise<boolean> {
-  return (await from.ipfs.listPeers({ signal })).includes(to.peerId)
+  return (await from.ipfs.peers.list({ signal })).includes(to.peerId)
 }
 
 /** Step 7: A saves B as a contact, the two are disconnected, and A gets B back by name. */
@@ -21,24 +21,30 @@ export const contactsStep: Step = {
   requiresTwoNodes: true,
   timeout: STEP_TIMEOUT,
   hint: 'Reconnecting uses the addresses B announced; a firewall between the nodes would stop it.',
+  // Only A's side goes through @tk/lns; B is any node.
+  missing: ({ a }) =>
+    unlessKubo(
+      [a],
+      'needs @tk/lns on the Ipfs interface to reconnect from an embedded node; today its contact store reconnects through a Kubo node only'
+    ),
   async run(context) {
     const { a, output, signal, workDirectory } = context
     const b = secondNode(context)
     // A store of its own in the temp folder: the tour never touches the user's contacts.
     await using contacts = await openContacts({
       path: path.join(workDirectory, 'contacts.json'),
-      client: a.ipfs.client,
+      client: kuboOf(a).client,
       signal
     })
-    const addresses = await b.ipfs.myMultiaddrs({ signal })
+    const addresses = await b.ipfs.addresses({ signal })
     const contact = await contacts.addContact(b.peerId, CONTACT_NAME, { addresses, signal })
     output.line(
       `A saved B as "${contact.name}" with ${count(contact.addresses.length, 'address', 'addresses')} B announced`
     )
 
     // Both sides drop the connection (every one, whichever side opened it).
-    await a.ipfs.disconnectFromPeer(b.peerId, { signal })
-    await b.ipfs.disconnectFromPeer(a.peerId, { signal })
+    await a.ipfs.peers.disconnect(b.peerId, { signal })
+    await b.ipfs.peers.disconnect(a.peerId, { signal })
     await waitUntil(
       async () => !(await isConnected(a, b, signal)) && !(await isConnected(b, a, signal)),
       'A and B dropping their connection',
@@ -58,7 +64,13 @@ export const contactsStep: Step = {
     output.line(`A reconnected to "${CONTACT_NAME}" ${how} in ${formatDuration(result.ms)}`)
     return {
       summary: `"${CONTACT_NAME}" reconnected by name in ${formatDuration(result.ms)} (${result.via})`,
-      details: { contact: CONTACT_NAME, via: result.via, address: result.address, milliseconds: result.ms }
+      details: {
+        contact: CONTACT_NAME,
+        peerId: contact.peerId,
+        via: result.via,
+        address: result.address,
+        milliseconds: result.ms
+      }
     }
   }
 }

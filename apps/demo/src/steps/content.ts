@@ -11,7 +11,7 @@ const ALBUM: Record<string, string> = {
   'photos/mountain.txt': 'Pretend this is a photo of a mountain.\n'
 }
 
-/** Step 2: publish a file and a directory on A; read and download them on B. */
+/** Step 2: publish a file and a directory on A; read and download them on B; and a reply from B to A. */
 export const contentStep: Step = {
   id: 'content',
   name: 'Content',
@@ -24,31 +24,29 @@ export const contentStep: Step = {
     // Against a single daemon, the node reads back what it published itself.
     const reader = b ?? a
     const text = `Hello from ${a.label} (${a.peerId}), ${new Date().toISOString()}\n`
-    const fileCid = await a.ipfs.publish(new TextEncoder().encode(text), { signal })
+    const fileCid = await a.ipfs.content.publish(new TextEncoder().encode(text), { signal })
     output.line(`${a.label} published a file:      ${fileCid}`)
     // On the user's own node, the demo's pins go when the tour ends (garbage collection takes the rest).
-    if (b == null) defer(async () => await a.ipfs.unpin(fileCid))
+    if (b == null) defer(async () => await a.ipfs.content.unpin(fileCid))
 
     const album = path.join(workDirectory, 'album')
     for (const [name, content] of Object.entries(ALBUM)) {
       await fs.mkdir(path.dirname(path.join(album, name)), { recursive: true })
       await fs.writeFile(path.join(album, name), content)
     }
-    const directoryCid = await a.ipfs.publish(album, { signal })
+    const directoryCid = await a.ipfs.content.publish(album, { signal })
     output.line(`${a.label} published a directory: ${directoryCid} (${Object.keys(ALBUM).length} files)`)
-    if (b == null) defer(async () => await a.ipfs.unpin(directoryCid))
+    if (b == null) defer(async () => await a.ipfs.content.unpin(directoryCid))
 
-    const read = new TextDecoder().decode(await reader.ipfs.read(fileCid, { signal }))
+    const read = new TextDecoder().decode(await reader.ipfs.content.read(fileCid, { signal }))
     if (read !== text)
       throw new CheckFailedError(`${reader.label} read "${read.trim()}" instead of "${text.trim()}"`)
     output.line(`${reader.label} read the file: "${read.trim()}"`)
 
-    const destination = await reader.ipfs.download(
+    const destination = await reader.ipfs.content.download(
       directoryCid,
       path.join(workDirectory, 'downloaded-album'),
-      {
-        signal
-      }
+      { signal }
     )
     for (const [name, content] of Object.entries(ALBUM)) {
       const downloaded = await fs.readFile(path.join(destination, name), 'utf8')
@@ -58,9 +56,21 @@ export const contentStep: Step = {
 
     shared.fileCid = fileCid
     shared.directoryCid = directoryCid
+    const details = { fileCid, fileText: text, directoryCid, readBy: reader.peerId }
+    const summary = `${reader.label} got the file and the ${Object.keys(ALBUM).length} files of the directory, byte for byte`
+    if (b == null) return { summary, details }
+
+    // The other way too: with one embedded and one Kubo node, each serves content the other fetches.
+    const reply = `Hello back from ${b.label} (${b.peerId}), ${new Date().toISOString()}\n`
+    const replyCid = await b.ipfs.content.publish(new TextEncoder().encode(reply), { signal })
+    output.line(`${b.label} published a reply:     ${replyCid}`)
+    const readReply = new TextDecoder().decode(await a.ipfs.content.read(replyCid, { signal }))
+    if (readReply !== reply)
+      throw new CheckFailedError(`${a.label} read "${readReply.trim()}" instead of "${reply.trim()}"`)
+    output.line(`${a.label} read the reply: "${readReply.trim()}"`)
     return {
-      summary: `${reader.label} got the file and the ${Object.keys(ALBUM).length} files of the directory, byte for byte`,
-      details: { fileCid, directoryCid }
+      summary: `${summary}; ${a.label} got ${b.label}'s reply`,
+      details: { ...details, replyCid, replyText: reply, replyReadBy: a.peerId }
     }
   }
 }

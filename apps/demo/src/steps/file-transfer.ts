@@ -7,7 +7,7 @@ import { ARRIVAL_TIMEOUT, FILE_STEP_TIMEOUT } from '../constants.js'
 import { CheckFailedError } from '../errors.js'
 import { formatBytes, formatDuration, formatRate } from '../format.js'
 import { deferred, waitFor } from '../wait.js'
-import { type Step, secondNode, uniqueSuffix } from './step.js'
+import { kuboOf, type Step, secondNode, TRANSMISSION_NEEDS_KUBO, uniqueSuffix, unlessKubo } from './step.js'
 
 const WRITE_BLOCK = 1024 * 1024
 
@@ -20,6 +20,7 @@ export const fileTransferStep: Step = {
   requiresTwoNodes: true,
   timeout: FILE_STEP_TIMEOUT,
   hint: 'Transfers ride on Kubo stream mounting, as in step 5; a slow disk or a busy machine may need a smaller --size.',
+  missing: ({ a, b }) => unlessKubo([a, b], TRANSMISSION_NEEDS_KUBO),
   async run(context) {
     const { a, output, signal, workDirectory, fileSize, defer } = context
     const b = secondNode(context)
@@ -34,7 +35,7 @@ export const fileTransferStep: Step = {
     const listenerName = `tk-demo-files-${uniqueSuffix()}`
     const arrived = deferred<ReceivedFile>()
     const listener = await listenForFileTransmissions(listenerName, received => arrived.resolve(received), {
-      ipfs: b.ipfs,
+      ipfs: kuboOf(b),
       directory: downloads,
       signal
     })
@@ -44,7 +45,7 @@ export const fileTransferStep: Step = {
     const started = Date.now()
     try {
       await transmitFile(file, b.peerId, listenerName, {
-        ipfs: a.ipfs,
+        ipfs: kuboOf(a),
         signal,
         onProgress: progress => bar.update(progress)
       })

@@ -16,27 +16,33 @@ export const ipnsStep: Step = {
     if (fileCid == null || directoryCid == null) throw new Error('The content step left no CIDs')
     const reader = b ?? a
     const keyName = `tk-demo-${uniqueSuffix()}`
-    const name = await a.ipfs.createIpnsKey(keyName, { signal })
+    const name = await a.ipfs.ipns.createKey(keyName, { signal })
     // The key is only for the tour; on the user's node it would stay in the keystore for good.
-    defer(async () => await a.ipfs.deleteIpnsKey(keyName))
+    defer(async () => await a.ipfs.ipns.deleteKey(keyName))
     output.line(`${a.label} made the key "${keyName}", whose name is /ipns/${name}`)
 
-    await a.ipfs.updateIpnsRecordFromCid(keyName, fileCid, { signal })
+    await a.ipfs.ipns.publish(keyName, fileCid, { signal })
     output.line(`${a.label} pointed it at the file`)
-    const first = await reader.ipfs.resolveIpns(`/ipns/${name}`, { nocache: true, signal })
+    const first = await reader.ipfs.ipns.resolve(`/ipns/${name}`, { nocache: true, signal })
     if (first !== `/ipfs/${fileCid}`) throw new CheckFailedError(`${reader.label} resolved it to ${first}`)
     output.line(`${reader.label} resolved it: ${first}`)
 
-    await a.ipfs.updateIpnsRecordFromCid(keyName, directoryCid, { signal })
+    await a.ipfs.ipns.publish(keyName, directoryCid, { signal })
     output.line(`${a.label} updated it to the directory`)
-    const second = await reader.ipfs.resolveIpns(`/ipns/${name}`, { nocache: true, signal })
+    const second = await reader.ipfs.ipns.resolve(`/ipns/${name}`, { nocache: true, signal })
     if (second !== `/ipfs/${directoryCid}`) {
       throw new CheckFailedError(`${reader.label} still resolved it to ${second} after the update`)
     }
     output.line(`${reader.label} resolved it: ${second}`)
     return {
       summary: `${reader.label} followed /ipns/${name} from the file to the directory`,
-      details: { name, resolved: second }
+      details: {
+        name,
+        firstResolved: first,
+        resolved: second,
+        publishedBy: a.peerId,
+        resolvedBy: reader.peerId
+      }
     }
   }
 }

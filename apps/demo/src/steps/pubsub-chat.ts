@@ -31,11 +31,15 @@ export const pubsubChatStep: Step = {
       [b, []]
     ])
     for (const node of [a, b]) {
-      const subscription = await node.ipfs.pubsubSubscribe(
+      const subscription = await node.ipfs.pubsub.subscribe(
         topic,
         message => {
-          // Kubo also delivers a node's own messages to it; only the other side's count.
-          if (message.from !== node.peerId) heard.get(node)?.push(new TextDecoder().decode(message.data))
+          // Kubo (and the embedded node, alike) also delivers a node's own messages to it; only the
+          // other side's count, and the sender must be the other node.
+          if (message.from === node.peerId) return
+          const other = node === a ? b : a
+          const text = new TextDecoder().decode(message.data)
+          heard.get(node)?.push(message.from === other.peerId ? text : `(from ${message.from}) ${text}`)
         },
         { signal }
       )
@@ -45,8 +49,8 @@ export const pubsubChatStep: Step = {
     // A message published before the nodes know of each other's subscription reaches nobody.
     await waitUntil(
       async () =>
-        (await a.ipfs.pubsubPeers(topic, { signal })).includes(b.peerId) &&
-        (await b.ipfs.pubsubPeers(topic, { signal })).includes(a.peerId),
+        (await a.ipfs.pubsub.peers(topic, { signal })).includes(b.peerId) &&
+        (await b.ipfs.pubsub.peers(topic, { signal })).includes(a.peerId),
       'A and B seeing each other on the topic',
       ARRIVAL_TIMEOUT,
       signal
@@ -55,7 +59,7 @@ export const pubsubChatStep: Step = {
     for (const [speaker, text] of LINES) {
       const [from, to] = speaker === 'A' ? [a, b] : [b, a]
       const before = heard.get(to)?.length ?? 0
-      await from.ipfs.pubsubPublish(topic, text, { signal })
+      await from.ipfs.pubsub.publish(topic, text, { signal })
       await waitUntil(
         async () => (heard.get(to)?.length ?? 0) > before,
         `${to.label} hearing "${text}"`,
@@ -69,7 +73,13 @@ export const pubsubChatStep: Step = {
     const perSide = LINES.length / 2
     return {
       summary: `${LINES.length} messages, ${perSide} each way, all received in order`,
-      details: { topic, messages: LINES.length }
+      details: {
+        topic,
+        messages: LINES.length,
+        // What each side heard, one message a line, for --json readers (and the tests).
+        heardByA: heard.get(a)?.join('\n') ?? '',
+        heardByB: heard.get(b)?.join('\n') ?? ''
+      }
     }
   }
 }

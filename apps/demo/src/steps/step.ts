@@ -1,13 +1,20 @@
 import { randomBytes } from 'node:crypto'
-import type { Ipfs } from '@tk/api'
+import type { Ipfs as KuboIpfs } from '@tk/api'
+import type { Ipfs } from '@tk/interface'
 import type { Output } from '../output.js'
 
-/** One Kubo node as the tour uses it. */
+/** One node as the tour uses it: an embedded node in this process, or a Kubo daemon. */
 export interface DemoNode {
   /** How the output calls it: `A`, `B`, or `your node`. */
   readonly label: string
+  /** The grouped API every step works from; the same on both modes. */
   readonly ipfs: Ipfs
   readonly peerId: string
+  /**
+   * The same node's @tk/api instance when it is a Kubo daemon: what the packages that do not yet
+   * run on the `Ipfs` interface take (@tk/lns's `client`). Undefined on an embedded node.
+   */
+  readonly kubo?: KuboIpfs
 }
 
 /** What earlier steps hand to later ones. */
@@ -17,6 +24,9 @@ export interface Shared {
   /** The directory published in the content step. */
   directoryCid?: string
 }
+
+/** How the tour's nodes run: both embedded, both Kubo, one of each, or the user's own Kubo daemon. */
+export type TourMode = 'embedded' | 'kubo' | 'mixed' | 'daemon'
 
 export interface StepContext {
   readonly a: DemoNode
@@ -59,6 +69,12 @@ export interface Step {
   readonly timeout: number
   /** What to try when the step fails, besides what the error itself says. */
   readonly hint: string
+  /**
+   * What the step still needs to run on these nodes (e.g. a package that does not yet work on an
+   * embedded node), or undefined when it can. A step that cannot is reported as skipped with
+   * this reason, never as working.
+   */
+  missing?(context: Pick<StepContext, 'a' | 'b'>): string | undefined
   run(context: StepContext): Promise<StepOutcome>
 }
 
@@ -72,3 +88,21 @@ export function secondNode(context: StepContext): DemoNode {
 export function uniqueSuffix(): string {
   return randomBytes(3).toString('hex')
 }
+
+/**
+ * Why a step whose package still works through a Kubo client cannot run on these nodes, or
+ * undefined when every node in `nodes` is a Kubo daemon.
+ */
+export function unlessKubo(nodes: ReadonlyArray<DemoNode | undefined>, reason: string): string | undefined {
+  return nodes.every(node => node?.kubo != null) ? undefined : reason
+}
+
+/** The @tk/api instance of a node that `missing` checked is a Kubo daemon. */
+export function kuboOf(node: DemoNode): NonNullable<DemoNode['kubo']> {
+  if (node.kubo == null) throw new Error(`${node.label} is not a Kubo node`)
+  return node.kubo
+}
+
+/** Until @tk/transmission runs on `ipfs.streams` (issue 15), it reaches peers only through Kubo's stream mounting. */
+export const TRANSMISSION_NEEDS_KUBO =
+  'needs @tk/transmission over ipfs.streams (issue 15) to run on an embedded node; today it runs between two Kubo nodes only'

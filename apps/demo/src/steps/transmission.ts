@@ -7,7 +7,7 @@ import {
 import { ARRIVAL_TIMEOUT, STEP_TIMEOUT } from '../constants.js'
 import { CheckFailedError } from '../errors.js'
 import { deferred, waitFor } from '../wait.js'
-import { type Step, secondNode, uniqueSuffix } from './step.js'
+import { kuboOf, type Step, secondNode, TRANSMISSION_NEEDS_KUBO, uniqueSuffix, unlessKubo } from './step.js'
 
 /** A's side of the conversation and B's scripted replies, turn by turn. */
 const TURNS: ReadonlyArray<readonly [said: string, reply: string]> = [
@@ -25,6 +25,7 @@ export const transmissionStep: Step = {
   requiresTwoNodes: true,
   timeout: STEP_TIMEOUT,
   hint: 'Transmissions ride on Kubo stream mounting: `ipfs config --json Experimental.Libp2pStreamMounting true`, then restart the daemon.',
+  missing: ({ a, b }) => unlessKubo([a, b], TRANSMISSION_NEEDS_KUBO),
   async run(context) {
     const { a, output, signal, defer } = context
     const b = secondNode(context)
@@ -35,7 +36,7 @@ export const transmissionStep: Step = {
       inboxName,
       (data, peerId) => arrived.resolve({ data, peerId }),
       {
-        ipfs: b.ipfs,
+        ipfs: kuboOf(b),
         signal
       }
     )
@@ -43,7 +44,7 @@ export const transmissionStep: Step = {
     const text = `Hello B, this is A at ${new Date().toISOString()}`
     const started = Date.now()
     // Resolves once B has checked the SHA-256 of what it received.
-    await transmitData(text, b.peerId, inboxName, { ipfs: a.ipfs, signal })
+    await transmitData(text, b.peerId, inboxName, { ipfs: kuboOf(a), signal })
     const message = await waitFor(arrived.promise, 'the message reaching B', ARRIVAL_TIMEOUT, signal)
     const received = new TextDecoder().decode(message.data)
     if (received !== text) throw new CheckFailedError(`B received "${received}" instead of "${text}"`)
@@ -62,10 +63,11 @@ export const transmissionStep: Step = {
           turn++
         }
       },
-      { ipfs: b.ipfs, signal }
+      { ipfs: kuboOf(b), signal }
     )
     defer(async () => await chats.close())
-    const conversation = await startConversation('album', b.peerId, chatName, { ipfs: a.ipfs, signal })
+    const replies: string[] = []
+    const conversation = await startConversation('album', b.peerId, chatName, { ipfs: kuboOf(a), signal })
     try {
       for (const [said, expected] of TURNS) {
         await conversation.say(said, { signal })
@@ -74,6 +76,7 @@ export const transmissionStep: Step = {
           await conversation.listen({ signal, timeout: ARRIVAL_TIMEOUT })
         )
         if (reply !== expected) throw new CheckFailedError(`B replied "${reply}" instead of "${expected}"`)
+        replies.push(reply)
         output.line(`B: ${reply}`)
       }
     } finally {
@@ -81,7 +84,13 @@ export const transmissionStep: Step = {
     }
     return {
       summary: `a message and a ${TURNS.length}-turn conversation, every byte checked`,
-      details: { message: text, turns: TURNS.length }
+      details: {
+        message: text,
+        receivedFrom: message.peerId,
+        turns: TURNS.length,
+        // B's replies as A heard them, one a line.
+        replies: replies.join('\n')
+      }
     }
   }
 }
