@@ -287,7 +287,7 @@ export function parseCommandLine(argv: readonly string[]): Command {
         size == null ? DEFAULT_FILE_SIZE_MIB : positiveInteger(size, '--size', help, MAX_FILE_SIZE_MIB)
       const modes = (['embedded', 'kubo', 'mixed'] as const).filter(mode => values[mode] === true)
       if (modes.length > 1) {
-        throw new UsageError(`Choose one of ${modes.map(mode => `--${mode}`).join(' and ')}`, help)
+        throw new UsageError(`Choose one: ${modes.map(mode => `--${mode}`).join(' or ')}`, help)
       }
       const [mode] = modes
       if (mode != null && api != null) {

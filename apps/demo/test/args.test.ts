@@ -12,10 +12,11 @@ function usageError(argv: string[]): UsageError {
 }
 
 describe('parseCommandLine', () => {
-  it('runs the tour with no arguments, on two local nodes with a 32 MiB file', () => {
+  it('runs the tour with no arguments, on two local nodes (no mode asked for) with a 32 MiB file', () => {
     expect(parseCommandLine([])).toEqual({
       command: 'demo',
       api: undefined,
+      mode: undefined,
       json: false,
       fileSize: 32 * 1024 * 1024
     })
@@ -25,9 +26,33 @@ describe('parseCommandLine', () => {
     expect(parseCommandLine(['--api', '/ip4/127.0.0.1/tcp/5001', '--json', '--size', '8'])).toEqual({
       command: 'demo',
       api: '/ip4/127.0.0.1/tcp/5001',
+      mode: undefined,
       json: true,
       fileSize: 8 * 1024 * 1024
     })
+  })
+
+  it('takes one of --embedded, --kubo and --mixed, and not beside --api', () => {
+    expect(parseCommandLine(['--embedded'])).toMatchObject({ command: 'demo', mode: 'embedded' })
+    expect(parseCommandLine(['--kubo', '--size', '4'])).toMatchObject({
+      command: 'demo',
+      mode: 'kubo',
+      fileSize: 4 * 1024 * 1024
+    })
+    expect(parseCommandLine(['--json', '--mixed'])).toMatchObject({
+      command: 'demo',
+      mode: 'mixed',
+      json: true
+    })
+    expect(usageError(['--kubo', '--mixed']).message).toBe('Choose one: --kubo or --mixed')
+    expect(usageError(['--embedded', '--kubo', '--mixed']).message).toBe(
+      'Choose one: --embedded or --kubo or --mixed'
+    )
+    const both = usageError(['--kubo', '--api', '/ip4/127.0.0.1/tcp/5001'])
+    expect(both.message).toBe('--api runs the tour on your daemon, --kubo on nodes it starts: choose one')
+    expect(both.help).toBe(HELP.demo)
+    // The commands between machines talk to a daemon; the tour's modes are not theirs.
+    expect(usageError(['receive', '--kubo']).message).toContain("Unknown option '--kubo'")
   })
 
   it('finds the command word after options, and an option value is never taken for it', () => {

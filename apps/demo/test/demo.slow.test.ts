@@ -1,12 +1,13 @@
+import { existsSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { createIpfs } from '@tk/api'
 import { createKuboNode } from '@tk/testkit'
 import { describe, expect, it } from 'vitest'
-import { type AppEvent, jsonLines, runApp, startApp } from './helpers.js'
+import { App, type AppEvent, jsonLines, rawLeafCid, runApp, startApp, temporaryDirectory } from './helpers.js'
 
-// Slow: the whole tour on two fresh Kubo nodes (about a minute on 2 cores).
+// Slow: the whole tour in each mode (seconds each on an idle machine, tens on a busy one).
 
 /** Temp folders of testkit nodes that the process `pid` started and left behind. */
 async function nodesLeftBy(pid: number): Promise<string[]> {
@@ -19,45 +20,237 @@ async function nodesLeftBy(pid: number): Promise<string[]> {
   return left
 }
 
-function stepsOf(events: AppEvent[]): Array<Record<string, unknown>> {
+type Step = Record<string, unknown> & { details?: Record<string, unknown> }
+
+function stepsOf(events: AppEvent[]): Step[] {
   const summary = events.find(event => event.type === 'summary')
-  return (summary?.steps ?? []) as Array<Record<string, unknown>>
+  return (summary?.steps ?? []) as Step[]
+}
+
+function detailsOf(steps: Step[], id: string): Record<string, unknown> {
+  const step = steps.find(candidate => candidate.id === id)
+  expect(step?.status, `step ${id}: ${JSON.stringify(step)}`).toBe('ok')
+  return step?.details ?? {}
+}
+
+/**
+ * The album the content step publishes (apps/demo/src/steps/content.ts) has this CID on Kubo and
+ * on the embedded node alike: both chunk and lay out a directory the same way (CIDv1, raw leaves).
+ */
+const ALBUM_CID = 'bafybeifpl3qscmo5gqslh67jiiqtvzavflqz6jb5ktuqra5x6idezx4apq'
+/** The pubsub step's script (apps/demo/src/steps/pubsub-chat.ts). */
+const SAID_BY_A = ['Hi B, are you there?', 'Lunch at noon?', 'The usual place.']
+const SAID_BY_B = ['Hi A, loud and clear.', 'Sure. The usual place?', 'See you there.']
+/** B's replies in the transmission step's conversation (apps/demo/src/steps/transmission.ts). */
+const REPLIES = [
+  'Sure, it is on IPFS already.',
+  'Resolve my IPNS name, it always points at the latest.',
+  'Bye!'
+]
+
+const TRANSMISSION_MISSING = /^needs @tk\/transmission over ipfs\.streams \(issue 15\)/
+const CONTACTS_MISSING = /^needs @tk\/lns on the Ipfs interface/
+
+/**
+ * Checks what the steps every mode runs reported: the nodes, the content both ways (CIDs computed
+ * here from the reported text), IPNS resolved on B to what A published, the chat heard in full.
+ * Returns the two peer ids.
+ */
+function checkCommonSteps(
+  steps: Step[],
+  kinds: { a: string; b: string }
+): { peerIdA: string; peerIdB: string } {
+  const nodes = detailsOf(steps, 'nodes')
+  expect(nodes).toMatchObject({ nodeA: kinds.a, nodeB: kinds.b })
+  const peerIdA = String(nodes.peerIdA)
+  const peerIdB = String(nodes.peerIdB)
+  expect(peerIdA).toMatch(/^12D3KooW\w{44}$/)
+  expect(peerIdB).toMatch(/^12D3KooW\w{44}$/)
+  expect(peerIdA).not.toBe(peerIdB)
+
+  const content = detailsOf(steps, 'content')
+  const fileText = String(content.fileText)
+  expect(fileText).toContain(`Hello from A (${peerIdA})`)
+  expect(content.fileCid).toBe(rawLeafCid(new TextEncoder().encode(fileText)))
+  expect(content.directoryCid).toBe(ALBUM_CID)
+  expect(content.readBy).toBe(peerIdB)
+  const replyText = String(content.replyText)
+  expect(replyText).toContain(`Hello back from B (${peerIdB})`)
+  expect(content.replyCid).toBe(rawLeafCid(new TextEncoder().encode(replyText)))
+  expect(content.replyReadBy).toBe(peerIdA)
+
+  const ipns = detailsOf(steps, 'ipns')
+  expect(ipns.name).toMatch(/^k51\w+$/)
+  expect(ipns.firstResolved).toBe(`/ipfs/${content.fileCid}`)
+  expect(ipns.resolved).toBe(`/ipfs/${ALBUM_CID}`)
+  expect(ipns).toMatchObject({ publishedBy: peerIdA, resolvedBy: peerIdB })
+
+  const pubsub = detailsOf(steps, 'pubsub')
+  expect(pubsub.messages).toBe(6)
+  expect(pubsub.heardByB).toBe(SAID_BY_A.join('\n'))
+  expect(pubsub.heardByA).toBe(SAID_BY_B.join('\n'))
+  return { peerIdA, peerIdB }
+}
+
+function checkTransmissionSteps(steps: Step[], peerIdA: string, size: number): void {
+  const transmission = detailsOf(steps, 'transmission')
+  expect(transmission.message).toMatch(/^Hello B, this is A at \d{4}-\d\d-\d\dT/)
+  expect(transmission.receivedFrom).toBe(peerIdA)
+  expect(transmission.turns).toBe(3)
+  expect(transmission.replies).toBe(REPLIES.join('\n'))
+  const file = detailsOf(steps, 'file')
+  expect(file.bytes).toBe(size)
+  expect(file.sha256).toMatch(/^[0-9a-f]{64}$/)
+  expect(file.receivedSha256).toBe(file.sha256)
+}
+
+function checkContactsStep(steps: Step[], peerIdB: string): void {
+  const contacts = detailsOf(steps, 'contacts')
+  expect(contacts).toMatchObject({ contact: 'bob', peerId: peerIdB, via: 'remembered-address' })
+  expect(contacts.address).toMatch(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+$/)
+}
+
+/** The steps' ids and statuses, with `unavailable` where a step was skipped for what it still needs. */
+function statuses(steps: Step[]): Array<[unknown, unknown, unknown]> {
+  return steps.map(step => [step.id, step.status, step.unavailable ?? false])
+}
+
+/**
+ * An environment in which no Kubo can be found or built: PATH holds only the directory of the
+ * Node running the tests, and HOME (with the tk cache under it) is an empty folder.
+ */
+function environmentWithoutKubo(home: string): NodeJS.ProcessEnv {
+  return {
+    PATH: path.dirname(process.execPath),
+    HOME: home,
+    XDG_CACHE_HOME: path.join(home, '.cache'),
+    NO_COLOR: '1',
+    TK_CONTACTS: path.join(home, 'contacts.json')
+  }
 }
 
 describe('tk-demo, the tour', () => {
-  it('runs every step on two fresh nodes, reports each as it ends and exits 0', async () => {
-    await using app = startApp(['--json'])
+  it('runs on two embedded nodes by default, with no Kubo or Go anywhere it could look', async () => {
+    await using home = await temporaryDirectory()
+    const nodeDirectory = path.dirname(process.execPath)
+    // The premise: nothing on this PATH could be Kubo or build it.
+    expect(existsSync(path.join(nodeDirectory, 'ipfs')) || existsSync(path.join(nodeDirectory, 'go'))).toBe(
+      false
+    )
+    const env = environmentWithoutKubo(home.path)
+
+    await using app = new App(['--json'], env)
+    const code = await app.exited(120_000)
+    expect(code, `${app.stdout}\n${app.stderr}`).toBe(0)
+    const events = app.events
+    expect(events.map(event => event.type)).toEqual([...Array(7).fill('step'), 'summary'])
+    expect(events.at(-1)).toMatchObject({ type: 'summary', mode: 'embedded', ok: true, interrupted: false })
+    const steps = stepsOf(events)
+    expect(statuses(steps)).toEqual([
+      ['nodes', 'ok', false],
+      ['content', 'ok', false],
+      ['ipns', 'ok', false],
+      ['pubsub', 'ok', false],
+      ['transmission', 'skipped', true],
+      ['file', 'skipped', true],
+      ['contacts', 'skipped', true]
+    ])
+    checkCommonSteps(steps, { a: 'embedded', b: 'embedded' })
+    expect(steps[4]?.reason).toMatch(TRANSMISSION_MISSING)
+    expect(steps[5]?.reason).toMatch(TRANSMISSION_MISSING)
+    expect(steps[6]?.reason).toMatch(CONTACTS_MISSING)
+
+    // The control: in the same environment the Kubo tour cannot start, and says why.
+    await using kubo = new App(['--kubo', '--json'], env)
+    expect(await kubo.exited(60_000)).toBe(1)
+    expect(stepsOf(kubo.events)[0]).toMatchObject({ id: 'nodes', status: 'failed' })
+    expect(stepsOf(kubo.events)[0]?.reason).toMatch(
+      /^KuboNotFoundError: No usable Kubo \(ipfs\) binary was found/
+    )
+    expect(stepsOf(kubo.events)[0]?.advice).toContain(
+      '`npm run demo` (no --kubo) runs the tour on embedded nodes'
+    )
+  })
+
+  it('says in its summary which steps the embedded mode cannot run yet, and why', async () => {
+    const run = await runApp([])
+    expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0)
+    expect(run.stdout).toContain('tk demo: two embedded IPFS nodes in this process, A and B')
+    expect(run.stdout).toContain('an embedded node (Helia, js-libp2p) in this process')
+    const table = run.stdout.slice(run.stdout.indexOf('▶ Summary'))
+    expect(table.split('\n').filter(line => /^ {2}\d\/7 /.test(line))).toEqual([
+      expect.stringMatching(/^ {2}1\/7 Nodes +ok +\S+ m?s$/),
+      expect.stringMatching(/^ {2}2\/7 Content +ok +\S+ m?s$/),
+      expect.stringMatching(/^ {2}3\/7 IPNS +ok +\S+ m?s$/),
+      expect.stringMatching(/^ {2}4\/7 Pubsub chat +ok +\S+ m?s$/),
+      expect.stringMatching(/^ {2}5\/7 Transmission +skipped +–$/),
+      expect.stringMatching(/^ {2}6\/7 File transfer +skipped +–$/),
+      expect.stringMatching(/^ {2}7\/7 Contacts +skipped +–$/)
+    ])
+    expect(table).toMatch(/✔ 4 steps worked in \S+ m?s; 3 not available in embedded mode yet:\n/)
+    expect(table).toContain('  5 Transmission: needs @tk/transmission over ipfs.streams (issue 15)')
+    expect(table).toContain('  7 Contacts: needs @tk/lns on the Ipfs interface')
+    expect(table).not.toContain('Everything worked')
+  })
+
+  it('runs every step on two Kubo nodes with --kubo, reports each as it ends and exits 0', async () => {
+    await using app = startApp(['--kubo', '--json', '--size', '4'])
     const code = await app.exited(170_000)
     expect(code, `${app.stdout}\n${app.stderr}`).toBe(0)
 
     const events = app.events
     // One event per step as it ends, then the summary, and nothing else: --json output is for machines.
     expect(events.map(event => event.type)).toEqual([...Array(7).fill('step'), 'summary'])
-    const summary = events.at(-1)
-    expect(summary).toMatchObject({ type: 'summary', ok: true, interrupted: false, leftOut: [] })
+    expect(events.at(-1)).toMatchObject({
+      type: 'summary',
+      mode: 'kubo',
+      ok: true,
+      interrupted: false,
+      leftOut: []
+    })
     const steps = stepsOf(events)
-    expect(steps.map(step => [step.number, step.id, step.status])).toEqual([
-      [1, 'nodes', 'ok'],
-      [2, 'content', 'ok'],
-      [3, 'ipns', 'ok'],
-      [4, 'pubsub', 'ok'],
-      [5, 'transmission', 'ok'],
-      [6, 'file', 'ok'],
-      [7, 'contacts', 'ok']
+    expect(statuses(steps)).toEqual([
+      ['nodes', 'ok', false],
+      ['content', 'ok', false],
+      ['ipns', 'ok', false],
+      ['pubsub', 'ok', false],
+      ['transmission', 'ok', false],
+      ['file', 'ok', false],
+      ['contacts', 'ok', false]
     ])
-    const [nodes, content, ipns, pubsub, transmission, file, contacts] = steps.map(
-      step => step.details as Record<string, unknown>
-    )
-    expect(nodes?.peerIdA).not.toBe(nodes?.peerIdB)
-    expect(nodes?.backend).toBe('http')
-    expect(ipns?.resolved).toBe(`/ipfs/${content?.directoryCid}`)
-    expect(pubsub?.messages).toBe(6)
-    expect(transmission?.turns).toBe(3)
-    expect(file?.bytes).toBe(32 * 1024 * 1024)
-    expect(file?.receivedSha256).toBe(file?.sha256)
-    expect(file?.sha256).toMatch(/^[0-9a-f]{64}$/)
-    expect(contacts?.via).toBe('remembered-address')
+    expect(steps.map(step => step.number)).toEqual([1, 2, 3, 4, 5, 6, 7])
+    expect(detailsOf(steps, 'nodes').backend).toBe('http')
+    const { peerIdA, peerIdB } = checkCommonSteps(steps, { a: 'kubo', b: 'kubo' })
+    checkTransmissionSteps(steps, peerIdA, 4 * 1024 * 1024)
+    checkContactsStep(steps, peerIdB)
     expect(steps.every(step => typeof step.milliseconds === 'number' && step.milliseconds > 0)).toBe(true)
+
+    expect(await nodesLeftBy(app.child.pid ?? -1)).toEqual([])
+  })
+
+  it('runs a Kubo node and an embedded node together with --mixed: content both ways, IPNS, pubsub, contacts', async () => {
+    await using app = startApp(['--mixed', '--json', '--size', '4'])
+    const code = await app.exited(170_000)
+    expect(code, `${app.stdout}\n${app.stderr}`).toBe(0)
+    const events = app.events
+    expect(events.at(-1)).toMatchObject({ type: 'summary', mode: 'mixed', ok: true, interrupted: false })
+    const steps = stepsOf(events)
+    expect(statuses(steps)).toEqual([
+      ['nodes', 'ok', false],
+      ['content', 'ok', false],
+      ['ipns', 'ok', false],
+      ['pubsub', 'ok', false],
+      ['transmission', 'skipped', true],
+      ['file', 'skipped', true],
+      ['contacts', 'ok', false]
+    ])
+    // A (Kubo) published what B (embedded) fetched and the other way round; the album got the
+    // same CID on Kubo here as on the embedded node in the default tour.
+    const { peerIdB } = checkCommonSteps(steps, { a: 'kubo', b: 'embedded' })
+    expect(steps[4]?.reason).toMatch(TRANSMISSION_MISSING)
+    expect(steps[5]?.reason).toMatch(TRANSMISSION_MISSING)
+    // Kubo reconnects to the embedded node by its contact name.
+    checkContactsStep(steps, peerIdB)
 
     expect(await nodesLeftBy(app.child.pid ?? -1)).toEqual([])
   })
@@ -88,8 +281,8 @@ describe('tk-demo, the tour', () => {
     expect((await ipfs.pins({ cidsOnly: true })).sort()).toEqual(pinsBefore.sort())
   })
 
-  it('stops its nodes and exits 130 on Ctrl-C', async () => {
-    await using app = startApp([])
+  it('stops its Kubo nodes and exits 130 on Ctrl-C', async () => {
+    await using app = startApp(['--kubo'])
     // Interrupt once the nodes run and the tour is under way.
     await app.nextOutput(text => text.includes('2/7  Content'), 90_000)
     const code = await app.interrupt()

@@ -160,3 +160,29 @@ export async function temporaryDirectory(): Promise<{ path: string } & AsyncDisp
     [Symbol.asyncDispose]: async () => await fs.rm(directory, { recursive: true, force: true })
   }
 }
+
+const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567'
+
+/**
+ * The CIDv1 of `bytes` published as one raw block (what both Kubo and the embedded node give a
+ * small file with their defaults): `b` + base32 of <version 1, raw 0x55, sha2-256 0x12, 32, digest>.
+ */
+export function rawLeafCid(bytes: Uint8Array): string {
+  const cid = Buffer.concat([
+    Buffer.from([0x01, 0x55, 0x12, 0x20]),
+    createHash('sha256').update(bytes).digest()
+  ])
+  let text = 'b'
+  let value = 0
+  let bits = 0
+  for (const byte of cid) {
+    value = ((value << 8) | byte) & 0xffff
+    bits += 8
+    while (bits >= 5) {
+      text += BASE32[(value >>> (bits - 5)) & 31]
+      bits -= 5
+    }
+  }
+  if (bits > 0) text += BASE32[(value << (5 - bits)) & 31]
+  return text
+}

@@ -22,9 +22,9 @@ export const NODES_STEP = {
   hints: {
     embedded:
       'The embedded nodes listen on 127.0.0.1 (any free port); a firewall that blocks loopback connections would stop them.',
-    kubo: 'Kubo must be installed or buildable: `npm run kubo` (or `pnpm kubo`) finds or builds it and says what is missing.',
+    kubo: 'Kubo must be installed or buildable: `npm run kubo` (or `pnpm kubo`) finds or builds it and says what is missing. Without Kubo or Go, `npm run demo` (no --kubo) runs the tour on embedded nodes.',
     mixed:
-      'Kubo must be installed or buildable: `npm run kubo` (or `pnpm kubo`) finds or builds it and says what is missing. Without Go, run the tour on embedded nodes only: `npm run demo`.',
+      'Kubo must be installed or buildable: `npm run kubo` (or `pnpm kubo`) finds or builds it and says what is missing. Without Kubo or Go, `npm run demo` (no --mixed) runs the tour on embedded nodes.',
     daemon:
       'Is your daemon running (`ipfs daemon`)? --api (or IPFS_API) must be its RPC address, Addresses.API in its config.'
   }
