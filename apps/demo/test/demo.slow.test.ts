@@ -49,7 +49,6 @@ const REPLIES = [
 ]
 
 const TRANSMISSION_MISSING = /^needs @tk\/transmission over ipfs\.streams \(issue 15\)/
-const CONTACTS_MISSING = /^needs @tk\/lns on the Ipfs interface/
 
 /**
  * Checks what the steps every mode runs reported: the nodes, the content both ways (CIDs computed
@@ -153,12 +152,12 @@ describe('tk-demo, the tour', () => {
       ['pubsub', 'ok', false],
       ['transmission', 'skipped', true],
       ['file', 'skipped', true],
-      ['contacts', 'skipped', true]
+      ['contacts', 'ok', false]
     ])
-    checkCommonSteps(steps, { a: 'embedded', b: 'embedded' })
+    const { peerIdB } = checkCommonSteps(steps, { a: 'embedded', b: 'embedded' })
     expect(steps[4]?.reason).toMatch(TRANSMISSION_MISSING)
     expect(steps[5]?.reason).toMatch(TRANSMISSION_MISSING)
-    expect(steps[6]?.reason).toMatch(CONTACTS_MISSING)
+    checkContactsStep(steps, peerIdB)
 
     // The control: in the same environment the Kubo tour cannot start, and says why.
     await using kubo = new App(['--kubo', '--json'], env)
@@ -185,11 +184,11 @@ describe('tk-demo, the tour', () => {
       expect.stringMatching(/^ {2}4\/7 Pubsub chat +ok +\S+ m?s$/),
       expect.stringMatching(/^ {2}5\/7 Transmission +skipped +–$/),
       expect.stringMatching(/^ {2}6\/7 File transfer +skipped +–$/),
-      expect.stringMatching(/^ {2}7\/7 Contacts +skipped +–$/)
+      expect.stringMatching(/^ {2}7\/7 Contacts +ok +\S+ m?s$/)
     ])
-    expect(table).toMatch(/✔ 4 steps worked in \S+ m?s; 3 not available in embedded mode yet:\n/)
+    expect(table).toMatch(/✔ 5 steps worked in \S+ m?s; 2 not available in embedded mode yet:\n/)
     expect(table).toContain('  5 Transmission: needs @tk/transmission over ipfs.streams (issue 15)')
-    expect(table).toContain('  7 Contacts: needs @tk/lns on the Ipfs interface')
+    expect(table).toContain('  6 File transfer: needs @tk/transmission over ipfs.streams (issue 15)')
     expect(table).not.toContain('Everything worked')
   })
 

@@ -4,7 +4,7 @@ import { ARRIVAL_TIMEOUT, STEP_TIMEOUT } from '../constants.js'
 import { CheckFailedError } from '../errors.js'
 import { count, formatDuration } from '../format.js'
 import { waitUntil } from '../wait.js'
-import { type DemoNode, kuboOf, type Step, secondNode, unlessKubo } from './step.js'
+import { type DemoNode, type Step, secondNode } from './step.js'
 
 const CONTACT_NAME = 'bob'
 
@@ -21,19 +21,13 @@ export const contactsStep: Step = {
   requiresTwoNodes: true,
   timeout: STEP_TIMEOUT,
   hint: 'Reconnecting uses the addresses B announced; a firewall between the nodes would stop it.',
-  // Only A's side goes through @tk/lns; B is any node.
-  missing: ({ a }) =>
-    unlessKubo(
-      [a],
-      'needs @tk/lns on the Ipfs interface to reconnect from an embedded node; today its contact store reconnects through a Kubo node only'
-    ),
   async run(context) {
     const { a, output, signal, workDirectory } = context
     const b = secondNode(context)
     // A store of its own in the temp folder: the tour never touches the user's contacts.
     await using contacts = await openContacts({
       path: path.join(workDirectory, 'contacts.json'),
-      client: kuboOf(a).client,
+      ipfs: a.ipfs,
       signal
     })
     const addresses = await b.ipfs.addresses({ signal })
@@ -60,7 +54,7 @@ export const contactsStep: Step = {
         ? `through the remembered address ${result.address}`
         : result.via === 'routing'
           ? `through routing, at ${result.address}`
-          : 'but Kubo had already redialled it'
+          : `but ${a.kubo == null ? 'the node' : 'Kubo'} had already redialled it`
     output.line(`A reconnected to "${CONTACT_NAME}" ${how} in ${formatDuration(result.ms)}`)
     return {
       summary: `"${CONTACT_NAME}" reconnected by name in ${formatDuration(result.ms)} (${result.via})`,

@@ -11,8 +11,8 @@ export interface DemoNode {
   readonly ipfs: Ipfs
   readonly peerId: string
   /**
-   * The same node's @tk/api instance when it is a Kubo daemon: what the packages that do not yet
-   * run on the `Ipfs` interface take (@tk/lns's `client`). Undefined on an embedded node.
+   * The same node's @tk/api instance when it is a Kubo daemon: what a package that does not yet
+   * run on the `Ipfs` interface takes (@tk/transmission's `ipfs`). Undefined on an embedded node.
    */
   readonly kubo?: KuboIpfs
 }
