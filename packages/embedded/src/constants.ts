@@ -43,3 +43,18 @@ export const MAX_PUBSUB_FRAME_BYTES = 1_048_576
  * messages sent in the same frame.
  */
 export const PUBSUB_FRAME_OVERHEAD = 1_024
+
+/** How many CIDs are announced to the DHT at once: each is a DHT walk, and publishing must keep the node responsive. */
+export const ANNOUNCE_CONCURRENCY = 4
+
+/** Longest a single CID's announcement may take (ms), so a silent DHT peer cannot hold a slot for ever. */
+export const ANNOUNCE_TIMEOUT = 60_000
+
+/** First delay before announcing again what reached no DHT peer (ms): a node often publishes before its DHT has peers. */
+export const ANNOUNCE_RETRY_MIN = 1_000
+
+/** Longest delay between such retries (ms), so a node that finds DHT peers later announces within a minute. */
+export const ANNOUNCE_RETRY_MAX = 60_000
+
+/** Most CIDs waiting to be announced (about 100 bytes each); past it the rest of a huge publish is not announced. */
+export const ANNOUNCE_MAX_PENDING = 100_000

@@ -30,8 +30,15 @@ interface Candidate {
   content?: AsyncIterable<Uint8Array>
 }
 
-/** Content on the embedded node: UnixFS (@helia/unixfs) over Helia's blockstore and pins. */
-export function createContent(helia: Helia, closing: AbortSignal): Content {
+/**
+ * Content on the embedded node: UnixFS (@helia/unixfs) over Helia's blockstore and pins.
+ * `announce` (absent with the DHT off) gets every block a publish stores or a pin adds, root first.
+ */
+export function createContent(
+  helia: Helia,
+  closing: AbortSignal,
+  announce: (cids: Iterable<CID>) => void = () => {}
+): Content {
   const fsys = unixfs(helia)
   /** A UnixFS that stores nothing: `predictCid` and `onlyHash` compute CIDs only. */
   const hashOnly = unixfs({ blockstore: discardingBlockstore() })
@@ -61,12 +68,20 @@ export function createContent(helia: Helia, closing: AbortSignal): Content {
   const publish = async (input: PublishInput, options: PublishOptions = {}): Promise<string> =>
     await runCall('content.publish', options, closing, async signal => {
       if (options.onlyHash === true) return (await add(hashOnly, input, options, signal)).toString()
-      const cid = await add(fsys, input, options, signal)
+      const stored: CID[] = []
+      const cid = await add(
+        unixfs({ blockstore: recording(helia.blockstore, stored) }),
+        input,
+        options,
+        signal
+      )
       if (options.pin ?? true) {
         if (!(await helia.pins.isPinned(cid, { signal }))) {
           for await (const pinned of helia.pins.add(cid, { signal })) void pinned
         }
       }
+      // In the background: Kubo announces what it adds too, and publish must not wait for the DHT.
+      announce([cid, ...stored])
       return cid.toString()
     })
 
@@ -172,7 +187,9 @@ export function createContent(helia: Helia, closing: AbortSignal): Content {
       const parsed = parseCid(cid)
       await runCall('content.pin', options, closing, async signal => {
         if (await helia.pins.isPinned(parsed, { signal })) return
-        for await (const pinned of helia.pins.add(parsed, { signal })) void pinned
+        const pinned: CID[] = [parsed]
+        for await (const block of helia.pins.add(parsed, { signal })) pinned.push(block)
+        announce(pinned)
       })
     },
 
@@ -427,6 +444,30 @@ async function* toAsyncIterable(
   } finally {
     reader.releaseLock()
   }
+}
+
+/** `blockstore`, noting the CID of every block put through it in `stored` (what a publish must announce). */
+function recording(
+  blockstore: Helia['blockstore'],
+  stored: CID[]
+): Parameters<typeof unixfs>[0]['blockstore'] {
+  return new Proxy(blockstore, {
+    get(target, property) {
+      if (property === 'put') {
+        return async (cid: CID, ...rest: unknown[]) => {
+          const result = await (target.put as (...args: unknown[]) => Promise<unknown>).call(
+            target,
+            cid,
+            ...rest
+          )
+          stored.push(cid)
+          return result
+        }
+      }
+      const value = Reflect.get(target, property, target)
+      return typeof value === 'function' ? value.bind(target) : value
+    }
+  }) as unknown as Parameters<typeof unixfs>[0]['blockstore']
 }
 
 function discardingBlockstore() {

@@ -17,4 +17,4 @@
 
 export { DEFAULT_CALL_TIMEOUT, DEFAULT_LISTEN } from './constants.js'
 export { EmbeddedStartError, LocalPathError, RepoLockedError } from './errors.js'
-export { createEmbeddedIpfs, type EmbeddedIpfsInit } from './node.js'
+export { createEmbeddedIpfs, type EmbeddedIpfs, type EmbeddedIpfsInit } from './node.js'

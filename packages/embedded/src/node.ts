@@ -17,6 +17,7 @@ import { MemoryDatastore } from 'datastore-core'
 import { FsDatastore } from 'datastore-fs'
 import { createHeliaLight, type Helia } from 'helia'
 import { createLibp2p, type Libp2p } from 'libp2p'
+import { type Announcer, createAnnouncer } from './announce.js'
 import { runCall } from './call.js'
 import {
   CLOSE_TIMEOUT,
@@ -53,6 +54,18 @@ export interface EmbeddedIpfsInit extends CallOptions {
   dht?: 'lan' | 'wan' | 'off'
 }
 
+/** The {@link Ipfs} API on an embedded node, plus what only this mode has. */
+export interface EmbeddedIpfs extends Ipfs {
+  /** The Helia node underneath, for anything the API does not cover. */
+  readonly helia: Helia
+  /**
+   * The DHT announcements of what `content.publish` and `content.pin` stored (they run in the
+   * background): how many CIDs wait or are in flight, and how many reached a DHT peer. Both 0
+   * with `dht: 'off'`.
+   */
+  readonly announcements: { readonly pending: number; readonly announced: number }
+}
+
 /** The node and its parts, for the functions built on it. */
 interface Parts {
   helia: Helia
@@ -64,9 +77,7 @@ interface Parts {
  * identify, ping, gossipsub, bitswap) and returns the {@link Ipfs} API on it: content, pubsub,
  * ipns, peers, streams and tunnels.
  */
-export async function createEmbeddedIpfs(
-  init: EmbeddedIpfsInit = {}
-): Promise<Ipfs & { readonly helia: Helia }> {
+export async function createEmbeddedIpfs(init: EmbeddedIpfsInit = {}): Promise<EmbeddedIpfs> {
   const closing = new AbortController()
   const parts = await runCall('createEmbeddedIpfs', init, closing.signal, async signal => {
     try {
@@ -90,10 +101,20 @@ export async function createEmbeddedIpfs(
     await closed
   }
 
-  const content = createContent(helia, closing.signal)
-  const ipfs: Ipfs & { readonly helia: Helia } = {
+  const dht = libp2p.services.dht
+  const announcer: Announcer | undefined = dht == null ? undefined : createAnnouncer(dht, closing.signal)
+  const content = createContent(helia, closing.signal, cids => announcer?.announce(cids))
+  const ipfs: EmbeddedIpfs = {
     mode: 'embedded',
     helia,
+    announcements: {
+      get pending() {
+        return announcer?.pending ?? 0
+      },
+      get announced() {
+        return announcer?.announced ?? 0
+      }
+    },
     content,
     pubsub: createPubsub(libp2p.services.pubsub, closing.signal),
     peers: createPeers(libp2p, closing.signal),
