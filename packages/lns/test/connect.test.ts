@@ -9,7 +9,7 @@ import {
   monitorContacts,
   openContacts
 } from '../src/index.js'
-import { closedPort, silentServer, tempDir } from './helpers.js'
+import { closedPort, randomPeerId, silentServer, tempDir } from './helpers.js'
 
 /** Nodes whose routing cannot find anyone: only what the contact remembers can bring them together. */
 const NO_ROUTING = { config: { Routing: { Type: 'none' } } }
@@ -265,6 +265,17 @@ describe('ensureConnected against real Kubo daemons without routing', () => {
     expect(result).toMatchObject({ peerId: b.peerId, via: 'remembered-address', address: right })
     expect(await isConnected(clientA, b.peerId)).toBe(true)
     expect((await store.getContact('bob'))?.addresses[0]).toMatchObject({ multiaddr: right, successes: 1 })
+    // Routing through the client too: Kubo's own words for a peer nobody knows.
+    const stranger = randomPeerId()
+    const failure = (await store
+      .ensureConnected(stranger, { timeout: 15_000 })
+      .catch((error: unknown) => error)) as ContactUnreachableError
+    expect(failure).toMatchObject({
+      name: 'ContactUnreachableError',
+      peerId: stranger,
+      attempts: [],
+      routing: { tried: true, found: false, addresses: [], error: 'routing: not found' }
+    })
     // The store did not make the client, so closing the store leaves it working.
     await store.close()
     expect((await clientA.swarm.peers()).map(peer => peer.peerId)).toContain(b.peerId)
