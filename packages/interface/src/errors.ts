@@ -46,10 +46,33 @@ export class InvalidArgumentError extends Error {
   }
 }
 
-/** A call's `timeout` passed before it finished. */
+/**
+ * The mark of a call timeout, a registered symbol so that packages that do not depend on this one
+ * can set it (@tk/rpc's `RpcTimeoutError`, the Kubo mode's timeouts) and so that two installed
+ * copies of this package recognise each other's errors.
+ */
+export const CALL_TIMEOUT: unique symbol = Symbol.for('@tk/interface:CallTimeoutError')
+
+/**
+ * A call's `timeout` passed before it finished. `instanceof CallTimeoutError` is true for every
+ * error that carries the {@link CALL_TIMEOUT} mark: the embedded mode's own, and the Kubo mode's
+ * (`RpcTimeoutError` from @tk/rpc, whose `name` stays `RpcTimeoutError`), so one `catch` handles
+ * a timeout in either mode.
+ */
 export class CallTimeoutError extends Error {
   static override readonly name = 'CallTimeoutError'
+  /** Marked, or made by this class; a subclass keeps the ordinary `instanceof`. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class `instanceof` asked about; subclasses inherit this method
+    if (this !== CallTimeoutError) return Function.prototype[Symbol.hasInstance].call(this, value)
+    return (
+      typeof value === 'object' &&
+      value !== null &&
+      (value as { [CALL_TIMEOUT]?: unknown })[CALL_TIMEOUT] === true
+    )
+  }
   override readonly name = 'CallTimeoutError'
+  readonly [CALL_TIMEOUT] = true
   readonly isRetryable = true
   /** The group and function, e.g. `content.read`. */
   readonly operation: string

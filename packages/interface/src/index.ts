@@ -32,6 +32,7 @@ export type {
   ReadOptions
 } from './content.js'
 export {
+  CALL_TIMEOUT,
   CallTimeoutError,
   ContentTooLargeError,
   InvalidArgumentError,

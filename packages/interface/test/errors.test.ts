@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import {
+  CALL_TIMEOUT,
   CallTimeoutError,
   ContentTooLargeError,
   InvalidArgumentError,
@@ -58,5 +59,25 @@ describe('errors', () => {
     }
     expect(new CallTimeoutError('content.read', 500).message).toContain('500 ms')
     expect(new SubscriptionOverflowError('t', 1, 9).message).toContain('dropped 1 message:')
+  })
+
+  it('instanceof CallTimeoutError holds for any error with the CALL_TIMEOUT mark (another copy, @tk/rpc), and not for others', () => {
+    expect(new CallTimeoutError('content.read', 5)).toBeInstanceOf(CallTimeoutError)
+    // What a second installed copy of this package, or @tk/rpc's RpcTimeoutError, makes: marked through Symbol.for.
+    const mark: unique symbol = Symbol.for('@tk/interface:CallTimeoutError')
+    class ElsewhereTimeoutError extends Error {
+      readonly [mark] = true
+    }
+    expect(CALL_TIMEOUT).toBe(Symbol.for('@tk/interface:CallTimeoutError'))
+    expect(new ElsewhereTimeoutError('x')).toBeInstanceOf(CallTimeoutError)
+    expect(new Error('timeout')).not.toBeInstanceOf(CallTimeoutError)
+    expect(Object.assign(new Error('x'), { name: 'CallTimeoutError' })).not.toBeInstanceOf(CallTimeoutError)
+    expect((null as unknown as object) instanceof CallTimeoutError).toBe(false)
+    // A subclass keeps the ordinary instanceof: a marked error is not one of it by the mark alone.
+    class NarrowerTimeoutError extends CallTimeoutError {}
+    expect(new NarrowerTimeoutError('x', 1)).toBeInstanceOf(CallTimeoutError)
+    expect(new NarrowerTimeoutError('x', 1)).toBeInstanceOf(NarrowerTimeoutError)
+    expect(new CallTimeoutError('x', 1)).not.toBeInstanceOf(NarrowerTimeoutError)
+    expect(new ElsewhereTimeoutError('x')).not.toBeInstanceOf(NarrowerTimeoutError)
   })
 })

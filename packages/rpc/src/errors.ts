@@ -58,12 +58,22 @@ export class DaemonUnreachableError extends Error {
   }
 }
 
-/** A call took longer than its `timeout`. */
+/**
+ * @tk/interface's mark of a call timeout (a registered symbol, so this package needs no dependency
+ * on that one): with it, an `RpcTimeoutError` is also `instanceof CallTimeoutError`, the one
+ * timeout error of both IPFS modes.
+ */
+const CALL_TIMEOUT: unique symbol = Symbol.for('@tk/interface:CallTimeoutError')
+
+/** A call took longer than its `timeout`. Also `instanceof` @tk/interface's `CallTimeoutError`. */
 export class RpcTimeoutError extends Error {
   static override readonly name = 'RpcTimeoutError'
   override readonly name = 'RpcTimeoutError'
   readonly isRetryable = true
+  readonly [CALL_TIMEOUT] = true
   readonly command: string
+  /** The command, as @tk/interface's `CallTimeoutError.operation` names what timed out. */
+  readonly operation: string
   /** The timeout that ran out (ms). */
   readonly timeout: number
 
@@ -73,6 +83,7 @@ export class RpcTimeoutError extends Error {
       options
     )
     this.command = command
+    this.operation = command
     this.timeout = timeout
   }
 }

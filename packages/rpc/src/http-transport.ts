@@ -86,6 +86,7 @@ class HttpTransport implements Transport {
   async request(request: RpcRequest): Promise<RpcResponse> {
     const { command } = request
     request.signal?.throwIfAborted()
+    const started = performance.now()
     const deadline =
       request.timeout == null || !Number.isFinite(request.timeout)
         ? undefined
@@ -109,7 +110,10 @@ class HttpTransport implements Transport {
       // A stream: the body is produced as undici sends it, so files are never held in memory.
       body = Readable.from(encodeMultipart(request.body, boundary), { objectMode: false })
     }
-    const mapError = (error: unknown): Error => this.#mapError(error, request, signal, deadline, idleTimeout)
+    const mapError = (error: unknown): Error =>
+      error instanceof KuboRpcError
+        ? kuboTimeout(error, request, started)
+        : this.#mapError(error, request, signal, deadline, idleTimeout)
 
     let response: Dispatcher.ResponseData
     try {
@@ -134,7 +138,7 @@ class HttpTransport implements Transport {
 
     if (response.statusCode !== 200) {
       const text = await response.body.text().catch(() => '')
-      throw errorFromBody(command, response.statusCode, text)
+      throw kuboTimeout(errorFromBody(command, response.statusCode, text), request, started)
     }
     return new HttpResponse(command, response, mapError)
   }
@@ -173,6 +177,19 @@ class HttpTransport implements Transport {
     if (reason !== '') return new DaemonUnreachableError(this.target, command, reason, { cause: error })
     return error instanceof Error ? error : new Error(String(error))
   }
+}
+
+/**
+ * Kubo enforces a call's `timeout` too (`?timeout=`); when its deadline passes first, it answers
+ * "context deadline exceeded" instead of our timer firing, and that is the call's timeout all the
+ * same. Kubo's own shorter deadlines (a dial's) say the same words earlier: only such an error at
+ * or after the call's deadline is its timeout.
+ */
+function kuboTimeout(error: KuboRpcError, request: RpcRequest, started: number): Error {
+  if (request.timeout == null || !Number.isFinite(request.timeout)) return error
+  if (!/context deadline exceeded/.test(error.kuboMessage)) return error
+  if (performance.now() - started < request.timeout) return error
+  return new RpcTimeoutError(request.command, request.timeout, { cause: error })
 }
 
 /** Lets requests in flight finish for a moment, then cuts off any left (e.g. a response nobody reads). */
