@@ -33,21 +33,8 @@ export class LocalPathError extends Error {
   }
 }
 
-/** Kubo's Libp2pStreamMounting is off, so tunnels (p2p listen/forward) cannot work. */
-export class StreamMountingDisabledError extends Error {
-  static override readonly name = 'StreamMountingDisabledError'
-  override readonly name = 'StreamMountingDisabledError'
-  readonly isRetryable = false
-
-  constructor(options?: ErrorOptions) {
-    super(
-      'Kubo has stream mounting (Experimental.Libp2pStreamMounting) turned off, so tunnels cannot be opened. ' +
-        'Run `ipfs config --json Experimental.Libp2pStreamMounting true` and restart the daemon, ' +
-        'or call `ipfs.checkStreamMounting({ enable: true })` and restart it.',
-      options
-    )
-  }
-}
+// Declared in @tk/rpc, where every user of Kubo's tunnels (with or without this package) finds it.
+export { StreamMountingDisabledError } from '@tk/rpc'
 
 /** Kubo's pubsub is off (`Pubsub.Enabled`), so topics cannot be joined or published to. */
 export class PubsubDisabledError extends Error {

@@ -1,5 +1,6 @@
 import type { Ipfs as GroupedIpfs } from '@tk/interface'
 import { createKuboClient } from '@tk/rpc'
+import { createKuboStreamSource } from '@tk/rpc/streams'
 import { BackendTransport } from './backend.js'
 import { createContentFunctions } from './content.js'
 import type { ApiContext } from './context.js'
@@ -9,7 +10,6 @@ import { createNodeFunctions } from './node.js'
 import type { BackendName, CallOptions, IpfsOptions } from './options.js'
 import { createPeerFunctions } from './peers.js'
 import { createPubsubFunctions } from './pubsub.js'
-import { createKuboStreams } from './streams.js'
 import { createTunnelFunctions } from './tunnels.js'
 
 /**
@@ -26,10 +26,10 @@ export function createIpfs(options: IpfsOptions = {}) {
   const peers = createPeerFunctions(context)
   const pubsub = createPubsubFunctions(context)
   const tunnels = createTunnelFunctions(context)
-  const streams = createKuboStreams(tunnels, node.myId)
+  const streams = createKuboStreamSource(client)
   const close = async (): Promise<void> => {
     try {
-      await streams.closeAll()
+      await streams.close()
     } finally {
       await transport.close()
     }

@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import net from 'node:net'
 import { createKuboClient } from '@tk/rpc'
+import { createKuboStreamSource } from '@tk/rpc/streams'
 import { createKuboCluster, type KuboCluster, type KuboNode } from '@tk/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BackendTransport } from '../src/backend.js'
-import { createNodeFunctions } from '../src/node.js'
-import { createKuboStreams } from '../src/streams.js'
 import { createTunnelFunctions } from '../src/tunnels.js'
 
 /** The streams of one node over HTTP, built as createIpfs builds them, with a short peer-id line deadline. */
@@ -14,12 +13,12 @@ function openStreams(node: KuboNode, peerIdLineTimeout: number) {
   const transport = new BackendTransport(options)
   const context = { client: createKuboClient({ transport }), transport, options }
   const tunnels = createTunnelFunctions(context)
-  const streams = createKuboStreams(tunnels, createNodeFunctions(context).myId, { peerIdLineTimeout })
+  const streams = createKuboStreamSource(context.client, { peerIdLineTimeout })
   return {
     streams,
     tunnels,
     close: async (): Promise<void> => {
-      await streams.closeAll()
+      await streams.close()
       await transport.close()
     }
   }

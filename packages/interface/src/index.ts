@@ -70,7 +70,7 @@ export type {
   PubsubSubscribeOptions,
   Subscription
 } from './pubsub.js'
-export type { PeerStream, StreamHandler, StreamServer, StreamSource } from './streams.js'
+export type { PeerStream, ServeOptions, StreamHandler, StreamServer, StreamSource } from './streams.js'
 export type {
   CloseListenerOptions,
   CloseSenderOptions,

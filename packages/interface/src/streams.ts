@@ -20,6 +20,15 @@ export interface PeerStream extends AsyncIterable<Uint8Array>, AsyncDisposable {
 /** Receives each incoming stream; it owns the stream (close it when done). */
 export type StreamHandler = (stream: PeerStream) => void | Promise<void>
 
+/** How `serve` runs: `signal`/`timeout` bound the opening only; the protocol is served until `close()`. */
+export interface ServeOptions extends CallOptions {
+  /**
+   * Problems that do not end the serving, e.g. Kubo lost the tunnel and it is being reopened
+   * (a `ListenerTunnelLostError` of @tk/rpc); without it they go unreported.
+   */
+  onError?: (error: Error) => void
+}
+
 /** A protocol being served; `close()` stops accepting new streams (open ones go on). */
 export interface StreamServer extends AsyncDisposable {
   /** The protocol, `/x/<name>`. */
@@ -36,7 +45,7 @@ export interface StreamSource {
   /** This node's peer id. */
   peerId(options?: CallOptions): Promise<string>
   /** Serves `protocol` (`/x/<name>`): `handler` gets each incoming stream. Rejects if it is served already. */
-  serve(protocol: string, handler: StreamHandler, options?: CallOptions): Promise<StreamServer>
+  serve(protocol: string, handler: StreamHandler, options?: ServeOptions): Promise<StreamServer>
   /** Opens a stream to `peerId` on `protocol`; rejects when the peer cannot be reached or does not serve it. */
   open(peerId: string, protocol: string, options?: CallOptions): Promise<PeerStream>
 }

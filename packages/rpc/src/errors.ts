@@ -112,3 +112,43 @@ export class InvalidArgumentError extends TypeError {
     this.argument = argument
   }
 }
+
+/**
+ * Kubo has stream mounting (`Experimental.Libp2pStreamMounting`) off, so `p2p listen` and
+ * `p2p forward` are refused. Here (not in @tk/api) so that every user of Kubo's tunnels, with or
+ * without @tk/api, throws the same error that says how to fix it.
+ */
+export class StreamMountingDisabledError extends Error {
+  static override readonly name = 'StreamMountingDisabledError'
+  override readonly name = 'StreamMountingDisabledError'
+  readonly isRetryable = false
+
+  constructor(options?: ErrorOptions) {
+    super(
+      'Kubo has stream mounting (Experimental.Libp2pStreamMounting) turned off, so tunnels cannot be opened. ' +
+        'Run `ipfs config --json Experimental.Libp2pStreamMounting true` and restart the daemon, ' +
+        'or call `ipfs.checkStreamMounting({ enable: true })` and restart it.',
+      options
+    )
+  }
+}
+
+/**
+ * Kubo no longer has a served protocol's tunnel (its daemon restarted, `ipfs p2p close` removed
+ * it, or the connection to its API broke): until it is back, peers find nobody listening. A
+ * Kubo stream source reports it through `serve`'s `onError` and reopens the tunnel by itself.
+ */
+export class ListenerTunnelLostError extends Error {
+  static override readonly name = 'ListenerTunnelLostError'
+  override readonly name = 'ListenerTunnelLostError'
+  readonly isRetryable = true
+  readonly protocol: string
+
+  constructor(protocol: string, options?: ErrorOptions) {
+    super(
+      `Kubo lost the tunnel of the listener ${protocol}; reopening it as soon as Kubo takes it again`,
+      options
+    )
+    this.protocol = protocol
+  }
+}

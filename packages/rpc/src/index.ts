@@ -49,7 +49,9 @@ export {
   InvalidArgumentError,
   KuboRpcError,
   type KuboRpcErrorOptions,
-  RpcTimeoutError
+  ListenerTunnelLostError,
+  RpcTimeoutError,
+  StreamMountingDisabledError
 } from './errors.js'
 export { type HttpTransportInit, httpTransport } from './http-transport.js'
 export type { CallOptions, Duration } from './options.js'
