@@ -7,7 +7,11 @@ import type { CallOptions } from './options.js'
 export interface PeerStream extends AsyncIterable<Uint8Array>, AsyncDisposable {
   /** The peer at the other end, as the network authenticated it (its connection's peer id). */
   readonly remotePeerId: string
-  /** Sends bytes; resolves once the stream can take more (backpressure). */
+  /**
+   * Sends bytes; resolves once the stream can take more (backpressure). The bytes are queued
+   * whole when the call is made, in call order, even while an earlier write waits: writers that
+   * do not await each other never interleave inside one write.
+   */
   write(data: Uint8Array, options?: CallOptions): Promise<void>
   /** Ends our side of the stream (the other side's iteration ends); reading may go on. */
   closeWrite(options?: CallOptions): Promise<void>

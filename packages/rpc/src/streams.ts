@@ -1,20 +1,12 @@
 import net from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type {
-  PeerStream,
-  ServeOptions,
-  StreamHandler,
-  StreamServer,
-  StreamSource
-} from '@tk/interface'
+import type { PeerStream, ServeOptions, StreamHandler, StreamServer, StreamSource } from '@tk/interface'
 import type { KuboClient } from './client.js'
 import type { P2pForegroundTunnel } from './commands/p2p.js'
 import { InvalidArgumentError, ListenerTunnelLostError, StreamMountingDisabledError } from './errors.js'
 import type { CallOptions } from './options.js'
-import { checkPeerId } from './validate.js'
+import { checkProtocol as checkKuboProtocol, checkPeerId } from './validate.js'
 
-/** Only `/x/<name>`: what Kubo's stream mounting takes without `allow-custom-protocol`, as an embedded node does. */
-const PROTOCOL = /^\/x\/[^/\s]+$/
 /**
  * The longest peer-id line Kubo's `--report-peer-id` writes (a base58 RSA peer id is ~46
  * characters, an inlined key ~60) with room to spare; a connection whose first bytes are longer
@@ -58,7 +50,10 @@ export interface KuboStreamSource extends StreamSource, AsyncDisposable {
  * connection to it is a libp2p stream of its own), on a port chosen exactly (never another
  * forward's), closed after {@link FORWARD_IDLE_MS} unused.
  */
-export function createKuboStreamSource(client: KuboClient, init: KuboStreamSourceInit = {}): KuboStreamSource {
+export function createKuboStreamSource(
+  client: KuboClient,
+  init: KuboStreamSourceInit = {}
+): KuboStreamSource {
   const peerIdLineTimeout = init.peerIdLineTimeout ?? PEER_ID_LINE_TIMEOUT
   const forwardIdle = init.forwardIdle ?? FORWARD_IDLE_MS
   const servers = new Map<string, StreamServer>()
@@ -90,7 +85,11 @@ export function createKuboStreamSource(client: KuboClient, init: KuboStreamSourc
       return await raceSignal(ownId, signalOf(options))
     },
 
-    serve: async (protocol: string, handler: StreamHandler, options: ServeOptions = {}): Promise<StreamServer> => {
+    serve: async (
+      protocol: string,
+      handler: StreamHandler,
+      options: ServeOptions = {}
+    ): Promise<StreamServer> => {
       checkProtocol(protocol)
       if (closed) throw new Error('the stream source was closed')
       if (servers.has(protocol)) {
@@ -131,7 +130,9 @@ export function createKuboStreamSource(client: KuboClient, init: KuboStreamSourc
           foreground: true,
           reportPeerId: true,
           signal:
-            openOptions.signal == null ? lifetime.signal : AbortSignal.any([lifetime.signal, openOptions.signal]),
+            openOptions.signal == null
+              ? lifetime.signal
+              : AbortSignal.any([lifetime.signal, openOptions.signal]),
           timeout: openOptions.timeout ?? SERVE_TIMEOUT
         })
       let current: P2pForegroundTunnel | undefined
@@ -302,8 +303,13 @@ class ForwardPool {
   }
 }
 
+/**
+ * `/x/<name>`: what Kubo's stream mounting takes without `allow-custom-protocol`. Kubo's own rule,
+ * not a stricter one: the Python IPFS-Toolkit names tunnels after files (`/x/report 2026.bin_conv`).
+ */
 function checkProtocol(protocol: string): void {
-  if (typeof protocol !== 'string' || !PROTOCOL.test(protocol))
+  checkKuboProtocol(protocol, false)
+  if (protocol.length <= '/x/'.length)
     throw new InvalidArgumentError('protocol', `expected /x/<name>, got ${JSON.stringify(protocol)}`)
 }
 

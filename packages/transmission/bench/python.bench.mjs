@@ -104,11 +104,15 @@ async function connectIpfs(api) {
 async function receiver() {
   const ipfs = await connectIpfs(values.api)
   const transmission = await import('../dist/index.js')
+  // Python senders too: their format is a plug-in the listener is given.
+  const { ipfsToolkitPy } = await import('../dist/python/index.js')
+  const python = ipfsToolkitPy({ client: ipfs.client })
   const digests = []
   const listener =
     values.workload === 'data'
       ? await transmission.listenForTransmissions(values.listener, data => void digests.push(sha256(data)), {
-          ipfs
+          ipfs,
+          wire: python
         })
       : await transmission.listenForFileTransmissions(
           values.listener,
@@ -118,7 +122,7 @@ async function receiver() {
             emit('file', { name: file.name, size: file.size, sha256: await sha256File(file.path) })
             await fs.rm(file.path, { force: true })
           },
-          { ipfs, directory: values.directory }
+          { ipfs, directory: values.directory, wire: python }
         )
   emit('ready')
   for await (const command of commands()) {
@@ -133,6 +137,7 @@ async function receiver() {
     } else if (command.op === 'exit') break
   }
   await listener.close()
+  await python.close()
   await ipfs.close()
   emit('exit', { peakRss: peakRss() })
 }

@@ -1,5 +1,5 @@
-import type { Socket } from 'node:net'
 import { TransmissionError } from './errors.js'
+import type { FrameStream } from './frame-stream.js'
 
 // Admission control: what a listener spends on a connection before and after it admits it. Each
 // default holds against one hostile peer while an honest one keeps working (PROTOCOL.md, limits).
@@ -18,10 +18,6 @@ export const DEFAULT_MAX_OPENING = 64
 export const DEFAULT_MIN_RATE = 4 * 1024
 /** Over how long the rate is measured (ms): a peer may pause, but not for a whole window. */
 export const RATE_WINDOW = 10_000
-/** Requests in the Python IPFS-Toolkit's format served at once per listener; each holds a `p2p listen` in Kubo. */
-export const DEFAULT_MAX_FOREIGN = 8
-/** …and per peer: a Python peer sends one message at a time. */
-export const DEFAULT_MAX_FOREIGN_PER_PEER = 2
 
 function busy(message: string, peerId: string | undefined): TransmissionError {
   return new TransmissionError('busy', message, { peerId })
@@ -179,11 +175,12 @@ export class Admission {
 
 /**
  * Calls `onSlow` when, over a whole `window` (ms), fewer than `minRate` bytes per second
- * arrived on `socket` while we were waiting for them (a window in which we paused the socket,
- * i.e. we were the slow side, does not count). Returns the function that stops watching.
+ * arrived on `stream` while we were waiting for them (a window in which reading paused because
+ * our reader was behind, i.e. we were the slow side, does not count). Returns the function that
+ * stops watching.
  */
 export function watchProgress(
-  socket: Socket,
+  stream: FrameStream,
   minRate: number,
   window: number,
   onSlow: (error: TransmissionError) => void,
@@ -192,18 +189,18 @@ export function watchProgress(
   if (!(minRate > 0 && Number.isFinite(minRate))) return () => {}
   const needed = (minRate * window) / 1000
   let received = 0
-  let paused = socket.isPaused()
-  const onData = (chunk: Buffer): void => {
-    received += chunk.byteLength
-  }
-  const onPause = (): void => {
-    paused = true
-  }
-  socket.on('data', onData)
-  socket.on('pause', onPause)
+  let paused = stream.paused
+  const unwatch = stream.watch(
+    bytes => {
+      received += bytes
+    },
+    () => {
+      paused = true
+    }
+  )
   const timer = setInterval(() => {
-    const ours = paused || socket.isPaused()
-    paused = socket.isPaused()
+    const ours = paused || stream.paused
+    paused = stream.paused
     if (!ours && received < needed) {
       onSlow(
         new TransmissionError(
@@ -218,8 +215,7 @@ export function watchProgress(
   timer.unref()
   return () => {
     clearInterval(timer)
-    socket.off('data', onData)
-    socket.off('pause', onPause)
+    unwatch()
   }
 }
 

@@ -3,11 +3,19 @@ import { constants, createReadStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import type { StreamSource } from '@tk/interface'
 import { InvalidArgumentError } from '@tk/rpc'
 import { StreamClosedError, TransmissionError } from './errors.js'
 import { publishPart, sanitizeFileName } from './file-names.js'
 import type { FrameStream } from './frame-stream.js'
-import { type Listener, type ListenOptions, type ReceivedFile, startListener } from './listener.js'
+import {
+  type ForeignHook,
+  type Listener,
+  type ListenerPlugin,
+  type ListenOptions,
+  type ReceivedFile,
+  startListener
+} from './listener.js'
 import {
   type CallOptions,
   CHUNK_SIZE,
@@ -17,6 +25,7 @@ import {
   DEFAULT_MAX_MESSAGE_SIZE,
   DEFAULT_TIMEOUT,
   ENCRYPTION_ALLOWANCE,
+  protocolFor,
   raceAbort,
   resolvePeer,
   type Transform,
@@ -31,13 +40,11 @@ import {
   readId,
   withId
 } from './protocol.js'
-// Python IPFS-Toolkit compatibility: the `protocol` option dispatches there.
-import { pythonConversationHook } from './python/listener.js'
-import { speaksPython, startConversationWithPython } from './python/sender.js'
 import {
   checkedMetadata,
   explain,
   openStream,
+  type SenderPlugin,
   type TransmitFileOptions,
   type TransmitOptions
 } from './sender.js'
@@ -68,7 +75,33 @@ export interface ConversationOptions {
   maxUnreadFileBytes?: number
 }
 
-export interface StartConversationOptions extends TransmitOptions, ConversationOptions {}
+export interface StartConversationOptions extends TransmitOptions, ConversationOptions {
+  /** Talk another wire format (a plug-in, e.g. `ipfsToolkitPy()` of `@tk/transmission/python`); default ours. */
+  wire?: ConversationSenderPlugin
+}
+
+export type ConversationHandler = (request: ConversationRequest) => void | Promise<void>
+
+/** A sender plug-in that can also start conversations in its wire format. */
+export interface ConversationSenderPlugin extends SenderPlugin {
+  startConversation?(
+    conversationName: string,
+    peerId: string,
+    protocol: string,
+    options: StartConversationOptions,
+    signal: AbortSignal
+  ): Promise<Conversation>
+}
+
+/** A listener plug-in that can also serve conversation requests of its wire format. */
+export interface ConversationListenerPlugin extends ListenerPlugin {
+  conversationHook?(options: ListenOptions, handler: ConversationHandler): ForeignHook
+}
+
+export interface ConversationListenOptions extends ListenOptions {
+  /** Also serve starters of another wire format (a plug-in, e.g. `ipfsToolkitPy()` of `@tk/transmission/python`). */
+  wire?: ConversationListenerPlugin
+}
 
 /** How long close() waits for its `close` frame to go out and for the peer to hang up (ms). */
 const CLOSE_GRACE_MS = 1_000
@@ -561,6 +594,7 @@ function parseJson<T>(payload: Uint8Array, peerId: string): T {
 
 /** Starts a conversation with the conversation listener `listenerName` on `peerId`; resolves once the peer joined. */
 export async function startConversation(
+  streams: StreamSource,
   conversationName: string,
   peerIdOrName: string,
   listenerName: string,
@@ -570,15 +604,22 @@ export async function startConversation(
   if (typeof conversationName !== 'string' || conversationName === '' || conversationName.length > 256) {
     throw new InvalidArgumentError('conversationName', 'expected a name of 1 to 256 characters')
   }
-  const python = speaksPython(options.protocol)
+  const wire = options.wire
+  if (wire != null && wire.startConversation == null)
+    throw new InvalidArgumentError('wire', `${wire.name} does not start conversations`)
   // The timeout bounds the opening only: the conversation lasts until it is closed.
   return await withDeadline(options, DEFAULT_TIMEOUT, async signal => {
     const peerId = await resolvePeer(peerIdOrName, options, signal)
-    // --- Python IPFS-Toolkit compatibility ---
-    if (python)
-      return await startConversationWithPython(conversationName, peerId, listenerName, options, signal)
-    // --- end ---
+    if (wire?.startConversation != null)
+      return await wire.startConversation(
+        conversationName,
+        peerId,
+        protocolFor(listenerName),
+        options,
+        signal
+      )
     const { stream } = await openStream(
+      streams,
       peerId,
       listenerName,
       { kind: 'conversation', name: conversationName },
@@ -605,19 +646,21 @@ export interface ConversationRequest {
  * or rejected once the request was declined, the starter went away, or the listener closed.
  */
 export async function listenForConversations(
+  streams: StreamSource,
   listenerName: string,
-  handler: (request: ConversationRequest) => void | Promise<void>,
-  options: ListenOptions = {}
+  handler: ConversationHandler,
+  options: ConversationListenOptions = {}
 ): Promise<Listener> {
   const decisions = new WeakMap<
     FrameStream,
     { joined: ConversationOptions | undefined; made: (conversation: Conversation) => void }
   >()
   return await startListener(
+    streams,
     listenerName,
     {
       kind: 'conversation',
-      foreign: pythonConversationHook(options, handler), // Python IPFS-Toolkit starters
+      foreign: options.wire?.conversationHook?.(options, handler),
       accept: async incoming => {
         const name = typeof incoming.header.name === 'string' ? incoming.header.name.slice(0, 256) : ''
         let decide: (joined: ConversationOptions | undefined) => void = () => {}

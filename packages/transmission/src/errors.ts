@@ -39,22 +39,5 @@ export class StreamClosedError extends Error {
   }
 }
 
-/**
- * Kubo no longer has a listener's tunnel (its daemon restarted, `ipfs p2p close` removed it, or the
- * connection to its API broke): until it is back, peers find nobody listening. The listener
- * reports this through `onError` and reopens the tunnel by itself, with backoff, until closed.
- */
-export class ListenerTunnelLostError extends Error {
-  static override readonly name = 'ListenerTunnelLostError'
-  override readonly name = 'ListenerTunnelLostError'
-  readonly isRetryable = true
-  readonly protocol: string
-
-  constructor(protocol: string, options?: ErrorOptions) {
-    super(
-      `Kubo lost the tunnel of the listener ${protocol}; reopening it as soon as Kubo takes it again`,
-      options
-    )
-    this.protocol = protocol
-  }
-}
+// Declared in @tk/rpc, beside the Kubo stream source that reports it (through a listener's `onError`).
+export { ListenerTunnelLostError } from '@tk/rpc'

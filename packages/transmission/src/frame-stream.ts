@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net'
+import type { PeerStream } from '@tk/interface'
 import { StreamClosedError, TransmissionError } from './errors.js'
 import {
   type ErrorBody,
@@ -25,65 +25,103 @@ export interface FrameStreamInit {
 }
 
 /**
- * Bytes read ahead of what a reader asked for before the socket is paused: two chunk frames
- * (256 KiB + 64 KiB for `encrypt` each) and a socket read, as before the bound stopped growing
+ * Bytes read ahead of what a reader asked for before reading the stream pauses: two chunk frames
+ * (256 KiB + 64 KiB for `encrypt` each) and one read's worth, as before the bound stopped growing
  * with `maxFrame`, so a stream of chunks flows without a pause per frame; a conversation whose
  * frames may be 32 MiB no longer reads two of them ahead.
  */
 const READ_AHEAD = 2 * (256 * 1024 + 64 * 1024) + 64 * 1024
 
+/** How long `close()` lets the stream end gracefully before it is aborted (ms). */
+const CLOSE_TIMEOUT = 5_000
+
 /**
- * Frames over one TCP connection to Kubo's tunnel. Reads are pull-based (the socket pauses while
- * nobody reads, so a slow consumer slows the sender instead of filling memory); writes wait for
- * the socket to drain, except while the socket is corked (see {@link FrameStream.writeFrames}).
+ * Frames over one {@link PeerStream} (a libp2p stream, or a connection through a Kubo tunnel).
+ * Reads are pull-based (nothing is read from the stream while its reader is {@link READ_AHEAD}
+ * ahead, so a slow consumer slows the sender instead of filling memory); each write is one
+ * `PeerStream.write` of whole frames, which waits under backpressure.
  */
 export class FrameStream {
-  readonly socket: Socket
+  readonly stream: PeerStream
   peerId: string | undefined
   #maxFrame: number
   #idleTimeout: number
   #chunks: Uint8Array[] = []
   #buffered = 0
   #ended = false
+  #closed = false
   #failure: Error | undefined
   #wake: (() => void) | undefined
   /** Bytes the current read needs buffered (a whole frame); the read-ahead bound grows to fit it. */
   #wanted = 0
+  /** Set while the pump waits for the reader (our side is the slow one). */
+  #resumePump: (() => void) | undefined
+  /** After the transmission: what still comes is read and dropped, until the peer closes. */
+  #discarding = false
+  readonly #watchers = new Set<{ onData: (bytes: number) => void; onPause: () => void }>()
   #markEnded: () => void = () => {}
-  /** Resolves once the peer ended the stream or the socket closed (whoever closed it). */
+  /** Resolves once the peer ended the stream, it failed, or it was closed (whoever closed it). */
   readonly ended: Promise<void>
 
-  constructor(socket: Socket, init: FrameStreamInit) {
-    this.socket = socket
+  constructor(stream: PeerStream, init: FrameStreamInit) {
+    this.stream = stream
     this.#maxFrame = init.maxFrame
     this.#idleTimeout = init.idleTimeout
     this.peerId = init.peerId
     this.ended = new Promise(resolve => {
       this.#markEnded = resolve
     })
-    socket.setNoDelay(true)
-    socket.on('data', (chunk: Buffer) => {
-      this.#chunks.push(chunk)
-      this.#buffered += chunk.byteLength
-      // Beyond the frame being read (or one chunk frame when nobody reads), let TCP push back on
-      // the sender: memory per stream stays bounded by what its reader takes.
-      if (this.#buffered >= this.#readAhead()) socket.pause()
-      this.#notify()
-    })
-    socket.on('end', () => {
+    void this.#pump()
+  }
+
+  /** Reads the stream into the buffer, pausing while the reader is far enough behind. */
+  async #pump(): Promise<void> {
+    const iterator = this.stream[Symbol.asyncIterator]()
+    try {
+      for (;;) {
+        if (!this.#discarding && this.#buffered >= this.#readAhead() && !this.#closed) {
+          for (const watcher of this.#watchers) watcher.onPause()
+          while (!this.#discarding && this.#buffered >= this.#readAhead() && !this.#closed) {
+            await new Promise<void>(resolve => {
+              this.#resumePump = resolve
+            })
+            this.#resumePump = undefined
+          }
+        }
+        if (this.#closed) break
+        const next = await iterator.next()
+        if (next.done === true) break
+        const chunk = next.value
+        for (const watcher of this.#watchers) watcher.onData(chunk.byteLength)
+        if (!this.#discarding) {
+          this.#chunks.push(chunk)
+          this.#buffered += chunk.byteLength
+        }
+        this.#notify()
+      }
+    } catch (error) {
+      if (!this.#closed) this.#failure ??= error instanceof Error ? error : new Error(String(error))
+    } finally {
       this.#ended = true
       this.#markEnded()
       this.#notify()
-    })
-    socket.on('close', () => {
-      this.#ended = true
-      this.#markEnded()
-      this.#notify()
-    })
-    socket.on('error', error => {
-      this.#failure ??= error
-      this.#notify()
-    })
+    }
+  }
+
+  /**
+   * Tells `onData` the size of each piece that arrives and `onPause` each time reading stops
+   * because our reader is behind (for rate checks that must not blame the peer for our slowness).
+   * Returns the function that stops watching.
+   */
+  watch(onData: (bytes: number) => void, onPause: () => void): () => void {
+    const watcher = { onData, onPause }
+    this.#watchers.add(watcher)
+    return () => this.#watchers.delete(watcher)
+  }
+
+  /** Whether reading is stopped because our reader is behind. */
+  get paused(): boolean {
+    return this.#resumePump != null
   }
 
   set maxFrame(value: number) {
@@ -190,8 +228,8 @@ export class FrameStream {
   }
 
   /**
-   * Writes a frame; resolves when the socket has taken it (waits for drain under backpressure;
-   * `signal` ends only the wait: the frame is already queued whole, so the stream stays intact).
+   * Writes a frame; resolves when the stream has taken it (waits under backpressure; `signal`
+   * ends only the wait: the frame is already queued whole, so the stream stays intact).
    */
   async write(
     type: FrameTypeCode,
@@ -202,29 +240,36 @@ export class FrameStream {
   }
 
   /**
-   * Writes frames (and raw bytes, e.g. the preamble) as one TCP write, corking the socket only
-   * while they are queued: the cork is never held across an await, because a corked socket
-   * flushes nothing and so never emits the `drain` a write beyond the high-water mark waits for.
+   * Writes frames (and raw bytes, e.g. the preamble) as one `PeerStream.write`: a frame is never
+   * split between writes, so writes from several callers (a conversation's messages and acks)
+   * never interleave inside a frame.
    */
   async writeFrames(frames: ReadonlyArray<Frame | Uint8Array>, signal?: AbortSignal): Promise<void> {
     this.#checkWritable()
     signal?.throwIfAborted()
-    this.socket.cork()
-    let flushed = true
-    try {
-      for (const frame of frames) {
-        if (frame instanceof Uint8Array) {
-          flushed = this.socket.write(frame)
-        } else {
-          this.socket.write(frameHeader(frame.type, frame.payload.byteLength))
-          flushed = this.socket.write(frame.payload)
-        }
+    let total = 0
+    for (const frame of frames)
+      total += frame instanceof Uint8Array ? frame.byteLength : FRAME_HEADER_BYTES + frame.payload.byteLength
+    const bytes = new Uint8Array(total)
+    let offset = 0
+    for (const frame of frames) {
+      if (frame instanceof Uint8Array) {
+        bytes.set(frame, offset)
+        offset += frame.byteLength
+      } else {
+        bytes.set(frameHeader(frame.type, frame.payload.byteLength), offset)
+        bytes.set(frame.payload, offset + FRAME_HEADER_BYTES)
+        offset += FRAME_HEADER_BYTES + frame.payload.byteLength
       }
-    } finally {
-      this.socket.uncork()
     }
-    // Someone else's cork (a caller batching writes) would keep `drain` from ever coming.
-    if (!flushed && this.socket.writableCorked === 0) await this.#drain(signal)
+    try {
+      await this.stream.write(bytes, { signal })
+    } catch (error) {
+      if (signal?.aborted === true) throw signal.reason
+      throw new StreamClosedError('The stream to the peer closed while sending', this.peerId, {
+        cause: this.#failure ?? error
+      })
+    }
   }
 
   /** Writes raw bytes (the preamble, the Python toolkit's format). */
@@ -238,16 +283,15 @@ export class FrameStream {
 
   /** Tells the other side why, best effort, then closes. */
   async fail(error: ErrorBody): Promise<void> {
-    if (!this.socket.destroyed && this.socket.writable) {
-      await new Promise<void>(resolve => {
-        const body = new TextEncoder().encode(JSON.stringify(error))
-        this.socket.cork()
-        this.socket.write(frameHeader(FrameType.error, body.byteLength))
-        this.socket.write(body)
-        this.socket.uncork()
-        // Give Kubo a moment to carry the frame before the teardown that `end` causes.
-        setTimeout(resolve, 50).unref()
-      })
+    if (!this.#closed && this.#failure == null) {
+      const body = new TextEncoder().encode(JSON.stringify(error))
+      const frame = new Uint8Array(FRAME_HEADER_BYTES + body.byteLength)
+      frame.set(frameHeader(FrameType.error, body.byteLength))
+      frame.set(body, FRAME_HEADER_BYTES)
+      // Not awaited: a peer that does not read must not hold our closing.
+      this.stream.write(frame).catch(() => {})
+      // Give Kubo a moment to carry the frame before the teardown that closing causes.
+      await new Promise<void>(resolve => setTimeout(resolve, 50).unref())
     }
     this.close()
   }
@@ -255,61 +299,48 @@ export class FrameStream {
   /** Waits (bounded) for the other side to close first, so our last frame is not cut off. */
   async closeAfterPeer(ms: number): Promise<void> {
     if (!this.#ended) {
+      // What still comes is read and dropped, so a peer that writes on cannot hold us.
+      this.#discarding = true
+      this.#chunks = []
+      this.#buffered = 0
+      this.#resumePump?.()
       await new Promise<void>(resolve => {
         const timer = setTimeout(resolve, ms)
         timer.unref()
-        this.socket.once('close', () => {
+        void this.ended.then(() => {
           clearTimeout(timer)
           resolve()
         })
-        this.socket.resume()
       })
     }
     this.close()
   }
 
+  /** Closes the stream (gracefully, then aborted if that takes too long). Idempotent. */
   close(): void {
-    this.socket.destroy()
+    if (this.#closed) return
+    this.#closed = true
+    this.#resumePump?.()
+    this.#notify()
+    this.stream.close({ timeout: CLOSE_TIMEOUT }).catch(() => this.stream.abort())
+  }
+
+  /** Ends the stream at once; the peer sees an error, not an end. */
+  abort(error?: Error): void {
+    this.#closed = true
+    this.#resumePump?.()
+    this.#notify()
+    this.stream.abort(error)
   }
 
   get closed(): boolean {
-    return this.socket.destroyed
+    return this.#closed || this.#ended
   }
 
   #checkWritable(): void {
-    if (this.socket.destroyed || !this.socket.writable) {
+    if (this.#closed || this.#failure != null) {
       throw new StreamClosedError('The stream to the peer is closed', this.peerId, { cause: this.#failure })
     }
-  }
-
-  async #drain(signal?: AbortSignal): Promise<void> {
-    if (this.socket.writableLength === 0) return
-    await new Promise<void>((resolve, reject) => {
-      const onDrain = (): void => {
-        cleanup()
-        resolve()
-      }
-      const onAbort = (): void => {
-        cleanup()
-        reject(signal?.reason)
-      }
-      const onClose = (): void => {
-        cleanup()
-        reject(
-          new StreamClosedError('The stream to the peer closed while sending', this.peerId, {
-            cause: this.#failure
-          })
-        )
-      }
-      const cleanup = (): void => {
-        this.socket.off('drain', onDrain)
-        this.socket.off('close', onClose)
-        signal?.removeEventListener('abort', onAbort)
-      }
-      this.socket.on('drain', onDrain)
-      this.socket.on('close', onClose)
-      signal?.addEventListener('abort', onAbort, { once: true })
-    })
   }
 
   /** The buffered bytes from the start, at least `length` of them contiguous (merging only what is needed). */
@@ -350,7 +381,7 @@ export class FrameStream {
     this.#buffered -= length
   }
 
-  /** Waits until `length` bytes are buffered, letting the socket read that far ahead. */
+  /** Waits until `length` bytes are buffered, letting the stream be read that far ahead. */
   async #fill(length: number, signal?: AbortSignal): Promise<void> {
     if (this.#buffered >= length) return
     this.#wanted = length
@@ -373,8 +404,10 @@ export class FrameStream {
     }
     if (this.#ended)
       throw new StreamClosedError('The peer closed the stream before the transmission finished', this.peerId)
+    if (this.#closed)
+      throw new StreamClosedError('The stream to the peer is closed', this.peerId, { cause: this.#failure })
     signal?.throwIfAborted()
-    if (this.socket.isPaused()) this.socket.resume()
+    this.#resumePump?.()
     await new Promise<void>((resolve, reject) => {
       const timer = !(this.#idleTimeout > 0 && Number.isFinite(this.#idleTimeout))
         ? undefined

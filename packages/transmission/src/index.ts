@@ -18,22 +18,36 @@
 
 export {
   Conversation,
+  type ConversationHandler,
+  type ConversationListenerPlugin,
+  type ConversationListenOptions,
   type ConversationOptions,
   type ConversationRequest,
-  listenForConversations,
-  type StartConversationOptions,
-  startConversation
+  type ConversationSenderPlugin,
+  type StartConversationOptions
 } from './conversation.js'
 export { ListenerTunnelLostError, StreamClosedError, TransmissionError } from './errors.js'
 export { MAX_FILE_NAME_BYTES, sanitizeFileName } from './file-names.js'
+export type {
+  DataHandler,
+  FileHandler,
+  FileListenOptions,
+  ForeignHook,
+  ForeignIncoming,
+  Listener,
+  ListenerPlugin,
+  ListenOptions,
+  ReceivedFile
+} from './listener.js'
 export {
-  type FileListenOptions,
-  type Listener,
-  type ListenOptions,
+  listenForConversations,
   listenForFileTransmissions,
   listenForTransmissions,
-  type ReceivedFile
-} from './listener.js'
+  type NodeOption,
+  startConversation,
+  transmitData,
+  transmitFile
+} from './one-line.js'
 export {
   CHUNK_SIZE,
   type ContactBook,
@@ -41,15 +55,15 @@ export {
   DEFAULT_MAX_MESSAGE_SIZE,
   MAX_METADATA_BYTES,
   type PeerOptions,
-  type Transform,
-  type WireProtocol,
-  type WireProtocolOptions
+  type Transform
 } from './options.js'
+export type { WirePlugin } from './plugin.js'
 export { ERROR_CODES, type ErrorCode, PROTOCOL_VERSION } from './protocol.js'
+export type { Progress, SenderPlugin, TransmitFileOptions, TransmitOptions } from './sender.js'
+export { createStreamPair } from './stream-pair.js'
 export {
-  type Progress,
-  type TransmitFileOptions,
-  type TransmitOptions,
-  transmitData,
-  transmitFile
-} from './sender.js'
+  createTransmission,
+  type Transmission,
+  type TransmissionDefaults,
+  type TransmissionInit
+} from './transmission.js'

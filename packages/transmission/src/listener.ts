@@ -1,14 +1,11 @@
 import { createHash, type Hash } from 'node:crypto'
 import { setMaxListeners } from 'node:events'
 import fs from 'node:fs/promises'
-import type { Socket } from 'node:net'
+import type { PeerStream, StreamSource } from '@tk/interface'
 import { InvalidArgumentError } from '@tk/rpc'
-import { checkPeerId } from '@tk/rpc/validate'
 import {
   Admission,
   DEFAULT_CONCURRENCY,
-  DEFAULT_MAX_FOREIGN,
-  DEFAULT_MAX_FOREIGN_PER_PEER,
   DEFAULT_MAX_OPENING,
   DEFAULT_MAX_QUEUED,
   DEFAULT_MIN_RATE,
@@ -24,7 +21,6 @@ import { FrameStream } from './frame-stream.js'
 import {
   CHUNK_SIZE,
   checkPositive,
-  clientOf,
   DEFAULT_IDLE_TIMEOUT,
   DEFAULT_MAX_MESSAGE_SIZE,
   ENCRYPTION_ALLOWANCE,
@@ -49,10 +45,7 @@ import {
   PREAMBLE,
   type TransmissionKind
 } from './protocol.js'
-// Python IPFS-Toolkit compatibility: the `foreign` hooks of the three listeners.
-import { pythonDataHook, pythonFileHook } from './python/listener.js'
 import type { Progress } from './sender.js'
-import { openListenerTunnel } from './tunnels.js'
 
 /** How long a finished transmission waits for the sender to close first (ms), so our `done` is not cut off; one round trip is enough. */
 export const LINGER_TIMEOUT = 1_000
@@ -88,14 +81,48 @@ export interface ListenOptions extends Omit<PeerOptions, 'timeout'> {
   maxMessageSize?: number
   /** Called with each transmission that failed, and each handler error; the listener keeps serving. */
   onError?: (error: Error, peerId: string | undefined) => void
-  // --- Python IPFS-Toolkit compatibility ---
-  /** Python-format requests served at once (each holds a `p2p listen` in Kubo); default 8. */
-  pythonConcurrency?: number
-  /** …of them from one peer; default 2 (a Python peer sends one message at a time). */
-  pythonConcurrencyPerPeer?: number
-  // --- end ---
+  /** Also serve senders of another wire format (a plug-in, e.g. `ipfsToolkitPy()` of `@tk/transmission/python`). */
+  wire?: ListenerPlugin
   /** How long opening the listener may take (ms); default 30 000. */
   timeout?: number
+}
+
+export type DataHandler = (data: Uint8Array, peerId: string) => void | Promise<void>
+export type FileHandler = (file: ReceivedFile) => void | Promise<void>
+
+/** What a listener hands a plug-in's hook: a stream whose first byte is not our preamble's. */
+export interface ForeignIncoming {
+  stream: FrameStream
+  /** The sender, as the network authenticated it. */
+  peerId: string
+  /** Aborted when the listener closes. */
+  signal: AbortSignal
+  /** The listener's `onError` (or its log line). */
+  report: (error: Error) => void
+  /** Aborts at the listener's opening deadline: the request must have arrived by then. */
+  opening: AbortSignal
+  /** Tells the listener the request has arrived (its opening is over). */
+  opened: () => void
+}
+
+/** Serves one foreign stream; `keep` when the stream lives on beyond the call. */
+export type ForeignHook = (incoming: ForeignIncoming, firstByte: number) => Promise<'close' | 'keep'>
+
+/**
+ * The listening side of another wire format. Its requests are served beside our queue, within
+ * bounds of its own (`concurrency`, `concurrencyPerPeer`): such a request may hold resources of
+ * its own (a Python one holds a `p2p listen` in Kubo), and one that stalls must not hold a slot
+ * our own senders are waiting for.
+ */
+export interface ListenerPlugin {
+  /** Its name, for messages. */
+  readonly name: string
+  /** Requests of its format served at once. */
+  readonly concurrency: number
+  /** …of them from one peer. */
+  readonly concurrencyPerPeer: number
+  dataHook?(options: ListenOptions, handler: DataHandler): ForeignHook
+  fileHook?(options: FileListenOptions, directory: string, handler: FileHandler): ForeignHook
 }
 
 export interface FileListenOptions extends ListenOptions {
@@ -111,21 +138,18 @@ export interface FileListenOptions extends ListenOptions {
   partTtl?: number
   /** Progress of each incoming file. */
   onProgress?: (progress: Progress & { peerId: string; name: string }) => void
-  // --- Python IPFS-Toolkit compatibility ---
-  /** Python senders only: ipfs_tk encrypts after its handshake both ways, so our `ready` too. */
-  encrypt?: Transform
-  // --- end ---
 }
 
 /** A running listener. `close()` (or `await using`) removes its tunnel; transfers in progress are cut. */
 export interface Listener extends AsyncDisposable {
   /** The libp2p protocol it serves, `/x/<name>`. */
   readonly protocol: string
+  /** Stops serving, and cuts the transmissions in progress. Idempotent. */
   close(): Promise<void>
 }
 
 export interface ReceivedFile {
-  /** The sender, as Kubo authenticated it. */
+  /** The sender, as the network authenticated it. */
   peerId: string
   /** Where the file now is. */
   path: string
@@ -156,15 +180,7 @@ interface ServeSpec {
    * Serves a stream whose first byte is not our preamble's NUL (a peer of another protocol, e.g.
    * the Python IPFS-Toolkit); without it such a stream gets `unsupported-version`.
    */
-  foreign?: (
-    incoming: Omit<Incoming, 'header' | 'minRate' | 'rateWindow'> & {
-      /** Aborts at the opening deadline: the request must have arrived by then. */
-      opening: AbortSignal
-      /** The request has arrived: the opening deadline no longer applies. */
-      opened: () => void
-    },
-    firstByte: number
-  ) => Promise<'close' | 'keep'>
+  foreign?: ForeignHook
   /**
    * Serves the stream after `accept` was sent; `keep` hands the stream on (a conversation) instead
    * of closing it; `linger` closes it once the peer has (at most {@link LINGER_TIMEOUT} ms), so
@@ -175,6 +191,7 @@ interface ServeSpec {
 
 /** Runs a listener: the tunnel, the admission rules, and a serve function per stream. */
 export async function startListener(
+  streams: StreamSource,
   listenerName: string,
   spec: ServeSpec,
   options: ListenOptions
@@ -187,11 +204,8 @@ export async function startListener(
   checkPositive('openingTimeout', options.openingTimeout)
   checkPositive('maxOpening', options.maxOpening)
   checkPositive('rateWindow', options.rateWindow)
-  checkPositive('pythonConcurrency', options.pythonConcurrency)
-  checkPositive('pythonConcurrencyPerPeer', options.pythonConcurrencyPerPeer)
   checkNonNegative('maxQueued', options.maxQueued)
   checkNonNegative('minRate', options.minRate)
-  const client = clientOf(options)
   const controller = new AbortController()
   // Every connection waiting for bytes listens on this one signal: more than Node's default 10.
   setMaxListeners(0, controller.signal)
@@ -205,8 +219,8 @@ export async function startListener(
   const openingTimeout = options.openingTimeout ?? DEFAULT_OPENING_TIMEOUT
   const maxOpening = options.maxOpening ?? DEFAULT_MAX_OPENING
   const openings = new OpeningPool(maxOpening)
-  const foreignPerPeer = new Counter(options.pythonConcurrencyPerPeer ?? DEFAULT_MAX_FOREIGN_PER_PEER)
-  const maxForeign = options.pythonConcurrency ?? DEFAULT_MAX_FOREIGN
+  const foreignPerPeer = new Counter(options.wire?.concurrencyPerPeer ?? 0)
+  const maxForeign = options.wire?.concurrency ?? 0
   let foreignActive = 0
   const minRate = options.minRate ?? DEFAULT_MIN_RATE
   const rateWindow = options.rateWindow ?? RATE_WINDOW
@@ -226,18 +240,27 @@ export async function startListener(
 
   // Closing waits for these: every stream has been told and closed when `close()` resolves.
   const inFlight = new Set<Promise<void>>()
-  const handle = async (socket: Socket): Promise<void> => {
-    const stream = new FrameStream(socket, {
+  // Every stream this listener was handed, until it is closed: closing the listener cuts them.
+  const live = new Set<FrameStream>()
+  const handle = async (peer: PeerStream): Promise<void> => {
+    // The sender, as the network authenticated it (Kubo's --report-peer-id line, libp2p's connection).
+    const peerId = peer.remotePeerId
+    const stream = new FrameStream(peer, {
       // The first frame is `open`, which carries a file's metadata (base64).
       maxFrame: MAX_OPEN_FRAME,
-      idleTimeout: options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT
+      idleTimeout: options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
+      peerId
     })
+    live.add(stream)
+    void stream.ended.then(() => live.delete(stream))
     // This connection's own signal: the listener closing, or the stream closing (which also takes
     // it out of the queue).
     const connection = new AbortController()
-    const onClose = (): void =>
-      connection.abort(new StreamClosedError('The peer closed the stream while it waited', stream.peerId))
-    socket.once('close', onClose)
+    let watchingEnd = true
+    void stream.ended.then(() => {
+      if (watchingEnd)
+        connection.abort(new StreamClosedError('The peer closed the stream while it waited', peerId))
+    })
     // Forwarded by hand, not `AbortSignal.any`: nothing per connection stays attached to the
     // listener's long-lived signal once the connection is done.
     const onListenerClose = (): void => connection.abort(controller.signal.reason)
@@ -250,8 +273,8 @@ export async function startListener(
         openingDeadline.abort(
           new TransmissionError(
             'idle-timeout',
-            `the opening (peer id, preamble, open) took longer than ${openingTimeout} ms`,
-            { peerId: stream.peerId }
+            `the opening (preamble, open) took longer than ${openingTimeout} ms`,
+            { peerId }
           )
         ),
       openingTimeout
@@ -270,10 +293,6 @@ export async function startListener(
     }
     let kept = false
     try {
-      // Kubo's --report-peer-id line: the sender's id, authenticated by libp2p.
-      const peerId = (await stream.readLine(128, openingSignal)).trim()
-      checkPeerId(peerId)
-      stream.peerId = peerId
       opening.identify(peerId)
       const [firstByte = 0] = await stream.peekBytes(1, openingSignal)
       if (firstByte !== PREAMBLE[0] && spec.foreign != null) {
@@ -352,7 +371,7 @@ export async function startListener(
         if (outcome === 'linger') {
           // The transmission is over: the peer closing now is its normal end, not a failure to
           // abort anything with (an error per connection, built for nobody).
-          socket.off('close', onClose)
+          watchingEnd = false
           await stream.closeAfterPeer(LINGER_TIMEOUT)
         }
       } finally {
@@ -368,36 +387,46 @@ export async function startListener(
       ) {
         await stream.fail({ code: codeOf(failure), message: failure.message.slice(0, 300) })
       }
-      if (!controller.signal.aborted) report(failure, stream.peerId)
+      if (!controller.signal.aborted) report(failure, peerId)
     } finally {
       endOpening()
-      socket.off('close', onClose)
+      watchingEnd = false
       controller.signal.removeEventListener('abort', onListenerClose)
       if (!kept) stream.close()
     }
   }
 
-  const tunnel = await openListenerTunnel(client, protocol, {
-    onConnection: socket => {
-      const handling = handle(socket)
+  const server = await streams.serve(
+    protocol,
+    peer => {
+      if (controller.signal.aborted) {
+        peer.abort()
+        return
+      }
+      const handling = handle(peer)
       inFlight.add(handling)
       void handling.finally(() => inFlight.delete(handling))
     },
-    // The tunnel lives until the listener closes (or the caller's signal aborts); `timeout`
-    // bounds only its opening.
-    lifetime:
-      options.signal == null ? controller.signal : AbortSignal.any([controller.signal, options.signal]),
-    openTimeout: options.timeout ?? 30_000,
-    onLost: error => report(error, undefined)
-  })
+    {
+      // `timeout` bounds only the opening; the listener serves until it is closed.
+      timeout: options.timeout ?? 30_000,
+      signal: options.signal,
+      onError: error => report(error, undefined)
+    }
+  )
   let closing: Promise<void> | undefined
   const close = async (): Promise<void> => {
     closing ??= (async () => {
       const closed = new TransmissionError('aborted', 'the listener was closed')
       controller.abort(closed)
       admission.clear(closed)
-      await tunnel.close()
-      await Promise.all(inFlight)
+      try {
+        await server.close()
+      } finally {
+        // Transfers in progress (and conversations it started) are cut, as documented.
+        for (const stream of live) stream.close()
+        await Promise.all(inFlight)
+      }
     })()
     await closing
   }
@@ -483,7 +512,7 @@ export async function receiveContent(
   if (incoming.signal.aborted) onAbort()
   else incoming.signal.addEventListener('abort', onAbort, { once: true })
   const stopWatching = watchProgress(
-    stream.socket,
+    stream,
     incoming.minRate,
     incoming.rateWindow,
     error => slow.abort(error),
@@ -547,16 +576,18 @@ export async function receiveContent(
  * has arrived intact (after the sender was told so); its errors go to `onError`.
  */
 export async function listenForTransmissions(
+  streams: StreamSource,
   listenerName: string,
-  handler: (data: Uint8Array, peerId: string) => void | Promise<void>,
+  handler: DataHandler,
   options: ListenOptions = {}
 ): Promise<Listener> {
   const maxSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE
   return await startListener(
+    streams,
     listenerName,
     {
       kind: 'data',
-      foreign: pythonDataHook(options, handler), // Python IPFS-Toolkit senders
+      foreign: options.wire?.dataHook?.(options, handler),
       accept: async ({ header, peerId }) => {
         if ((header.size ?? 0) > maxSize) {
           throw new TransmissionError(
@@ -594,8 +625,9 @@ export async function listenForTransmissions(
  * the result. A transfer that broke off keeps its `.part`, and the sender's next attempt resumes it.
  */
 export async function listenForFileTransmissions(
+  streams: StreamSource,
   listenerName: string,
-  handler: (file: ReceivedFile) => void | Promise<void>,
+  handler: FileHandler,
   options: FileListenOptions = {}
 ): Promise<Listener> {
   const directory = options.directory ?? process.cwd()
@@ -619,10 +651,11 @@ export async function listenForFileTransmissions(
   let listener: Listener
   try {
     listener = await startListener(
+      streams,
       listenerName,
       {
         kind: 'file',
-        foreign: pythonFileHook(options, directory, handler), // Python IPFS-Toolkit senders
+        foreign: options.wire?.fileHook?.(options, directory, handler),
         accept: async ({ header, peerId }) => {
           const size = header.size ?? 0
           if (size > maxFileSize) {

@@ -1,5 +1,4 @@
-import { ipfs as defaultIpfs, type Ipfs } from '@tk/api'
-import { type CallOptions, InvalidArgumentError, type KuboClient } from '@tk/rpc'
+import { type CallOptions, InvalidArgumentError } from '@tk/rpc'
 import { checkPeerId, checkProtocol } from '@tk/rpc/validate'
 
 export type { CallOptions }
@@ -20,23 +19,9 @@ export interface ContactBook {
 export interface PeerOptions extends CallOptions {
   /** Lets `peerId` be a contact name, and reconnects contacts first (see {@link ContactBook}). */
   contacts?: ContactBook
-  /** The node to use; default @tk/api's `ipfs` (IPFS_API, the repo's api file, 127.0.0.1:5001). */
-  ipfs?: Ipfs
   /** No byte from the peer for this long fails the transmission (ms); default 30 000. */
   idleTimeout?: number
 }
-
-// --- Python IPFS-Toolkit compatibility (src/python/) ---
-/** The wire format a sender speaks: ours (PROTOCOL.md, default) or the Python IPFS-Toolkit 0.5.x's. */
-export type WireProtocol = 'tk' | 'ipfs-toolkit-py'
-
-export interface WireProtocolOptions {
-  /** `ipfs-toolkit-py` to reach a listener of the Python IPFS-Toolkit; default `tk`. */
-  protocol?: WireProtocol
-  /** `ipfs-toolkit-py` files only: undoes the receiver's encryption of its `ready` answer. */
-  decrypt?: Transform
-}
-// --- end Python IPFS-Toolkit compatibility ---
 
 export const DEFAULT_TIMEOUT = 60_000
 export const DEFAULT_IDLE_TIMEOUT = 30_000
@@ -55,10 +40,6 @@ export const MAX_OPEN_FRAME = MAX_CONTROL_FRAME + Math.ceil(MAX_METADATA_BYTES /
 /** Room for what an `encrypt` callback adds to a chunk (nonce, tag, padding). */
 export const ENCRYPTION_ALLOWANCE = 64 * 1024
 export const DEFAULT_MAX_MESSAGE_SIZE = 32 * 1024 * 1024
-
-export function clientOf(options: { ipfs?: Ipfs }): KuboClient {
-  return (options.ipfs ?? defaultIpfs).client
-}
 
 /** `inbox` and `/x/inbox` both name the protocol `/x/inbox`. */
 export function protocolFor(listenerName: string): string {

@@ -2,13 +2,13 @@ import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
+import type { StreamSource } from '@tk/interface'
 import { InvalidArgumentError } from '@tk/rpc'
 import { StreamClosedError, TransmissionError } from './errors.js'
 import { type Frame, FrameStream } from './frame-stream.js'
 import {
   CHUNK_SIZE,
   checkedPeerId,
-  clientOf,
   DEFAULT_IDLE_TIMEOUT,
   DEFAULT_TIMEOUT,
   MAX_CONTROL_FRAME,
@@ -18,17 +18,39 @@ import {
   protocolFor,
   resolvePeer,
   type Transform,
-  type WireProtocolOptions,
   withDeadline
 } from './options.js'
 import { type AcceptHeader, FrameType, type OpenHeader, PREAMBLE } from './protocol.js'
-// Python IPFS-Toolkit compatibility: the `protocol` option dispatches there.
-import { speaksPython, transmitDataToPython, transmitFileToPython } from './python/sender.js'
-import { forwardPoolFor } from './tunnels.js'
 
-export interface TransmitOptions extends PeerOptions, WireProtocolOptions {
+/**
+ * A sender of another wire format (a plug-in such as `@tk/transmission/python`'s): given as
+ * `wire`, it carries the transmission instead of our protocol. `protocol` is `/x/<name>`.
+ */
+export interface SenderPlugin {
+  /** Its name, for messages. */
+  readonly name: string
+  transmitData?(
+    data: Uint8Array,
+    peerId: string,
+    protocol: string,
+    options: TransmitOptions,
+    signal: AbortSignal
+  ): Promise<void>
+  transmitFile?(
+    filePath: string,
+    peerId: string,
+    protocol: string,
+    metadata: Uint8Array | undefined,
+    options: TransmitFileOptions,
+    signal: AbortSignal
+  ): Promise<void>
+}
+
+export interface TransmitOptions extends PeerOptions {
   /** Applied to every chunk before it is sent; the listener's `decrypt` undoes it. */
   encrypt?: Transform
+  /** Speak another wire format (a plug-in, e.g. `ipfsToolkitPy()` of `@tk/transmission/python`); default ours. */
+  wire?: SenderPlugin
 }
 
 export interface Progress {
@@ -81,6 +103,7 @@ export function checkedMetadata(metadata: Uint8Array | string | undefined): Uint
 
 /** Opens one stream to the listener and sends our preamble and `open`; resolves with its `accept`. */
 export async function openStream(
+  streams: StreamSource,
   peerId: string,
   listenerName: string,
   header: OpenHeader,
@@ -91,8 +114,7 @@ export async function openStream(
 ): Promise<{ stream: FrameStream; accept: AcceptHeader }> {
   const open = encodeOpen(header)
   const protocol = protocolFor(listenerName)
-  const socket = await forwardPoolFor(clientOf(options)).connect(peerId, protocol, signal)
-  const stream = new FrameStream(socket, {
+  const stream = new FrameStream(await streams.open(peerId, protocol, { signal }), {
     maxFrame: MAX_CONTROL_FRAME,
     idleTimeout: options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
     peerId
@@ -137,6 +159,7 @@ export function explain(error: unknown, signal: AbortSignal, peerId: string, str
  * `StreamClosedError`, the abort reason).
  */
 export async function transmitData(
+  streams: StreamSource,
   data: Uint8Array | string,
   peerIdOrName: string,
   listenerName: string,
@@ -147,12 +170,13 @@ export async function transmitData(
   const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data
   if (!(bytes instanceof Uint8Array))
     throw new InvalidArgumentError('data', 'expected a Uint8Array or a string')
-  const python = speaksPython(options.protocol)
+  const wire = options.wire
+  if (wire != null && wire.transmitData == null)
+    throw new InvalidArgumentError('wire', `${wire.name} does not send data`)
   await withDeadline(options, DEFAULT_TIMEOUT, async signal => {
     const peerId = await resolvePeer(peerIdOrName, options, signal)
-    // --- Python IPFS-Toolkit compatibility ---
-    if (python) return await transmitDataToPython(bytes, peerId, listenerName, options, signal)
-    // --- end ---
+    if (wire?.transmitData != null)
+      return await wire.transmitData(bytes, peerId, protocolFor(listenerName), options, signal)
     const frames = async function* (): AsyncGenerator<Frame> {
       for (let offset = 0; offset < bytes.byteLength; offset += CHUNK_SIZE) {
         const piece = bytes.subarray(offset, offset + CHUNK_SIZE)
@@ -171,6 +195,7 @@ export async function transmitData(
       for await (const frame of frames()) eager.push(frame)
     }
     const { stream } = await openStream(
+      streams,
       peerId,
       listenerName,
       { kind: 'data', size: bytes.byteLength },
@@ -199,6 +224,7 @@ export async function transmitData(
  * `.part` file ends.
  */
 export async function transmitFile(
+  streams: StreamSource,
   filePath: string,
   peerIdOrName: string,
   listenerName: string,
@@ -216,7 +242,9 @@ export async function transmitFile(
     })
   }
   if (!stat.isFile()) throw new InvalidArgumentError('filePath', `${filePath} is not a file`)
-  const python = speaksPython(options.protocol)
+  const wire = options.wire
+  if (wire != null && wire.transmitFile == null)
+    throw new InvalidArgumentError('wire', `${wire.name} does not send files`)
   const header: OpenHeader = {
     kind: 'file',
     size: stat.size,
@@ -224,17 +252,26 @@ export async function transmitFile(
     metadata: metadata == null ? undefined : Buffer.from(metadata).toString('base64'),
     resume: true
   }
-  if (!python) encodeOpen(header)
+  if (wire == null) encodeOpen(header)
   await withDeadline(options, Number.POSITIVE_INFINITY, async signal => {
     const peerId = await resolvePeer(peerIdOrName, options, signal)
-    // --- Python IPFS-Toolkit compatibility ---
-    if (python) return await transmitFileToPython(filePath, peerId, listenerName, metadata, options, signal)
-    // --- end ---
+    if (wire?.transmitFile != null)
+      return await wire.transmitFile(filePath, peerId, protocolFor(listenerName), metadata, options, signal)
     const started = Date.now()
     let retriesLeft = options.retries ?? 3
     for (;;) {
       try {
-        await sendFileOnce(filePath, stat.size, peerId, listenerName, header, options, signal, started)
+        await sendFileOnce(
+          streams,
+          filePath,
+          stat.size,
+          peerId,
+          listenerName,
+          header,
+          options,
+          signal,
+          started
+        )
         return
       } catch (error) {
         if (signal.aborted || retriesLeft <= 0 || !(error instanceof StreamClosedError)) throw error
@@ -245,6 +282,7 @@ export async function transmitFile(
 }
 
 async function sendFileOnce(
+  streams: StreamSource,
   filePath: string,
   size: number,
   peerId: string,
@@ -254,7 +292,7 @@ async function sendFileOnce(
   signal: AbortSignal,
   started: number
 ): Promise<void> {
-  const { stream, accept } = await openStream(peerId, listenerName, header, options, signal)
+  const { stream, accept } = await openStream(streams, peerId, listenerName, header, options, signal)
   const onAbort = (): void => stream.close()
   signal.addEventListener('abort', onAbort, { once: true })
   try {

@@ -4,6 +4,7 @@ import fs from 'node:fs/promises'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
+import { socketStream } from '@tk/rpc/streams'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FrameStream } from '../src/frame-stream.js'
 import {
@@ -279,7 +280,7 @@ describe('a conversation’s inbox and files are bounded', () => {
 })
 
 describe('the framing layer', () => {
-  // A unit test on two local sockets (no Kubo needed): what FrameStream takes from its socket.
+  // A unit test on two local sockets (no Kubo needed): what FrameStream takes from a stream over a socket.
   it('reads at most a bounded window ahead of its reader, however large the frames it allows', async () => {
     const server = net.createServer()
     server.listen(0, '127.0.0.1')
@@ -290,7 +291,7 @@ describe('the framing layer', () => {
     const [socket] = await accepted
     try {
       // A conversation allows frames of 32 MiB + a little; nobody reads this stream yet.
-      const stream = new FrameStream(socket, { maxFrame: 33 * 1024 * 1024, idleTimeout: 0 })
+      const stream = new FrameStream(socketStream(socket, ''), { maxFrame: 33 * 1024 * 1024, idleTimeout: 0 })
       const frame = new Uint8Array(4 * 1024 * 1024).fill(7)
       for (let index = 0; index < 8; index++) {
         writer.write(frameHeader(FrameType.message, frame.byteLength))
@@ -298,7 +299,7 @@ describe('the framing layer', () => {
       }
       // Either the stream stopped taking bytes (paused: TCP pushes back on the writer) or it took all.
       const total = 8 * (frame.byteLength + 5)
-      await expect.poll(() => socket.isPaused() || socket.bytesRead === total, { timeout: 10_000 }).toBe(true)
+      await expect.poll(() => stream.paused || socket.bytesRead === total, { timeout: 10_000 }).toBe(true)
       expect(socket.bytesRead).toBeLessThanOrEqual(2 * 1024 * 1024)
       // A read takes what it needs (a whole 4 MiB frame), and no more than that ahead.
       const first = await stream.read()

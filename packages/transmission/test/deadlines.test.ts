@@ -14,6 +14,7 @@ import {
   transmitData,
   transmitFile
 } from '../src/index.js'
+import { type IpfsToolkitPy, ipfsToolkitPy } from '../src/python/index.js'
 import { type Pair, startPair } from './helpers.js'
 
 // Every public sending call, with a short `timeout`, against a peer that never answers: it
@@ -129,9 +130,14 @@ let pair: Pair
 let tmp: string
 let smallFile: string
 const silent: Silent[] = []
+/** The Python IPFS-Toolkit's format on each node. */
+let pyA: IpfsToolkitPy
+let pyB: IpfsToolkitPy
 
 beforeAll(async () => {
   ;[pair, tmp] = await Promise.all([startPair(), fs.mkdtemp(path.join(os.tmpdir(), 'tk-deadlines-'))])
+  pyA = ipfsToolkitPy({ client: pair.a.ipfs.client })
+  pyB = ipfsToolkitPy({ client: pair.b.ipfs.client })
   smallFile = path.join(tmp, 'small.bin')
   await fs.writeFile(smallFile, randomBytes(10_000))
   silent.push(
@@ -143,6 +149,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const listener of silent) await listener.close()
+  await pyA?.close()
+  await pyB?.close()
   await pair?.stop()
   await fs.rm(tmp, { recursive: true, force: true })
 })
@@ -279,7 +287,7 @@ describe('deadlines: with the garbage collector running during the call', () => 
   })
 
   it('the Python protocol’s transmitData and startConversation still time out', async () => {
-    const python = { protocol: 'ipfs-toolkit-py' } as const
+    const python = { wire: pyA }
     await whileCollecting(() =>
       settlesInTime(() =>
         transmitData('hi', pair.b.node.peerId, 'never', { ...python, ipfs: pair.a.ipfs, timeout: TIMEOUT })
@@ -298,7 +306,11 @@ describe('deadlines: with the garbage collector running during the call', () => 
 })
 
 describe('deadlines: the Python protocol', () => {
-  const python = { protocol: 'ipfs-toolkit-py' } as const
+  const python = {
+    get wire() {
+      return pyA
+    }
+  }
 
   it('transmitData, transmitFile and startConversation settle within their timeout against a silent listener', async () => {
     await settlesInTime(() =>
@@ -319,7 +331,7 @@ describe('deadlines: the Python protocol', () => {
       () => {
         throw new Error('the handler broke')
       },
-      { ipfs: pair.b.ipfs, onError: error => void failures.push(error) }
+      { ipfs: pair.b.ipfs, wire: pyB, onError: error => void failures.push(error) }
     )
     await settlesInTime(
       () =>

@@ -14,6 +14,7 @@ import {
   sanitizeFileName,
   transmitData
 } from '../src/index.js'
+import { type IpfsToolkitPy, ipfsToolkitPy } from '../src/python/index.js'
 import { nextValue, type Pair, sha256, sha256File, startPair } from './helpers.js'
 import { frame, jsonFrame, PREAMBLE, Type } from './raw-frames.js'
 
@@ -23,7 +24,7 @@ const KNOWN_TYPES: ReadonlySet<number> = new Set(Object.values(Type))
 /**
  * How a listener may refuse random bytes it takes for a Python IPFS-Toolkit request: a length
  * prefix too long, a bad checksum, a peer id not the one Kubo authenticated, a frame cut short,
- * or more such requests from this peer at once than `pythonConcurrencyPerPeer` (busy).
+ * or more such requests from this peer at once than the plug-in's `concurrencyPerPeer` (busy).
  */
 const FOREIGN_REFUSALS: readonly string[] = ['too-large', 'protocol', 'forbidden', 'idle-timeout', 'busy']
 /** Small chunks, so a file in the names test takes several chunk frames. */
@@ -136,12 +137,16 @@ class RawConnection {
 
 let pair: Pair
 let tmp: string
+/** The Python IPFS-Toolkit's format on node B's listeners, so that bytes of another protocol meet it. */
+let pyB: IpfsToolkitPy
 
 beforeAll(async () => {
   ;[pair, tmp] = await Promise.all([startPair(), fs.mkdtemp(path.join(os.tmpdir(), 'tk-hostile-'))])
+  pyB = ipfsToolkitPy({ client: pair.b.ipfs.client })
 })
 
 afterAll(async () => {
+  await pyB?.close()
   await pair?.stop()
   await fs.rm(tmp, { recursive: true, force: true })
 })
@@ -298,6 +303,7 @@ describe('a hostile sender, byte by byte', () => {
       },
       {
         ipfs: b.ipfs,
+        wire: pyB,
         // Short, so stalled connections are answered quickly; still far above a loopback round trip.
         idleTimeout: 700,
         onError: error => void errors.push(error as Error & { code?: unknown })
@@ -482,6 +488,7 @@ describe('a hostile sender, byte by byte', () => {
       data => void received.push(new TextDecoder().decode(data)),
       {
         ipfs: b.ipfs,
+        wire: pyB,
         concurrency: 1,
         maxQueued: 0,
         idleTimeout: 20_000,
@@ -496,7 +503,7 @@ describe('a hostile sender, byte by byte', () => {
     try {
       for (const staller of stallers) staller.write(Buffer.of(0x01))
       // All three were read: one peer's third Python-format request is refused `busy` only while
-      // its first two are held (pythonConcurrencyPerPeer 2), so the stall is in place.
+      // its first two are held (the plug-in's concurrencyPerPeer 2), so the stall is in place.
       await expect.poll(() => errors, { timeout: 10_000 }).toEqual(['busy'])
       await transmitData('still served', b.node.peerId, 'foreign-stall', { ipfs: a.ipfs, timeout: 10_000 })
       await expect.poll(() => received).toEqual(['still served'])

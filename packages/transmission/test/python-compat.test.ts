@@ -25,7 +25,7 @@ import {
 } from '../src/index.js'
 import { decodeB255, encodeB255, encodePythonFrame, withChecksum } from '../src/python/b255.js'
 import { sendPythonFile } from '../src/python/files.js'
-import { forwardPoolFor } from '../src/tunnels.js'
+import { type IpfsToolkitPy, ipfsToolkitPy } from '../src/python/index.js'
 import { nextValue, type Pair, sha256, sha256File, startPair } from './helpers.js'
 
 const repoRoot = path.resolve(import.meta.dirname, '..', '..', '..')
@@ -172,6 +172,9 @@ describe.skipIf(!haveVenv && !inCi)('Python IPFS-Toolkit 0.5.33 peers', () => {
   let pair: Pair
   let work: string
   const peers: PythonPeer[] = []
+  /** The Python format as a plug-in on each node (`wire`). */
+  let pyA: IpfsToolkitPy
+  let pyB: IpfsToolkitPy
 
   /** Node B runs the Python script; node A runs our code. */
   const python = (script: string, ...args: string[]): PythonPeer => {
@@ -187,6 +190,8 @@ describe.skipIf(!haveVenv && !inCi)('Python IPFS-Toolkit 0.5.33 peers', () => {
       )
     }
     pair = await startPair()
+    pyA = ipfsToolkitPy({ client: pair.a.ipfs.client })
+    pyB = ipfsToolkitPy({ client: pair.b.ipfs.client })
     work = await fs.mkdtemp(path.join(os.tmpdir(), 'tk-python-compat-'))
   })
 
@@ -199,6 +204,8 @@ describe.skipIf(!haveVenv && !inCi)('Python IPFS-Toolkit 0.5.33 peers', () => {
 
   afterAll(async () => {
     for (const peer of peers.splice(0)) peer.kill()
+    await pyA?.close()
+    await pyB?.close()
     await pair?.stop()
     if (work != null) await fs.rm(work, { recursive: true, force: true })
   })
@@ -209,7 +216,7 @@ describe.skipIf(!haveVenv && !inCi)('Python IPFS-Toolkit 0.5.33 peers', () => {
     await using _listener = await listenForTransmissions(
       'py-inbox',
       (data, peerId) => void received.push({ data, peerId }),
-      { ipfs: a.ipfs }
+      { ipfs: a.ipfs, wire: pyA }
     )
     const sender = python('send_data.py', a.node.peerId, 'py-inbox')
     const sent = [await sender.next('sent'), await sender.next('sent'), await sender.next('sent')]
@@ -228,7 +235,7 @@ describe.skipIf(!haveVenv && !inCi)('Python IPFS-Toolkit 0.5.33 peers', () => {
     expect(new TextDecoder().decode(received[3]?.data)).toBe('tk on the same name')
   })
 
-  it('transmitData({ protocol: "ipfs-toolkit-py" }) → Python listen_for_transmissions', async () => {
+  it('transmitData({ wire: ipfsToolkitPy() }) → Python listen_for_transmissions', async () => {
     const { a, b } = pair
     const receiver = python('receive_data.py', 'py-listener', '3')
     expect((await receiver.next('ready')).peer).toBe(b.node.peerId)
@@ -236,7 +243,7 @@ describe.skipIf(!haveVenv && !inCi)('Python IPFS-Toolkit 0.5.33 peers', () => {
     const big = randomBytes(1024 * 1024)
     const text = new TextEncoder().encode('héllo from TypeScript')
     for (const data of [text, big, every]) {
-      await transmitData(data, b.node.peerId, 'py-listener', { ipfs: a.ipfs, protocol: 'ipfs-toolkit-py' })
+      await transmitData(data, b.node.peerId, 'py-listener', { ipfs: a.ipfs, wire: pyA })
     }
     const got = [await receiver.next('data'), await receiver.next('data'), await receiver.next('data')]
     expect(got.map(event => event.sha256)).toEqual([sha256(text), sha256(big), sha256(every)])
@@ -248,7 +255,7 @@ describe.skipIf(!haveVenv && !inCi)('Python IPFS-Toolkit 0.5.33 peers', () => {
     await expect(
       transmitData(new Uint8Array(0), b.node.peerId, 'py-listener', {
         ipfs: a.ipfs,
-        protocol: 'ipfs-toolkit-py'
+        wire: pyA
       })
     ).rejects.toMatchObject({ name: 'InvalidArgumentError', argument: 'data' })
   })
@@ -262,6 +269,7 @@ describe.skipIf(!haveVenv && !inCi)('Python IPFS-Toolkit 0.5.33 peers', () => {
     const progress: number[] = []
     await using _listener = await listenForFileTransmissions('py-files', file => got.deliver(file), {
       ipfs: a.ipfs,
+      wire: pyA,
       directory,
       onProgress: update => void progress.push(update.bytes)
     })
@@ -281,7 +289,7 @@ describe.skipIf(!haveVenv && !inCi)('Python IPFS-Toolkit 0.5.33 peers', () => {
     expect(await fs.readdir(directory)).toEqual(['report 2026.bin'])
   })
 
-  it('transmitFile({ protocol: "ipfs-toolkit-py", encrypt, decrypt }) → Python listen_for_file_transmissions with encryption callbacks', async () => {
+  it('transmitFile({ wire: ipfsToolkitPy({ decrypt }), encrypt }) → Python listen_for_file_transmissions with encryption callbacks', async () => {
     const { a, b } = pair
     const directory = await fs.mkdtemp(path.join(work, 'into-py-'))
     const receiver = python('receive_files.py', 'py-file-listener', '1', directory, 'encrypt')
@@ -289,13 +297,13 @@ describe.skipIf(!haveVenv && !inCi)('Python IPFS-Toolkit 0.5.33 peers', () => {
     const source = path.join(work, 'data-for-python.bin')
     await fs.writeFile(source, randomBytes(2 * 1024 * 1024 + 777))
     const progress: number[] = []
+    // ipfs_tk encrypts its `ready` answer too: the plug-in undoes it.
+    await using pyDecrypting = ipfsToolkitPy({ client: a.ipfs.client, decrypt })
     await transmitFile(source, b.node.peerId, 'py-file-listener', {
       ipfs: a.ipfs,
-      protocol: 'ipfs-toolkit-py',
+      wire: pyDecrypting,
       metadata: 'metadata for python',
       encrypt,
-      // ipfs_tk encrypts its `ready` answer too.
-      decrypt,
       onProgress: update => void progress.push(update.bytes)
     })
     const file = await receiver.next('file', 60_000)
@@ -307,7 +315,7 @@ describe.skipIf(!haveVenv && !inCi)('Python IPFS-Toolkit 0.5.33 peers', () => {
     expect(progress.at(-1)).toBe(2 * 1024 * 1024 + 777)
   })
 
-  it('startConversation({ protocol: "ipfs-toolkit-py" }) with a Python joiner: encrypted turns and a file each way', async () => {
+  it('startConversation({ wire: ipfsToolkitPy() }) with a Python joiner: encrypted turns and a file each way', async () => {
     const { a, b } = pair
     const back = path.join(work, 'answer-from-python.txt')
     await fs.writeFile(back, randomBytes(300_000))
@@ -317,7 +325,7 @@ describe.skipIf(!haveVenv && !inCi)('Python IPFS-Toolkit 0.5.33 peers', () => {
     const directory = await fs.mkdtemp(path.join(work, 'conversation-'))
     const conversation: Conversation = await startConversation('tk-chat', b.node.peerId, 'py-conversations', {
       ipfs: a.ipfs,
-      protocol: 'ipfs-toolkit-py',
+      wire: pyA,
       encrypt,
       decrypt,
       directory
@@ -358,14 +366,14 @@ describe.skipIf(!haveVenv && !inCi)('Python IPFS-Toolkit 0.5.33 peers', () => {
       .toEqual([])
   })
 
-  it('startConversation({ protocol: "ipfs-toolkit-py" }) to a Python listener whose handler fails settles within its timeout', async () => {
+  it('startConversation({ wire: ipfsToolkitPy() }) to a Python listener whose handler fails settles within its timeout', async () => {
     const { a, b } = pair
     const listener = python('conversation_fail.py', 'py-broken-handler', '40')
     await listener.next('ready')
     const started = Date.now()
     const error = await startConversation('doomed', b.node.peerId, 'py-broken-handler', {
       ipfs: a.ipfs,
-      protocol: 'ipfs-toolkit-py',
+      wire: pyA,
       timeout: 8_000
     }).then(
       () => new Error('resolved, but nobody joined'),
@@ -397,7 +405,7 @@ describe.skipIf(!haveVenv && !inCi)('Python IPFS-Toolkit 0.5.33 peers', () => {
           await conversation.say(`ts:${new TextDecoder().decode(message).split('').reverse().join('')}`)
         }
       },
-      { ipfs: a.ipfs }
+      { ipfs: a.ipfs, wire: pyA }
     )
     const starter = python(
       'conversation_start.py',
@@ -418,22 +426,15 @@ describe.skipIf(!haveVenv && !inCi)('Python IPFS-Toolkit 0.5.33 peers', () => {
   describe('guards against Python-style requests', () => {
     /** Writes `bytes` to `listener` on node A from node B, as a Python sender would; returns what came back. */
     async function rawRequest(listener: string, bytes: Uint8Array, waitMs = 3_000): Promise<string> {
-      const socket = await forwardPoolFor(pair.b.ipfs.client).connect(
-        pair.a.node.peerId,
-        `/x/${listener}`,
-        AbortSignal.timeout(30_000)
-      )
+      const stream = await pair.b.ipfs.streams.open(pair.a.node.peerId, `/x/${listener}`, { timeout: 30_000 })
       const chunks: Buffer[] = []
-      socket.on('data', (chunk: Buffer) => chunks.push(chunk))
-      socket.write(bytes)
-      await new Promise<void>(resolve => {
-        const timer = setTimeout(resolve, waitMs)
-        socket.once('close', () => {
-          clearTimeout(timer)
-          resolve()
-        })
-      })
-      socket.destroy()
+      await stream.write(bytes)
+      // What comes back until the listener closes, or `waitMs` passed.
+      const reading = (async () => {
+        for await (const chunk of stream) chunks.push(Buffer.from(chunk))
+      })().catch(() => {})
+      await Promise.race([reading, new Promise<void>(resolve => setTimeout(resolve, waitMs))])
+      stream.abort()
       return Buffer.concat(chunks).toString('latin1')
     }
 
@@ -446,6 +447,7 @@ describe.skipIf(!haveVenv && !inCi)('Python IPFS-Toolkit 0.5.33 peers', () => {
         data => void received.push(new TextDecoder().decode(data)),
         {
           ipfs: a.ipfs,
+          wire: pyA,
           maxMessageSize: 1000,
           onError: (error, peerId) => void errors.push({ code: (error as TransmissionError).code, peerId })
         }
@@ -469,13 +471,13 @@ describe.skipIf(!haveVenv && !inCi)('Python IPFS-Toolkit 0.5.33 peers', () => {
       await expect(
         transmitData(new Uint8Array(1001).fill(7), a.node.peerId, 'guarded-py', {
           ipfs: b.ipfs,
-          protocol: 'ipfs-toolkit-py',
+          wire: pyB,
           idleTimeout: 5_000
         })
       ).rejects.toMatchObject({ name: 'StreamClosedError' })
       await transmitData('still serving', a.node.peerId, 'guarded-py', {
         ipfs: b.ipfs,
-        protocol: 'ipfs-toolkit-py'
+        wire: pyB
       })
       await expect.poll(() => received).toEqual(['still serving'])
       expect(errors.map(error => error.code)).toEqual(['protocol', 'forbidden', 'too-large', 'too-large'])
@@ -491,6 +493,7 @@ describe.skipIf(!haveVenv && !inCi)('Python IPFS-Toolkit 0.5.33 peers', () => {
         file => void files.push(file),
         {
           ipfs: a.ipfs,
+          wire: pyA,
           directory,
           maxFileSize: 100_000,
           onError: error => void errors.push((error as TransmissionError).code)
@@ -499,7 +502,7 @@ describe.skipIf(!haveVenv && !inCi)('Python IPFS-Toolkit 0.5.33 peers', () => {
       const source = path.join(work, 'innocent.txt')
       await fs.writeFile(source, 'not what it claims to be')
       await sendPythonFile({
-        client: b.ipfs.client,
+        client: { p2p: b.ipfs.client.p2p, streams: b.ipfs.streams },
         peerId: a.node.peerId,
         protocol: '/x/guarded-py-files',
         filePath: source,
@@ -516,7 +519,7 @@ describe.skipIf(!haveVenv && !inCi)('Python IPFS-Toolkit 0.5.33 peers', () => {
       await fs.writeFile(big, randomBytes(100_001))
       await expect(
         sendPythonFile({
-          client: b.ipfs.client,
+          client: { p2p: b.ipfs.client.p2p, streams: b.ipfs.streams },
           peerId: a.node.peerId,
           protocol: '/x/guarded-py-files',
           filePath: big,
@@ -534,19 +537,20 @@ describe.skipIf(!haveVenv && !inCi)('Python IPFS-Toolkit 0.5.33 peers', () => {
       await fs.writeFile(source, new Uint8Array(254))
       // 254 bytes is the single base-255 digit 0xFF, which ipfs_tk mistakes for a separator.
       await expect(
-        transmitFile(source, a.node.peerId, 'nobody', { ipfs: b.ipfs, protocol: 'ipfs-toolkit-py' })
+        transmitFile(source, a.node.peerId, 'nobody', { ipfs: b.ipfs, wire: pyB })
       ).rejects.toMatchObject({ name: 'InvalidArgumentError', argument: 'filePath' })
       await fs.writeFile(source, new Uint8Array(10))
       await expect(
         transmitFile(source, a.node.peerId, 'nobody', {
           ipfs: b.ipfs,
-          protocol: 'ipfs-toolkit-py',
+          wire: pyB,
           metadata: Uint8Array.of(1, 0xff, 2)
         })
       ).rejects.toMatchObject({ name: 'InvalidArgumentError', argument: 'metadata' })
+      // A plug-in that cannot send data is refused as such, before anything goes out.
       await expect(
-        transmitData('x', a.node.peerId, 'nobody', { ipfs: b.ipfs, protocol: 'python' as 'tk' })
-      ).rejects.toMatchObject({ name: 'InvalidArgumentError', argument: 'protocol' })
+        transmitData('x', a.node.peerId, 'nobody', { ipfs: b.ipfs, wire: { name: 'listen-only' } })
+      ).rejects.toMatchObject({ name: 'InvalidArgumentError', argument: 'wire' })
     })
   })
 })

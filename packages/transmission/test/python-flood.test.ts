@@ -7,6 +7,7 @@ import { createKuboCluster, type KuboCluster, type KuboNode } from '@tk/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { listenForTransmissions, transmitData } from '../src/index.js'
 import { encodePythonFrame, utf8, withChecksum } from '../src/python/b255.js'
+import { ipfsToolkitPy } from '../src/python/index.js'
 import { sha256 } from './helpers.js'
 
 // Issue item 6 on the listener's side: requests in the Python IPFS-Toolkit's format each make the
@@ -46,14 +47,16 @@ async function dataTunnels(): Promise<number> {
 }
 
 describe('a flood of Python-format requests', () => {
-  it('opens at most pythonConcurrencyPerPeer data tunnels for one peer; an honest sender is served and RPC stays fast', {
+  it('opens at most the plug-in’s concurrencyPerPeer data tunnels for one peer; an honest sender is served and RPC stays fast', {
     timeout: 120_000
   }, async () => {
     const received: string[] = []
     const fdsBefore = readdirSync('/proc/self/fd').length
     // Closed by hand below (and by `await using` should the test fail first).
+    await using python = ipfsToolkitPy({ client: b.ipfs.client })
     await using listener = await listenForTransmissions('flooded', data => void received.push(sha256(data)), {
       ipfs: b.ipfs,
+      wire: python,
       // Long, so the accepted requests are still waiting for their data when the listener closes.
       idleTimeout: 60_000,
       onError: () => {}
@@ -120,8 +123,10 @@ describe('a flood of Python-format requests', () => {
   it('a Python request dribbled one byte a second is cut at the opening deadline', {
     timeout: 60_000
   }, async () => {
+    await using python = ipfsToolkitPy({ client: b.ipfs.client })
     await using _listener = await listenForTransmissions('dribbled', () => {}, {
       ipfs: b.ipfs,
+      wire: python,
       openingTimeout: 2_000,
       // Long: only the opening deadline can cut the dribbler in time.
       idleTimeout: 60_000,

@@ -4,7 +4,6 @@ import { createReadStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import type { KuboClient } from '@tk/rpc'
 import { Conversation, type ConversationOptions } from '../conversation.js'
 import { StreamClosedError, TransmissionError } from '../errors.js'
 import { FrameStream } from '../frame-stream.js'
@@ -25,10 +24,12 @@ import {
   readId,
   withId
 } from '../protocol.js'
+import { createStreamPair } from '../stream-pair.js'
 import { joinFields, utf8 } from './b255.js'
 import { sendPythonTransmission } from './exchange.js'
 import { receivePythonFile, sendPythonFile } from './files.js'
-import { PythonInbox, socketPair } from './tunnels.js'
+import { PythonInbox } from './inbox.js'
+import type { PythonNode } from './node.js'
 import { CONVERSATION_JOINED, CONVERSATION_REQUEST, parseHandshake } from './wire.js'
 
 /** How long our own `Conversation` may take to store a file the bridge hands it (ms). */
@@ -47,7 +48,7 @@ export interface PythonConversationOptions extends ConversationOptions {
  * then its join. `signal` bounds the handshake only.
  */
 export async function startPythonConversation(
-  client: KuboClient,
+  client: PythonNode,
   conversationName: string,
   peerId: string,
   listenerProtocol: string,
@@ -90,7 +91,7 @@ export async function startPythonConversation(
  * (the default timeout), so a `join()` always settles.
  */
 export async function joinPythonConversation(
-  client: KuboClient,
+  client: PythonNode,
   conversationName: string,
   peerId: string,
   options: PythonConversationOptions,
@@ -140,7 +141,7 @@ interface Inboxes {
 }
 
 async function openInboxes(
-  client: KuboClient,
+  client: PythonNode,
   name: string,
   peerId: string,
   options: PythonConversationOptions,
@@ -184,7 +185,7 @@ async function openInboxes(
  * (sanitized name, never overwriting, SHA-256 over what the bridge received).
  */
 async function bridge(
-  client: KuboClient,
+  client: PythonNode,
   name: string,
   peerId: string,
   theirName: string,
@@ -192,7 +193,8 @@ async function bridge(
   options: PythonConversationOptions
 ): Promise<Conversation> {
   inboxes.messages.transform = options.decrypt
-  const [ours, theirs] = await socketPair()
+  // The bridge's end says who is on the other side; ours says the Python peer.
+  const [ours, theirs] = createStreamPair(peerId, peerId)
   const conversation = new Conversation(
     name,
     peerId,
@@ -218,7 +220,7 @@ interface OutgoingFile {
 }
 
 class PythonConversationBridge {
-  readonly #client: KuboClient
+  readonly #client: PythonNode
   readonly #peerId: string
   readonly #theirs: string
   readonly #inboxes: Inboxes
@@ -236,7 +238,7 @@ class PythonConversationBridge {
   #ended = false
 
   constructor(
-    client: KuboClient,
+    client: PythonNode,
     peerId: string,
     theirName: string,
     inboxes: Inboxes,

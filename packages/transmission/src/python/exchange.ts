@@ -1,9 +1,8 @@
-import type { KuboClient } from '@tk/rpc'
 import { StreamClosedError, TransmissionError } from '../errors.js'
 import { FrameStream } from '../frame-stream.js'
-import { DEFAULT_TIMEOUT, raceAbort, type Transform } from '../options.js'
-import { forwardPoolFor } from '../tunnels.js'
+import type { Transform } from '../options.js'
 import { checksumByte, encodePythonFrame, equalBytes, fromUtf8, utf8, withChecksum } from './b255.js'
+import type { PythonNode } from './node.js'
 import { openDataTunnel } from './tunnels.js'
 import {
   FINISHED,
@@ -24,21 +23,6 @@ const DATA_CONNECT_TIMEOUT = 10_000
 /** A request we did not take: the peer was told (`not accepted`), the listener's `onError` hears why. */
 export class RefusedRequestError extends TransmissionError {}
 
-const ownIds = new WeakMap<KuboClient, Promise<string>>()
-
-/** This node's peer id, which a Python request must carry; asked once per client. */
-export async function ownPeerId(client: KuboClient, signal: AbortSignal): Promise<string> {
-  let id = ownIds.get(client)
-  if (id == null) {
-    // Shared by concurrent callers, so not tied to one caller's signal: each races its own.
-    id = client.id({ timeout: DEFAULT_TIMEOUT }).then(info => info.id)
-    ownIds.set(client, id)
-    // A failed lookup must not stick: the next call asks again.
-    id.catch(() => ownIds.delete(client))
-  }
-  return await raceAbort(id, signal)
-}
-
 export interface PythonSendOptions {
   signal: AbortSignal
   /** No byte from the peer for this long fails the exchange (ms). */
@@ -52,7 +36,7 @@ export interface PythonSendOptions {
  * format has no checksum over the data.
  */
 export async function sendPythonTransmission(
-  client: KuboClient,
+  client: PythonNode,
   peerId: string,
   protocol: string,
   payload: Uint8Array,
@@ -74,16 +58,15 @@ export async function sendPythonTransmission(
 }
 
 async function exchange(
-  client: KuboClient,
+  client: PythonNode,
   peerId: string,
   protocol: string,
   payload: Uint8Array,
   signal: AbortSignal,
   idleTimeout: number
 ): Promise<void> {
-  const pool = forwardPoolFor(client)
-  const request = withChecksum(utf8(await ownPeerId(client, signal)))
-  const requestStream = new FrameStream(await pool.connect(peerId, protocol, signal), {
+  const request = withChecksum(utf8(await client.streams.peerId({ signal })))
+  const requestStream = new FrameStream(await client.streams.open(peerId, protocol, { signal }), {
     maxFrame: MAX_REQUEST_BYTES,
     idleTimeout,
     peerId
@@ -98,7 +81,7 @@ async function exchange(
     signal.removeEventListener('abort', closeRequest)
     requestStream.close()
   }
-  const dataStream = new FrameStream(await pool.connect(peerId, `/x/${tunnelName}`, signal), {
+  const dataStream = new FrameStream(await client.streams.open(peerId, `/x/${tunnelName}`, { signal }), {
     maxFrame: MAX_REQUEST_BYTES,
     idleTimeout,
     peerId
@@ -134,7 +117,7 @@ export function explainPython(error: unknown, signal: AbortSignal, peerId: strin
 }
 
 export interface PythonAnswerOptions {
-  client: KuboClient
+  client: PythonNode
   /** Largest data frame taken (bytes); beyond it the connection closes without `Finished!`. */
   maxSize: number
   idleTimeout: number

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { InvalidArgumentError, type KuboClient } from '@tk/rpc'
+import { InvalidArgumentError } from '@tk/rpc'
 import { TransmissionError } from '../errors.js'
 import { publishPart, sanitizeFileName } from '../file-names.js'
 import type { ReceivedFile } from '../listener.js'
@@ -10,7 +10,8 @@ import { ENCRYPTION_ALLOWANCE, type Transform } from '../options.js'
 import type { Progress } from '../sender.js'
 import { decodeB255, encodeB255, FIELD_SEPARATOR, fromUtf8, joinFields, splitFields, utf8 } from './b255.js'
 import { sendPythonTransmission } from './exchange.js'
-import { PythonInbox } from './tunnels.js'
+import { PythonInbox } from './inbox.js'
+import type { PythonNode } from './node.js'
 import {
   CONVERSATION_JOINED,
   CONVERSATION_REQUEST,
@@ -21,7 +22,7 @@ import {
 
 /** What both file directions need: the node, the peer, encryption, the idle limit, cancellation. */
 export interface PythonFileContext {
-  client: KuboClient
+  client: PythonNode
   /** The peer, as Kubo authenticated it (receiving) or as the caller named it (sending). */
   peerId: string
   /** Applied to every message after the handshake (the header, `ready`, each block). */

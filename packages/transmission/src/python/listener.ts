@@ -1,36 +1,32 @@
-import type { Conversation, ConversationOptions, ConversationRequest } from '../conversation.js'
+import type {
+  Conversation,
+  ConversationHandler,
+  ConversationOptions,
+  ConversationRequest
+} from '../conversation.js'
 import { TransmissionError } from '../errors.js'
 import type { FrameStream } from '../frame-stream.js'
-import type { FileListenOptions, ListenOptions, ReceivedFile } from '../listener.js'
+import type {
+  DataHandler,
+  FileHandler,
+  FileListenOptions,
+  ForeignHook,
+  ForeignIncoming,
+  ListenOptions
+} from '../listener.js'
 import {
-  clientOf,
   DEFAULT_IDLE_TIMEOUT,
   DEFAULT_MAX_MESSAGE_SIZE,
   DEFAULT_TIMEOUT,
-  ENCRYPTION_ALLOWANCE
+  ENCRYPTION_ALLOWANCE,
+  type Transform
 } from '../options.js'
 import { b255DigitsFor, decodeB255 } from './b255.js'
 import { joinPythonConversation } from './conversation.js'
 import { answerPythonRequest } from './exchange.js'
 import { receivePythonFile } from './files.js'
+import type { PythonNode } from './node.js'
 import { CONVERSATION_REQUEST, MAX_REQUEST_BYTES, parseHandshake } from './wire.js'
-
-/** What `startListener` hands a `foreign` hook: the stream past Kubo's peer-id line. */
-export interface ForeignIncoming {
-  stream: FrameStream
-  /** The sender, as Kubo authenticated it. */
-  peerId: string
-  /** Aborted when the listener closes. */
-  signal: AbortSignal
-  /** The listener's `onError` (or its log line). */
-  report: (error: Error) => void
-  /** Aborts at the listener's opening deadline: the request must have arrived by then. */
-  opening: AbortSignal
-  /** Tells the listener the request has arrived (its opening is over). */
-  opened: () => void
-}
-
-export type ForeignHook = (incoming: ForeignIncoming, firstByte: number) => Promise<'close' | 'keep'>
 
 /** A conversation request (a prelude and a name, maybe a salutation) is never longer than this. */
 const MAX_CONVERSATION_REQUEST_BYTES = 64 * 1024
@@ -40,12 +36,13 @@ const MAX_CONVERSATION_REQUEST_BYTES = 64 * 1024
  * returns its handshake; `what` names the expected request in the error otherwise.
  */
 async function receiveHandshake(
+  client: PythonNode,
   options: ListenOptions,
   { stream, peerId, signal }: Pick<ForeignIncoming, 'stream' | 'peerId' | 'signal'>,
   what: string
 ): Promise<NonNullable<ReturnType<typeof parseHandshake>>> {
   const request = await answerPythonRequest(stream, peerId, {
-    client: clientOf(options),
+    client,
     maxSize: MAX_CONVERSATION_REQUEST_BYTES,
     idleTimeout: options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
     signal,
@@ -113,13 +110,14 @@ async function bufferRequest(stream: FrameStream, maxLength: number, signal: Abo
  * Kubo authenticated (a request claiming another id is refused).
  */
 export function pythonDataHook(
+  client: PythonNode,
   options: ListenOptions,
-  handler: (data: Uint8Array, peerId: string) => void | Promise<void>
+  handler: DataHandler
 ): ForeignHook {
   return foreignHook(
     async ({ stream, peerId, signal }) => {
       const data = await answerPythonRequest(stream, peerId, {
-        client: clientOf(options),
+        client,
         maxSize:
           (options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE) +
           (options.decrypt == null ? 0 : ENCRYPTION_ALLOWANCE),
@@ -143,21 +141,23 @@ export function pythonDataHook(
  * `maxFileSize`; the listener's `encrypt`/`decrypt` apply after the handshake, as in ipfs_tk.
  */
 export function pythonFileHook(
+  client: PythonNode,
+  encrypt: Transform | undefined,
   options: FileListenOptions,
   directory: string,
-  handler: (file: ReceivedFile) => void | Promise<void>
+  handler: FileHandler
 ): ForeignHook {
   return foreignHook(
     async ({ stream, peerId, signal }) => {
-      const handshake = await receiveHandshake(options, { stream, peerId, signal }, 'a file transfer')
+      const handshake = await receiveHandshake(client, options, { stream, peerId, signal }, 'a file transfer')
       return await receivePythonFile({
-        client: clientOf(options),
+        client,
         peerId,
         conversationName: handshake.name,
         directory,
         maxFileSize: options.maxFileSize ?? Number.MAX_SAFE_INTEGER,
         maxBlockSize: (options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE) + ENCRYPTION_ALLOWANCE,
-        encrypt: options.encrypt,
+        encrypt,
         decrypt: options.decrypt,
         idleTimeout: options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
         signal,
@@ -174,19 +174,25 @@ export function pythonFileHook(
  * answer: the Python starter gives up after its own timeout (30 s).
  */
 export function pythonConversationHook(
+  client: PythonNode,
   options: ListenOptions,
-  handler: (request: ConversationRequest) => void | Promise<void>
+  handler: ConversationHandler
 ): ForeignHook {
   return foreignHook(
     async ({ stream, peerId, signal }) => {
-      const handshake = await receiveHandshake(options, { stream, peerId, signal }, 'a conversation request')
+      const handshake = await receiveHandshake(
+        client,
+        options,
+        { stream, peerId, signal },
+        'a conversation request'
+      )
       let joined: Promise<Conversation> | undefined
       const request: ConversationRequest = {
         peerId,
         name: handshake.name,
         join: async (joinOptions: ConversationOptions = {}) => {
           joined ??= joinPythonConversation(
-            clientOf(options),
+            client,
             handshake.name,
             peerId,
             {

@@ -1,21 +1,11 @@
 import { InvalidArgumentError } from '@tk/rpc'
 import type { Conversation, StartConversationOptions } from '../conversation.js'
-import { clientOf, DEFAULT_IDLE_TIMEOUT, protocolFor } from '../options.js'
+import { DEFAULT_IDLE_TIMEOUT, type Transform } from '../options.js'
 import type { TransmitFileOptions, TransmitOptions } from '../sender.js'
 import { startPythonConversation } from './conversation.js'
 import { sendPythonTransmission } from './exchange.js'
 import { sendPythonFile } from './files.js'
-import { PYTHON_PROTOCOL } from './wire.js'
-
-/** Throws unless `protocol` is one a sender speaks; true for the Python IPFS-Toolkit's. */
-export function speaksPython(protocol: string | undefined): boolean {
-  if (protocol === undefined || protocol === 'tk') return false
-  if (protocol === PYTHON_PROTOCOL) return true
-  throw new InvalidArgumentError(
-    'protocol',
-    `expected "tk" or "${PYTHON_PROTOCOL}", got ${JSON.stringify(protocol)}`
-  )
-}
+import type { PythonNode } from './node.js'
 
 /**
  * `transmitData` to a Python `listen_for_transmissions`. `encrypt` (if any) is applied to the whole
@@ -23,9 +13,10 @@ export function speaksPython(protocol: string | undefined): boolean {
  * Python format carries no digest.
  */
 export async function transmitDataToPython(
+  client: PythonNode,
   data: Uint8Array,
   peerId: string,
-  listenerName: string,
+  protocol: string,
   options: TransmitOptions,
   signal: AbortSignal
 ): Promise<void> {
@@ -34,7 +25,7 @@ export async function transmitDataToPython(
     throw new InvalidArgumentError('data', 'the Python IPFS-Toolkit cannot receive empty data')
   }
   const payload = options.encrypt == null ? data : await options.encrypt(data)
-  await sendPythonTransmission(clientOf(options), peerId, protocolFor(listenerName), payload, {
+  await sendPythonTransmission(client, peerId, protocol, payload, {
     signal,
     idleTimeout: options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT
   })
@@ -46,21 +37,23 @@ export async function transmitDataToPython(
  * undone with `decrypt`. No resume: a broken transfer starts again from the beginning.
  */
 export async function transmitFileToPython(
+  client: PythonNode,
+  decrypt: Transform | undefined,
   filePath: string,
   peerId: string,
-  listenerName: string,
+  protocol: string,
   metadata: Uint8Array | undefined,
   options: TransmitFileOptions,
   signal: AbortSignal
 ): Promise<void> {
   await sendPythonFile({
-    client: clientOf(options),
+    client,
     peerId,
-    protocol: protocolFor(listenerName),
+    protocol,
     filePath,
     metadata,
     encrypt: options.encrypt,
-    decrypt: options.decrypt,
+    decrypt,
     idleTimeout: options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
     signal,
     onProgress: options.onProgress
@@ -69,17 +62,18 @@ export async function transmitFileToPython(
 
 /** `startConversation` with a Python `listen_for_conversations`. */
 export async function startConversationWithPython(
+  client: PythonNode,
   conversationName: string,
   peerId: string,
-  listenerName: string,
+  protocol: string,
   options: StartConversationOptions,
   signal: AbortSignal
 ): Promise<Conversation> {
   return await startPythonConversation(
-    clientOf(options),
+    client,
     conversationName,
     peerId,
-    protocolFor(listenerName),
+    protocol,
     { ...options, idleTimeout: options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT },
     signal
   )
