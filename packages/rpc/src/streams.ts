@@ -1,6 +1,13 @@
 import net from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { PeerStream, ServeOptions, StreamHandler, StreamServer, StreamSource } from '@tk/interface'
+import {
+  NodeClosedError,
+  type PeerStream,
+  type ServeOptions,
+  type StreamHandler,
+  type StreamServer,
+  type StreamSource
+} from '@tk/interface'
 import type { KuboClient } from './client.js'
 import type { P2pForegroundTunnel } from './commands/p2p.js'
 import { InvalidArgumentError, ListenerTunnelLostError, StreamMountingDisabledError } from './errors.js'
@@ -77,6 +84,7 @@ export function createKuboStreamSource(
 
   return {
     peerId: async (options: CallOptions = {}): Promise<string> => {
+      if (closed) throw new NodeClosedError('streams.peerId')
       // Asked once; a failed lookup is not kept, so the next call asks again.
       ownId ??= client.id({ timeout: options.timeout }).then(info => info.id)
       ownId.catch(() => {
@@ -91,7 +99,7 @@ export function createKuboStreamSource(
       options: ServeOptions = {}
     ): Promise<StreamServer> => {
       checkProtocol(protocol)
-      if (closed) throw new Error('the stream source was closed')
+      if (closed) throw new NodeClosedError('streams.serve')
       if (servers.has(protocol)) {
         throw new InvalidArgumentError('protocol', `${protocol} is served already; close its server first`)
       }
@@ -198,7 +206,7 @@ export function createKuboStreamSource(
     open: async (remotePeerId: string, protocol: string, options: CallOptions = {}): Promise<PeerStream> => {
       checkProtocol(protocol)
       checkPeerId(remotePeerId, 'peerId')
-      if (closed) throw new Error('the stream source was closed')
+      if (closed) throw new NodeClosedError('streams.open')
       const signal = signalOf(options) ?? new AbortController().signal
       const socket = await forwards.connect(remotePeerId, protocol, signal)
       return track(socketStream(socket, remotePeerId, undefined), socket)
