@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { readFile, stat } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { findIpfsBinary } from '@tk/cli-backend'
+import { DaemonNotReadyError, findIpfsBinary, waitForDaemonReady } from '@tk/kubo-process'
 import {
   AbortError,
   createKuboClient,
@@ -27,7 +27,6 @@ const PROBE_TIMEOUT = 2_000
 const OUTPUT_TAIL = 16 * 1024
 
 const API_LINE = /RPC API server listening on (\S+)/
-const READY_LINE = /Daemon is ready/
 
 /** Config keys set to `true` before the start, unless the option says otherwise. */
 const FEATURE_KEYS = {
@@ -341,41 +340,17 @@ async function spawnDaemon(
     await stopping
   }
 
-  let stdout = ''
-  const ready = new Promise<void>((resolve, reject) => {
-    const onData = (chunk: string): void => {
-      stdout += chunk
-      if (READY_LINE.test(stdout)) finish()
-    }
-    const onAbort = (): void => {
-      finish(signal.reason)
-    }
-    const finish = (error?: unknown): void => {
-      child.stdout?.off('data', onData)
-      signal.removeEventListener('abort', onAbort)
-      if (error == null) resolve()
-      else reject(error)
-    }
-    child.stdout?.on('data', onData)
-    signal.addEventListener('abort', onAbort, { once: true })
-    void exit.then(({ code, error }) => {
-      finish(
-        error == null
-          ? new DaemonStartError(
-              `\`ipfs daemon\` exited before it was ready (${child.signalCode ?? `exit code ${code}`})`,
-              output.text,
-              code
-            )
-          : new DaemonStartError(`Could not run ${binary}`, '', null, { cause: error })
-      )
-    })
-  })
-
   try {
-    await ready
+    const banner = await waitForDaemonReady(child, { signal }).catch((error: unknown) => {
+      if (!(error instanceof DaemonNotReadyError)) throw error
+      if (error.reason === 'aborted') throw error.cause
+      if (error.reason === 'spawn-failed')
+        throw new DaemonStartError(`Could not run ${binary}`, '', null, { cause: error.cause })
+      throw new DaemonStartError(error.message, output.text, error.exitCode)
+    })
     // Kubo prints "Daemon is ready" after its API listener is open, so the API answers from here on.
     // The api file has 0.0.0.0 rewritten to a dialable loopback address; the banner line has not.
-    const apiAddress = (await readApiFile(repoPath)) ?? API_LINE.exec(stdout)?.[1]
+    const apiAddress = (await readApiFile(repoPath)) ?? API_LINE.exec(banner)?.[1]
     if (apiAddress == null) {
       throw new DaemonStartError(
         '`ipfs daemon` serves no RPC API (Addresses.API is empty), so it cannot be used from here',
@@ -383,7 +358,6 @@ async function spawnDaemon(
         null
       )
     }
-    stdout = ''
     // From here the daemon lives on its own: it must not keep this process alive, and the exit hook stops it.
     child.unref()
     for (const stream of [child.stdout, child.stderr]) (stream as { unref?: () => void } | null)?.unref?.()

@@ -1,3 +1,4 @@
+import { findIpfsBinary } from '@tk/kubo-process'
 import {
   AbortError,
   DaemonUnreachableError,
@@ -21,7 +22,6 @@ import { CallFiles } from './cli-files.js'
 import { type Exit, IpfsProcess } from './cli-process.js'
 import { CLI_TARGET, DEFAULT_IDLE_TIMEOUT, STDERR_LIMIT } from './constants.js'
 import { KuboBinaryNotFoundError } from './errors.js'
-import { findIpfsBinary } from './kubo-binary.js'
 
 export interface CliTransportInit {
   /** The `ipfs` executable; default `KUBO_BINARY`, then `ipfs` on `PATH`. */

@@ -4,24 +4,8 @@
  * `InvalidArgumentError`), whichever transport ran it.
  */
 
-/** No `ipfs` executable could be found to run commands with. */
-export class KuboBinaryNotFoundError extends Error {
-  static override readonly name = 'KuboBinaryNotFoundError'
-  override readonly name = 'KuboBinaryNotFoundError'
-  readonly isRetryable = false
-  /** What was looked at, e.g. `KUBO_BINARY=/opt/ipfs (not executable)`, `ipfs on PATH`. */
-  readonly tried: readonly string[]
-
-  constructor(tried: readonly string[], options?: ErrorOptions) {
-    super(
-      [
-        `No Kubo (ipfs) executable was found (tried: ${tried.join('; ')}).`,
-        'Install Kubo (https://docs.ipfs.tech/install/command-line/) and put `ipfs` on PATH,',
-        'set KUBO_BINARY to the path of an `ipfs` executable, or pass the `binary` option;',
-        'in this repository `pnpm kubo` builds the pinned Kubo with Go.'
-      ].join(' '),
-      options
-    )
-    this.tried = tried
-  }
-}
+/**
+ * No `ipfs` executable could be found to run commands with. The lookup (the `binary` option, then
+ * `KUBO_BINARY`, then `PATH`) is @tk/kubo-process's, shared with @tk/api and @tk/testkit.
+ */
+export { KuboBinaryNotFoundError } from '@tk/kubo-process'

@@ -19,6 +19,8 @@
  * ```
  */
 
+/** Re-exported from @tk/kubo-process, where the lookup lives. */
+export { findIpfsBinary } from '@tk/kubo-process'
 export {
   createCliOnlyCommands,
   createKuboCliClient,
@@ -30,4 +32,3 @@ export {
 export { type CliTransportInit, cliTransport } from './cli-transport.js'
 export { DEFAULT_IDLE_TIMEOUT, DEFAULT_TIMEOUT } from './constants.js'
 export { KuboBinaryNotFoundError } from './errors.js'
-export { findIpfsBinary } from './kubo-binary.js'

@@ -1,16 +1,10 @@
 import path from 'node:path'
+import { ipfsCandidates, isExecutableFile } from '@tk/kubo-process'
 import envPaths from 'env-paths'
 import { MAX_KUBO_VERSION_EXCLUSIVE, MIN_KUBO_VERSION } from './constants.js'
 import { KuboBinaryError, KuboNotFoundError } from './errors.js'
 import { exec } from './exec.js'
-import {
-  buildKubo,
-  cachedKuboPath,
-  checkGo,
-  isExecutable,
-  type KuboBuildProgress,
-  pinnedKubo
-} from './kubo-build.js'
+import { buildKubo, cachedKuboPath, checkGo, type KuboBuildProgress, pinnedKubo } from './kubo-build.js'
 import { compareVersions, parseVersion } from './version.js'
 
 /** Where a Kubo binary came from, in the order they are tried. */
@@ -79,26 +73,28 @@ async function resolve(options: FindKuboBinaryOptions): Promise<KuboBinary> {
   const tried: string[] = []
   const fromModule = options.moduleDir != null
 
+  // KUBO_BINARY, else every executable `ipfs` on PATH: the lookup @tk/cli-backend and @tk/api use too.
+  const candidates = fromModule ? [] : ipfsCandidates({ env })
+
   // 1. KUBO_BINARY: the user said which one; a broken or too old one is an error, not a fall-through.
-  const fromEnv = env.KUBO_BINARY
-  if (!fromModule && fromEnv != null && fromEnv !== '') {
-    const file = path.resolve(fromEnv)
-    const version = await kuboVersion(file, signal)
+  const named = candidates.find(candidate => candidate.source === 'env')
+  if (named != null) {
+    const version = await kuboVersion(named.path, signal)
     if (version == null) {
       throw new KuboBinaryError(
-        `KUBO_BINARY=${fromEnv} is not a working Kubo binary (\`${file} version --number\` failed). Point it at an \`ipfs\` executable, or unset it.`
+        `KUBO_BINARY=${named.given} is not a working Kubo binary (\`${named.path} version --number\` failed). Point it at an \`ipfs\` executable, or unset it.`
       )
     }
     if (compareVersions(version, MIN_KUBO_VERSION) < 0) {
       throw new KuboBinaryError(
-        `KUBO_BINARY=${fromEnv} is Kubo ${version}; tk needs Kubo >= ${MIN_KUBO_VERSION}. Unset KUBO_BINARY to use Kubo v${pinnedVersion}, built on demand.`
+        `KUBO_BINARY=${named.given} is Kubo ${version}; tk needs Kubo >= ${MIN_KUBO_VERSION}. Unset KUBO_BINARY to use Kubo v${pinnedVersion}, built on demand.`
       )
     }
-    return { path: file, version, source: 'env' }
+    return { path: named.path, version, source: 'env' }
   }
 
   // 2. ipfs on PATH, when its version is one we support.
-  for (const file of fromModule ? [] : await findOnPath('ipfs', env)) {
+  for (const { path: file } of candidates) {
     const version = await kuboVersion(file, signal)
     if (version != null && isSupported(version)) return { path: file, version, source: 'path' }
     tried.push(
@@ -110,7 +106,7 @@ async function resolve(options: FindKuboBinaryOptions): Promise<KuboBinary> {
   // 3. The pinned version in the cache.
   const cacheDir = options.cacheDir ?? defaultCacheDir(env)
   const cached = cachedKuboPath(cacheDir, pinnedVersion)
-  if (await isExecutable(cached)) {
+  if (isExecutableFile(cached)) {
     const version = await kuboVersion(cached, signal)
     if (version === pinnedVersion) return { path: cached, version, source: 'cache' }
     tried.push(`${cached} does not run as Kubo ${pinnedVersion}; delete it to rebuild`)
@@ -173,19 +169,6 @@ async function kuboVersion(file: string, signal?: AbortSignal): Promise<string |
     void error
     return undefined
   }
-}
-
-async function findOnPath(name: string, env: NodeJS.ProcessEnv): Promise<string[]> {
-  const found: string[] = []
-  const names = process.platform === 'win32' ? [`${name}.exe`, `${name}.cmd`] : [name]
-  for (const directory of (env.PATH ?? '').split(path.delimiter)) {
-    if (directory === '') continue
-    for (const candidate of names) {
-      const file = path.resolve(directory, candidate)
-      if (!found.includes(file) && (await isExecutable(file))) found.push(file)
-    }
-  }
-  return found
 }
 
 /** Writes build progress to stderr: a line per phase and, while compiling, every 10 %. */

@@ -1,8 +1,10 @@
-import { readFileSync } from 'node:fs'
+import { type FSWatcher, readFileSync, watch } from 'node:fs'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
+import { isExecutableFile } from '@tk/kubo-process'
 import { BUILD_LOCK_POLL_INTERVAL, DEFAULT_BUILD_TIMEOUT, STALE_OWNERLESS_LOCK_AGE } from './constants.js'
 import { KuboBuildError } from './errors.js'
 import { exec, isProcessAlive } from './exec.js'
@@ -107,7 +109,7 @@ export async function buildKubo(options: BuildKuboOptions): Promise<string> {
   const target = cachedKuboPath(options.cacheDir, pinnedKubo(options.moduleDir).version)
   const release = await acquireBuildLock(`${path.dirname(target)}.lock`, options, signal)
   try {
-    if (await isExecutable(target)) return target
+    if (isExecutableFile(target)) return target
     await compile(target, options, signal)
     return target
   } finally {
@@ -190,32 +192,84 @@ async function acquireBuildLock(
   await fs.mkdir(path.dirname(lockDir), { recursive: true })
   const ownerFile = path.join(lockDir, 'owner')
   let reportedWaiting = false
-  for (;;) {
-    signal.throwIfAborted()
-    try {
-      await fs.mkdir(lockDir)
-      await fs.writeFile(ownerFile, JSON.stringify({ pid: process.pid, host: os.hostname() }))
-      return async () => {
-        await fs.rm(lockDir, { recursive: true, force: true })
+  // Watched before the first look, so a release between a look and the wait still wakes us.
+  const changes = watchFolder(path.dirname(lockDir))
+  try {
+    for (;;) {
+      signal.throwIfAborted()
+      try {
+        await fs.mkdir(lockDir)
+        await fs.writeFile(ownerFile, JSON.stringify({ pid: process.pid, host: os.hostname() }))
+        return async () => {
+          await fs.rm(lockDir, { recursive: true, force: true })
+        }
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
       }
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+      const owner = await readLockOwner(ownerFile)
+      const orphaned =
+        owner == null
+          ? await isOlderThan(lockDir, STALE_OWNERLESS_LOCK_AGE)
+          : owner.host === os.hostname() && !isProcessAlive(owner.pid)
+      if (orphaned) {
+        // The builder died without releasing the lock: take it over.
+        await fs.rm(lockDir, { recursive: true, force: true })
+        continue
+      }
+      if (!reportedWaiting && owner != null) {
+        options.onProgress?.({ phase: 'waiting', ownerPid: owner.pid })
+        reportedWaiting = true
+      }
+      // The release (the lock folder going away) wakes us at once; the poll is for a builder that
+      // dies, which nothing announces.
+      await changes.next(BUILD_LOCK_POLL_INTERVAL, signal)
     }
-    const owner = await readLockOwner(ownerFile)
-    const orphaned =
-      owner == null
-        ? await isOlderThan(lockDir, STALE_OWNERLESS_LOCK_AGE)
-        : owner.host === os.hostname() && !isProcessAlive(owner.pid)
-    if (orphaned) {
-      // The builder died without releasing the lock: take it over.
-      await fs.rm(lockDir, { recursive: true, force: true })
-      continue
+  } finally {
+    changes.close()
+  }
+}
+
+interface FolderChanges {
+  /** Resolves at the first change in the folder since the watch began or the last `next`, or after `ms`. */
+  next(ms: number, signal: AbortSignal): Promise<void>
+  close(): void
+}
+
+/** Watches a folder for entries that appear or go away; where it cannot, `next` is a plain poll. */
+function watchFolder(dir: string): FolderChanges {
+  let changed = false
+  let wake: (() => void) | undefined
+  let watcher: FSWatcher | undefined
+  try {
+    watcher = watch(dir, () => {
+      changed = true
+      wake?.()
+    })
+    watcher.on('error', () => {
+      // Watching stopped (e.g. the folder was removed): the poll still wakes the waiter.
+    })
+  } catch {
+    // No watching here (inotify limit, a file system without events): the poll alone wakes the waiter.
+  }
+  return {
+    async next(ms, signal) {
+      if (!changed) {
+        const woken = new AbortController()
+        wake = () => woken.abort()
+        try {
+          await sleep(ms, undefined, { signal: AbortSignal.any([signal, woken.signal]) })
+        } catch (error) {
+          signal.throwIfAborted()
+          if (!woken.signal.aborted) throw error
+        } finally {
+          wake = undefined
+        }
+      }
+      changed = false
+    },
+    close() {
+      watcher?.close()
     }
-    if (!reportedWaiting && owner != null) {
-      options.onProgress?.({ phase: 'waiting', ownerPid: owner.pid })
-      reportedWaiting = true
-    }
-    await sleep(BUILD_LOCK_POLL_INTERVAL, signal)
   }
 }
 
@@ -235,29 +289,6 @@ async function isOlderThan(file: string, ms: number): Promise<boolean> {
   } catch {
     return false
   }
-}
-
-export async function isExecutable(file: string): Promise<boolean> {
-  try {
-    await fs.access(file, fs.constants.X_OK)
-    return (await fs.stat(file)).isFile()
-  } catch {
-    return false
-  }
-}
-
-async function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    const onAbort = (): void => {
-      clearTimeout(timer)
-      reject(signal.reason)
-    }
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
 }
 
 function tail(text: string, lines = 30): string {

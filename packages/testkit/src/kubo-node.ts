@@ -2,6 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { DaemonNotReadyError, waitForDaemonReady } from '@tk/kubo-process'
 import { killGroup, type NodeResources, sweepStaleNodes, track, untrack, writeOwner } from './cleanup.js'
 import {
   DEFAULT_KILL_GRACE,
@@ -263,13 +265,11 @@ function multiaddrToUrl(multiaddr: string): string {
   return `http://${host}:${match[3]}`
 }
 
-/** The daemon process: its output tail, readiness and exit. */
+/** The daemon process: its stderr tail, readiness and exit. */
 class Daemon {
   readonly child: ChildProcess
   readonly exited: Promise<void>
   #stderr = ''
-  #stdout = ''
-  #isReady = false
 
   constructor(child: ChildProcess) {
     this.child = child
@@ -280,10 +280,6 @@ class Daemon {
     })
     child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
       this.#stderr = (this.#stderr + chunk).slice(-STDERR_TAIL_BYTES)
-    })
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      // Only the start-up banner matters; afterwards keep draining so the pipe never fills.
-      if (!this.#isReady) this.#stdout += chunk
     })
   }
 
@@ -303,57 +299,26 @@ class Daemon {
     })
   }
 
-  /** The last line the daemon printed before it was ready: how far its start got. */
-  #lastLine(): string {
-    const lines = this.#stdout.trim().split('\n')
-    const last = lines.at(-1)?.trim() ?? ''
-    return last === '' ? 'it printed nothing yet' : `its last line: "${last}"`
-  }
-
+  /** Resolves once the daemon printed "Daemon is ready"; else a {@link KuboStartError} saying how far it got. */
   async ready(signal: AbortSignal, clock: StepClock, timeout: number): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      const cleanup = (): void => {
-        this.child.stdout?.off('data', onData)
-        this.child.off('exit', onExit)
-        signal.removeEventListener('abort', onAbort)
-      }
-      const onData = (): void => {
-        if (this.#stdout.includes('Daemon is ready')) {
-          cleanup()
-          this.#isReady = true
-          this.#stdout = ''
-          resolve()
-        }
-      }
-      const onExit = (code: number | null, exitSignal: NodeJS.Signals | null): void => {
-        cleanup()
-        // Give stderr's last chunk a moment to arrive before reporting it.
-        setImmediate(() => {
-          reject(
-            new KuboStartError(
-              `\`ipfs daemon\` exited before it was ready (${exitSignal ?? `exit code ${code}`}); ${this.#lastLine()}`,
-              this.#stderr,
-              { steps: clock.steps }
-            )
-          )
-        })
-      }
-      const onAbort = (): void => {
-        cleanup()
-        const timedOut = (signal.reason as Error | undefined)?.name === 'TimeoutError'
-        reject(
-          new KuboStartError(
-            `${timedOut ? `\`ipfs daemon\` did not print "Daemon is ready" within the node's ${timeout / 1000} s start timeout` : '`ipfs daemon` start was aborted'}; ${this.#lastLine()}`,
-            this.#stderr,
-            { cause: signal.reason, steps: clock.steps }
-          )
-        )
-      }
-      this.child.stdout?.on('data', onData)
-      this.child.once('exit', onExit)
-      signal.addEventListener('abort', onAbort, { once: true })
-      onData()
-    })
+    try {
+      await waitForDaemonReady(this.child, { signal })
+    } catch (error) {
+      if (!(error instanceof DaemonNotReadyError)) throw error
+      const lastLine =
+        error.lastLine == null ? 'it printed nothing yet' : `its last line: "${error.lastLine}"`
+      const timedOut = (signal.reason as Error | undefined)?.name === 'TimeoutError'
+      const what =
+        error.reason !== 'aborted'
+          ? error.message
+          : timedOut
+            ? `\`ipfs daemon\` did not print "Daemon is ready" within the node's ${timeout / 1000} s start timeout`
+            : '`ipfs daemon` start was aborted'
+      throw new KuboStartError(`${what}; ${lastLine}`, this.#stderr, {
+        cause: error.reason === 'exited' ? undefined : error.cause,
+        steps: clock.steps
+      })
+    }
   }
 }
 
@@ -489,14 +454,16 @@ class RunningKuboNode implements KuboNode {
   }
 }
 
+/** Whether the daemon exits within `ms`: the grace it gets before the next, harsher way to stop it. */
 async function exitsWithin(daemon: Daemon, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<boolean>(resolve => {
-    timer = setTimeout(() => resolve(false), ms)
-  })
+  const exitedFirst = new AbortController()
   try {
-    return await Promise.race([daemon.exited.then(() => true), timeout])
+    return await Promise.race([
+      daemon.exited.then(() => true),
+      sleep(ms, false, { signal: exitedFirst.signal })
+    ])
   } finally {
-    clearTimeout(timer)
+    // Ends the grace timer of a daemon that exited in time.
+    exitedFirst.abort()
   }
 }
