@@ -1,4 +1,5 @@
-import { DEFAULT_CONNECT_TIMEOUT } from './constants.js'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { CONNECT_POLL_INTERVAL, DEFAULT_CONNECT_TIMEOUT } from './constants.js'
 import { KuboConnectError } from './errors.js'
 import { createKuboNode, type KuboNode, type KuboNodeInit } from './kubo-node.js'
 import { rpc } from './rpc.js'
@@ -87,8 +88,7 @@ async function waitForRoutingTable(node: KuboNode, peer: KuboNode, signal: Abort
     }
     const peers = (table.Buckets ?? []).flatMap(bucket => bucket.Peers ?? [])
     if (peers.some(entry => entry.ID === peer.peerId)) return
-    await new Promise(resolve => setTimeout(resolve, 50))
-    signal.throwIfAborted()
+    await sleep(CONNECT_POLL_INTERVAL, undefined, { signal })
   }
 }
 
@@ -99,8 +99,7 @@ async function waitForPeer(node: KuboNode, peerId: string, signal: AbortSignal):
       authorization: node.authorization
     })
     if ((peers.Peers ?? []).some(peer => peer.Peer === peerId)) return
-    await new Promise(resolve => setTimeout(resolve, 50))
-    signal.throwIfAborted()
+    await sleep(CONNECT_POLL_INTERVAL, undefined, { signal })
   }
 }
 

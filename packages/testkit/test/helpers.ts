@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { isProcessAlive } from '../src/exec.js'
 
 export { isProcessAlive }
@@ -37,12 +38,15 @@ export async function postJson<T>(
   return JSON.parse(new TextDecoder().decode(await post(apiUrl, command, args, body))) as T
 }
 
-/** Waits until a process is gone, up to `ms`. */
+/**
+ * Waits until a process is gone, up to `ms`. It is not our child (a daemon of a killed test
+ * process), so no event tells its exit: asking every 50 ms is all there is.
+ */
 export async function waitForExit(pid: number, ms = 10_000): Promise<boolean> {
   const deadline = Date.now() + ms
   while (Date.now() < deadline) {
     if (!isProcessAlive(pid)) return true
-    await new Promise(resolve => setTimeout(resolve, 50))
+    await sleep(50)
   }
   return !isProcessAlive(pid)
 }

@@ -3,6 +3,7 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { BUILD_LOCK_POLL_INTERVAL } from '../src/constants.js'
 import { findKuboBinary, type KuboBinary, type KuboBuildProgress, pinnedKubo } from '../src/index.js'
 
 // These tests steer the resolver through each of its five paths with a private env and cache
@@ -134,6 +135,41 @@ describe('findKuboBinary', () => {
     // A later call finds it in the cache.
     const again = await findKuboBinary({ ...options, build: false })
     expect(again.source).toBe('cache')
+  })
+
+  it('4. a caller waiting for another build goes on as soon as the lock is released, not at its next poll', async () => {
+    const tools = await folder()
+    const go = await fakeGo(tools, '1.99.0')
+    const cacheDir = await folder()
+    const target = path.join(cacheDir, 'kubo', `v${pinnedKubo().version}`, 'ipfs')
+    // The "other builder" is this test process: alive, so the lock is not taken over.
+    const lock = `${path.dirname(target)}.lock`
+    await fs.mkdir(lock, { recursive: true })
+    await fs.writeFile(path.join(lock, 'owner'), JSON.stringify({ pid: process.pid, host: os.hostname() }))
+    let released: Promise<number> | undefined
+    const events: KuboBuildProgress['phase'][] = []
+    const found = await findKuboBinary({
+      env: { PATH: '' },
+      cacheDir,
+      go,
+      onProgress: event => {
+        events.push(event.phase)
+        if (event.phase !== 'waiting') return
+        // The other builder finishes: its binary in place, then the lock removed.
+        released = (async () => {
+          await fs.mkdir(path.dirname(target), { recursive: true })
+          await script(path.dirname(target), 'ipfs', `echo ${pinnedKubo().version}`)
+          await fs.rm(lock, { recursive: true })
+          return performance.now()
+        })()
+      }
+    })
+    const waited = performance.now() - (await (released ?? Promise.reject(new Error('never waited'))))
+    expect(found).toEqual({ path: target, version: pinnedKubo().version, source: 'build' })
+    expect(events).toEqual(['waiting'])
+    await expect(fs.access(path.join(tools, 'builds'))).rejects.toThrow()
+    // A poll alone would notice the release only ~BUILD_LOCK_POLL_INTERVAL (5 s) after it.
+    expect(waited).toBeLessThan(BUILD_LOCK_POLL_INTERVAL / 2)
   })
 
   it('4. takes over a build lock left by a process that died', async () => {
