@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { readFile, stat } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { DaemonNotReadyError, findIpfsBinary, waitForDaemonReady } from '@tk/kubo-process'
 import {
   AbortError,
@@ -329,12 +330,14 @@ async function spawnDaemon(
       // Held again while stopping, so an awaited stop() keeps this process alive until the daemon is gone.
       child.ref()
       child.kill('SIGTERM')
-      let timer: NodeJS.Timeout | undefined
-      const graceOver = new Promise<'grace over'>(resolve => {
-        timer = setTimeout(() => resolve('grace over'), grace)
-      })
-      if ((await Promise.race([exit, graceOver])) === 'grace over') child.kill('SIGKILL')
-      clearTimeout(timer)
+      const exitedFirst = new AbortController()
+      try {
+        const graceOver = sleep(grace, 'grace over' as const, { signal: exitedFirst.signal })
+        if ((await Promise.race([exit, graceOver])) === 'grace over') child.kill('SIGKILL')
+      } finally {
+        // Ends the grace timer of a daemon that exited in time.
+        exitedFirst.abort()
+      }
       await exit
     })()
     await stopping

@@ -238,6 +238,29 @@ describe('startDaemon', () => {
     expect(await processesOf(repoPath)).toEqual([])
   })
 
+  it('stop() kills a daemon that ignores SIGTERM once killGrace has passed', async () => {
+    // A stand-in that says it is ready and ignores SIGTERM: only this toolkit's process handling is under test.
+    const stubborn = path.join(scratch, 'stubborn-ipfs')
+    await writeFile(
+      stubborn,
+      '#!/bin/sh\ntrap "" TERM\necho "RPC API server listening on /ip4/127.0.0.1/tcp/9"\necho "Daemon is ready"\nexec sleep 60\n'
+    )
+    await chmod(stubborn, 0o755)
+    const repoPath = newRepoPath()
+    await using ipfs = open({ backend: 'cli', binary: stubborn, repoPath })
+    const daemon = await ipfs.startDaemon({ timeout: 10_000 })
+    if (!daemon.started) throw new Error('expected a started daemon')
+    expect(daemon.apiAddress).toBe('/ip4/127.0.0.1/tcp/9')
+    expect(await processesOf(repoPath)).toEqual([daemon.pid])
+    const started = Date.now()
+    await daemon.stop({ killGrace: 500 })
+    const elapsed = Date.now() - started
+    expect(daemon.running).toBe(false)
+    expect(await processesOf(repoPath)).toEqual([])
+    expect(elapsed).toBeGreaterThanOrEqual(450)
+    expect(elapsed).toBeLessThan(500 + 5_000)
+  })
+
   it('rejects at once when the signal is already aborted', async () => {
     await using ipfs = open({ backend: 'cli', binary, repoPath: newRepoPath() })
     await expect(ipfs.startDaemon({ signal: AbortSignal.abort() })).rejects.toMatchObject({
