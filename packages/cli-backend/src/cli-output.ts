@@ -4,7 +4,7 @@
  * holds), which the typed client reads as it reads any transport's output.
  */
 
-import { splitLines } from '@tk/rpc/transport'
+import { type FilestoreEntryWire, splitLines } from '@tk/rpc/transport'
 
 /** What a parser may need besides stdout: the request's arguments and, once stdout has ended, stderr. */
 export interface OutputContext {
@@ -206,17 +206,8 @@ const FILESTORE_STATUS: Readonly<Record<string, number>> = {
   missing: 30
 }
 
-interface FilestoreEntryJson {
-  Status: number
-  ErrorMsg: string
-  Key: { '/': string } | null
-  FilePath: string
-  Offset: number
-  Size: number
-}
-
 /** boxo's `ListRes.FormatLong`: `<cid> <size> <path> <offset>`, a bare `<cid>` without a file, or `<corrupt key>`. */
-function parseFilestoreEntry(text: string, status: number, errorMessage: string): FilestoreEntryJson {
+function parseFilestoreEntry(text: string, status: number, errorMessage: string): FilestoreEntryWire {
   const full = /^(\S+)\s+(\d+) (.*) (\d+)$/.exec(text)
   if (full != null) {
     return {
@@ -259,7 +250,7 @@ export async function* filestoreVerifyOutput(
   context: OutputContext
 ): AsyncGenerator<unknown> {
   const removing = context.options['remove-bad-blocks'] === true
-  const entries: FilestoreEntryJson[] = []
+  const entries: FilestoreEntryWire[] = []
   for await (const line of splitLines(chunks)) {
     const match = /^(\S+)\s+(.*)$/.exec(line)
     if (match == null) continue

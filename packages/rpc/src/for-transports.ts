@@ -4,6 +4,7 @@
  * `@tk/rpc`. These may change in a minor release of @tk/rpc; the root's exports do not.
  */
 
+export type { FilestoreEntryWire } from './commands/filestore.js'
 export { Invoker, list, type RequestShape } from './invoker.js'
 export { kebabCase, toKuboOptions } from './options.js'
 export { parseJsonOutput, parseNdjson, splitLines } from './output.js'

@@ -43,7 +43,8 @@ export interface FilestoreEntry {
   size: number
 }
 
-interface RawListResult {
+/** One entry of `filestore ls` / `filestore verify` as Kubo sends it over HTTP; the CLI transport reads its text output into the same shape. */
+export interface FilestoreEntryWire {
   Status: number
   ErrorMsg: string
   Key: { '/': string } | null
@@ -64,7 +65,7 @@ export interface FilestoreVerifyOptions extends CallOptions {
   removeBadBlocks?: boolean
 }
 
-function toEntry(raw: RawListResult): FilestoreEntry {
+function toEntry(raw: FilestoreEntryWire): FilestoreEntry {
   return {
     status: STATUSES[raw.Status] ?? 'unknown',
     statusCode: raw.Status,
@@ -107,7 +108,7 @@ export function createFilestoreCommands(invoker: Invoker) {
       options: FilestoreLsOptions = {}
     ): AsyncGenerator<FilestoreEntry> {
       const [given, callOptions] = split(cids, options)
-      for await (const raw of invoker.ndjson<RawListResult>('filestore/ls', callOptions, {
+      for await (const raw of invoker.ndjson<FilestoreEntryWire>('filestore/ls', callOptions, {
         args: toArgs(given)
       }))
         yield toEntry(raw)
@@ -119,7 +120,7 @@ export function createFilestoreCommands(invoker: Invoker) {
       options: FilestoreVerifyOptions = {}
     ): AsyncGenerator<FilestoreEntry> {
       const [given, callOptions] = split(cids, options)
-      for await (const raw of invoker.ndjson<RawListResult>('filestore/verify', callOptions, {
+      for await (const raw of invoker.ndjson<FilestoreEntryWire>('filestore/verify', callOptions, {
         args: toArgs(given)
       }))
         yield toEntry(raw)
