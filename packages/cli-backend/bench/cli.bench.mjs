@@ -7,43 +7,25 @@
 //
 // Figures: calls/s of `id` (16 in flight), MB/s of `add` and `cat` of a 256 MiB file. Prints a
 // table with the ratios (CLI / HTTP) and writes bench/results/cli-<date>.json at the repository root.
-import fs from 'node:fs/promises'
-import os from 'node:os'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { createKuboClient } from '@tk/rpc'
 import { createKuboNode, pinnedKubo } from '@tk/testkit'
+import {
+  benchEnvironment,
+  FILE_CHUNK,
+  fileChunks,
+  inParallel,
+  writeResults
+} from '../../../scripts/bench-helpers.mjs'
 import { cliTransport } from '../dist/index.js'
 
-const here = path.dirname(fileURLToPath(import.meta.url))
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } } })
 const RUNS = values.quick ? 3 : 5
 const FILE_SIZE = (values.quick ? 64 : 256) * 1024 * 1024
-const CHUNK = 1024 * 1024
 const CONCURRENCY = 16
 
-function* fileSource(seed) {
-  const block = Buffer.alloc(CHUNK, seed)
-  for (let index = 0; index < FILE_SIZE / CHUNK; index++) {
-    const chunk = Buffer.from(block)
-    for (let offset = 0; offset < CHUNK; offset += 65536)
-      chunk.writeUInt32BE(index * 16 + offset / 65536, offset)
-    yield chunk
-  }
-}
-
-async function inParallel(count, task) {
-  let next = 0
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < count) {
-        next++
-        await task()
-      }
-    })
-  )
-}
+/** The test file: 1 MiB chunks filled with `seed`, each unique. */
+const fileSource = seed => fileChunks(FILE_SIZE, Buffer.alloc(FILE_CHUNK, seed))
 
 async function measure(run) {
   await run() // warm-up
@@ -70,7 +52,7 @@ try {
       scale: 1,
       run: client => async () => {
         const calls = client === cli ? 200 : 2000
-        await inParallel(calls, () => client.id())
+        await inParallel(calls, CONCURRENCY, () => client.id())
         return calls
       }
     },
@@ -121,16 +103,7 @@ try {
   await node.stop()
 }
 
-const environment = {
-  date: new Date().toISOString(),
-  node: process.version,
-  kubo: pinnedKubo().version,
-  cpus: os.cpus().length,
-  cpuModel: os.cpus()[0]?.model,
-  memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-  runs: RUNS,
-  quick: values.quick
-}
+const environment = benchEnvironment({ kubo: pinnedKubo().version, runs: RUNS, quick: values.quick })
 const format = value => (value >= 100 ? value.toFixed(0) : value.toFixed(1))
 console.log(
   `\nCLI transport vs HTTP — Kubo ${environment.kubo}, Node ${process.version}, ${environment.cpus} cores; median of ${RUNS} (min–max)\n`
@@ -142,8 +115,4 @@ for (const row of rows) {
     `| ${row.metric} | ${row.unit} | ${format(row.ours.median)} (${format(row.ours.min)}–${format(row.ours.max)}) | ${format(row.baseline.median)} (${format(row.baseline.min)}–${format(row.baseline.max)}) | **${row.ratio.toFixed(2)}x** |`
   )
 }
-const results = path.resolve(here, '../../../bench/results')
-await fs.mkdir(results, { recursive: true })
-const file = path.join(results, `cli-${environment.date.slice(0, 10)}${values.quick ? '-quick' : ''}.json`)
-await fs.writeFile(file, `${JSON.stringify({ environment, rows }, null, 2)}\n`)
-console.log(`\nwritten to ${path.relative(process.cwd(), file)}`)
+await writeResults('cli', environment, rows)

@@ -11,13 +11,16 @@
 // and writes bench/results/rpc-<date>.json at the repository root.
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import fs from 'node:fs/promises'
-import os from 'node:os'
-import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import {
+  benchEnvironment,
+  FILE_CHUNK,
+  fileChunks,
+  inParallel,
+  writeResults
+} from '../../../scripts/bench-helpers.mjs'
 
-const here = path.dirname(fileURLToPath(import.meta.url))
 const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
@@ -33,7 +36,6 @@ const RUNS = values.quick ? 3 : 5
 const CALLS = values.quick ? 500 : 2000
 const CONCURRENCY = 16
 const FILE_SIZE = Number(values['file-mib'] ?? (values.quick ? 64 : 256)) * 1024 * 1024
-const CHUNK = 1024 * 1024
 
 // ---- worker: one client, one workload, in its own process ----------------------------------
 
@@ -60,38 +62,19 @@ async function makeClient(kind, api) {
   }
 }
 
-function* fileSource() {
-  const block = randomBytes(CHUNK)
-  for (let index = 0; index < FILE_SIZE / CHUNK; index++) {
-    const chunk = Buffer.from(block)
-    for (let offset = 0; offset < CHUNK; offset += 65536)
-      chunk.writeUInt32BE(index * 16 + offset / 65536, offset)
-    yield chunk
-  }
-}
-
-async function inParallel(count, task) {
-  let next = 0
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < count) {
-        next++
-        await task()
-      }
-    })
-  )
-}
+/** The test file: 1 MiB chunks of random bytes, each unique. */
+const fileSource = () => fileChunks(FILE_SIZE, randomBytes(FILE_CHUNK))
 
 async function worker() {
   const client = await makeClient(values.client, values.api)
   const block = randomBytes(1024)
   const workloads = {
     id: async () => {
-      await inParallel(CALLS, () => client.id())
+      await inParallel(CALLS, CONCURRENCY, () => client.id())
       return CALLS
     },
     'block-put': async () => {
-      await inParallel(CALLS, () => {
+      await inParallel(CALLS, CONCURRENCY, () => {
         block.writeUInt32BE(Math.floor(Math.random() * 2 ** 32), 0)
         return client.blockPut(new Uint8Array(block))
       })
@@ -185,16 +168,7 @@ async function coordinator() {
   }
 
   const kuboVersion = (await import('@tk/testkit')).pinnedKubo().version
-  const environment = {
-    date: new Date().toISOString(),
-    node: process.version,
-    kubo: kuboVersion,
-    cpus: os.cpus().length,
-    cpuModel: os.cpus()[0]?.model,
-    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-    runs: RUNS,
-    quick: values.quick
-  }
+  const environment = benchEnvironment({ kubo: kuboVersion, runs: RUNS, quick: values.quick })
   const format = value => (value >= 100 ? value.toFixed(0) : value.toFixed(1))
   console.log(
     `\n@tk/rpc vs kubo-rpc-client 7 — Kubo ${kuboVersion}, Node ${process.version}, ${environment.cpus} cores; median of ${RUNS} (min–max)\n`
@@ -206,11 +180,7 @@ async function coordinator() {
       `| ${row.metric} | ${row.unit} | ${format(row.ours.median)} (${format(row.ours.min)}–${format(row.ours.max)}) | ${format(row.baseline.median)} (${format(row.baseline.min)}–${format(row.baseline.max)}) | **${row.ratio.toFixed(2)}x** | ${row.ours.peakRssMiB.toFixed(0)} / ${row.baseline.peakRssMiB.toFixed(0)} |`
     )
   }
-  const results = path.resolve(here, '../../../bench/results')
-  await fs.mkdir(results, { recursive: true })
-  const file = path.join(results, `rpc-${environment.date.slice(0, 10)}${values.quick ? '-quick' : ''}.json`)
-  await fs.writeFile(file, `${JSON.stringify({ environment, rows }, null, 2)}\n`)
-  console.log(`\nwritten to ${path.relative(process.cwd(), file)}`)
+  await writeResults('rpc', environment, rows)
 }
 
 if (values.worker != null) await worker()
