@@ -176,7 +176,9 @@ describe('get streams the archive while ipfs writes it (through a FIFO)', () => 
     const started = Date.now()
     const iterator = cli.get(cid, { timeout: 1_500 })[Symbol.asyncIterator]()
     await iterator.next()
-    await new Promise(resolve => setTimeout(resolve, 2_000))
+    // Still reading nothing: ipfs, blocked on the FIFO, can only go by the deadline's kill.
+    await expect.poll(async () => await ipfsProcessesWith(cid), { timeout: 10_000 }).toBe(0)
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_500)
     const timedOut = await (async () => {
       for (;;) if ((await iterator.next()).done === true) return undefined
     })().catch((caught: unknown) => caught as Error)
