@@ -37,7 +37,7 @@ export async function inParallel(count, concurrency, task) {
 }
 
 /** The machine and settings of a run, stored beside its figures. */
-export function benchEnvironment(init) {
+export function environment(init) {
   return {
     date: new Date().toISOString(),
     node: process.version,

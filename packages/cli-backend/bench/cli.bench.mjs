@@ -10,13 +10,7 @@
 import { parseArgs } from 'node:util'
 import { createKuboClient } from '@tk/rpc'
 import { createKuboNode, pinnedKubo } from '@tk/testkit'
-import {
-  benchEnvironment,
-  FILE_CHUNK,
-  fileChunks,
-  inParallel,
-  writeResults
-} from '../../../scripts/bench-helpers.mjs'
+import * as bench from '../../../scripts/bench-helpers.mjs'
 import { cliTransport } from '../dist/index.js'
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } } })
@@ -25,7 +19,7 @@ const FILE_SIZE = (values.quick ? 64 : 256) * 1024 * 1024
 const CONCURRENCY = 16
 
 /** The test file: 1 MiB chunks filled with `seed`, each unique. */
-const fileSource = seed => fileChunks(FILE_SIZE, Buffer.alloc(FILE_CHUNK, seed))
+const fileSource = seed => bench.fileChunks(FILE_SIZE, Buffer.alloc(bench.FILE_CHUNK, seed))
 
 async function measure(run) {
   await run() // warm-up
@@ -52,7 +46,7 @@ try {
       scale: 1,
       run: client => async () => {
         const calls = client === cli ? 200 : 2000
-        await inParallel(calls, CONCURRENCY, () => client.id())
+        await bench.inParallel(calls, CONCURRENCY, () => client.id())
         return calls
       }
     },
@@ -103,7 +97,7 @@ try {
   await node.stop()
 }
 
-const environment = benchEnvironment({ kubo: pinnedKubo().version, runs: RUNS, quick: values.quick })
+const environment = bench.environment({ kubo: pinnedKubo().version, runs: RUNS, quick: values.quick })
 const format = value => (value >= 100 ? value.toFixed(0) : value.toFixed(1))
 console.log(
   `\nCLI transport vs HTTP — Kubo ${environment.kubo}, Node ${process.version}, ${environment.cpus} cores; median of ${RUNS} (min–max)\n`
@@ -115,4 +109,4 @@ for (const row of rows) {
     `| ${row.metric} | ${row.unit} | ${format(row.ours.median)} (${format(row.ours.min)}–${format(row.ours.max)}) | ${format(row.baseline.median)} (${format(row.baseline.min)}–${format(row.baseline.max)}) | **${row.ratio.toFixed(2)}x** |`
   )
 }
-await writeResults('cli', environment, rows)
+await bench.writeResults('cli', environment, rows)

@@ -13,13 +13,7 @@ import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import {
-  benchEnvironment,
-  FILE_CHUNK,
-  fileChunks,
-  inParallel,
-  writeResults
-} from '../../../scripts/bench-helpers.mjs'
+import * as bench from '../../../scripts/bench-helpers.mjs'
 
 const { values } = parseArgs({
   options: {
@@ -63,18 +57,18 @@ async function makeClient(kind, api) {
 }
 
 /** The test file: 1 MiB chunks of random bytes, each unique. */
-const fileSource = () => fileChunks(FILE_SIZE, randomBytes(FILE_CHUNK))
+const fileSource = () => bench.fileChunks(FILE_SIZE, randomBytes(bench.FILE_CHUNK))
 
 async function worker() {
   const client = await makeClient(values.client, values.api)
   const block = randomBytes(1024)
   const workloads = {
     id: async () => {
-      await inParallel(CALLS, CONCURRENCY, () => client.id())
+      await bench.inParallel(CALLS, CONCURRENCY, () => client.id())
       return CALLS
     },
     'block-put': async () => {
-      await inParallel(CALLS, CONCURRENCY, () => {
+      await bench.inParallel(CALLS, CONCURRENCY, () => {
         block.writeUInt32BE(Math.floor(Math.random() * 2 ** 32), 0)
         return client.blockPut(new Uint8Array(block))
       })
@@ -168,7 +162,7 @@ async function coordinator() {
   }
 
   const kuboVersion = (await import('@tk/testkit')).pinnedKubo().version
-  const environment = benchEnvironment({ kubo: kuboVersion, runs: RUNS, quick: values.quick })
+  const environment = bench.environment({ kubo: kuboVersion, runs: RUNS, quick: values.quick })
   const format = value => (value >= 100 ? value.toFixed(0) : value.toFixed(1))
   console.log(
     `\n@tk/rpc vs kubo-rpc-client 7 — Kubo ${kuboVersion}, Node ${process.version}, ${environment.cpus} cores; median of ${RUNS} (min–max)\n`
@@ -180,7 +174,7 @@ async function coordinator() {
       `| ${row.metric} | ${row.unit} | ${format(row.ours.median)} (${format(row.ours.min)}–${format(row.ours.max)}) | ${format(row.baseline.median)} (${format(row.baseline.min)}–${format(row.baseline.max)}) | **${row.ratio.toFixed(2)}x** | ${row.ours.peakRssMiB.toFixed(0)} / ${row.baseline.peakRssMiB.toFixed(0)} |`
     )
   }
-  await writeResults('rpc', environment, rows)
+  await bench.writeResults('rpc', environment, rows)
 }
 
 if (values.worker != null) await worker()
