@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { type Dispatcher, Pool } from 'undici'
 import { type ApiEndpoint, resolveApiEndpoint } from './address.js'
 import { CLOSE_GRACE, DEFAULT_CONNECTIONS, DEFAULT_IDLE_TIMEOUT, KEEP_ALIVE_TIMEOUT } from './constants.js'
@@ -198,12 +199,14 @@ async function closePool(pool: Pool): Promise<void> {
     () => true,
     () => true
   )
-  let timer: NodeJS.Timeout | undefined
-  const grace = new Promise<boolean>(resolve => {
-    timer = setTimeout(() => resolve(false), CLOSE_GRACE)
-  })
-  const finished = await Promise.race([closed, grace])
-  clearTimeout(timer)
+  const closedFirst = new AbortController()
+  let finished: boolean
+  try {
+    finished = await Promise.race([closed, sleep(CLOSE_GRACE, false, { signal: closedFirst.signal })])
+  } finally {
+    // Ends the grace timer of a pool that closed in time.
+    closedFirst.abort()
+  }
   if (!finished) await pool.destroy()
 }
 
