@@ -48,25 +48,18 @@ afterEach(async () => {
 
 describe('waitForDaemonReady', () => {
   it('resolves with the banner once "Daemon is ready" is printed, with the daemon still running', async () => {
+    const banner =
+      'Initializing daemon...\nRPC API server listening on /ip4/127.0.0.1/tcp/5099\nDaemon is ready\n'
     const file = await standIn(
-      [
-        'echo "Initializing daemon..."',
-        'echo "RPC API server listening on /ip4/127.0.0.1/tcp/5099"',
-        'echo "Daemon is ready"',
-        'read line',
-        'echo "after the banner"',
-        'read line'
-      ].join('\n')
+      `printf '${banner.replaceAll('\n', '\\n')}'\nread line\necho "after the banner"\nread line`
     )
     const child = start(file)
-    const banner = await waitForDaemonReady(child)
-    expect(banner).toBe(
-      'Initializing daemon...\nRPC API server listening on /ip4/127.0.0.1/tcp/5099\nDaemon is ready\n'
-    )
+    expect(await waitForDaemonReady(child)).toBe(banner)
     expect(child.exitCode).toBeNull()
     // Output after the banner still flows (nobody else reads it here): the daemon is not blocked on the pipe.
     child.stdin?.write('\n')
-    await once(child.stdout as NodeJS.ReadableStream, 'data')
+    const [after] = (await once(child.stdout as NodeJS.ReadableStream, 'data')) as [Buffer]
+    expect(after.toString()).toBe('after the banner\n')
   })
 
   it('sees the line when it arrives split over two writes', async () => {
