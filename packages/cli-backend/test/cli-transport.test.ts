@@ -7,21 +7,18 @@ import { createKuboClient, type KuboClient } from '@tk/rpc'
 import { createKuboNode, findKuboBinary, type KuboNode } from '@tk/testkit'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { cliTransport, createKuboCliClient, KuboBinaryNotFoundError } from '../src/index.js'
-import { all, collect, ipfsProcessesWith, text } from './helpers.js'
+import { all, collect, ipfsProcessesWith, type OwnTmpdir, ownTmpdir, text } from './helpers.js'
 
 const run = promisify(execFile)
 
 describe('cliTransport against a running daemon', () => {
   let node: KuboNode
   let client: KuboClient
-  let tmp: string
-  const savedTmp = process.env.TMPDIR
+  let tmp: OwnTmpdir
 
   beforeAll(async () => {
     node = await createKuboNode()
-    // A temp folder of our own, so the check that nothing is left behind sees only this file's calls.
-    tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'tk-cli-test-'))
-    process.env.TMPDIR = tmp
+    tmp = await ownTmpdir('tk-cli-test-')
     client = createKuboClient({
       transport: cliTransport({ binary: node.binary, api: node.apiMultiaddr, repoPath: node.repoPath })
     })
@@ -30,9 +27,7 @@ describe('cliTransport against a running daemon', () => {
   afterAll(async () => {
     await client?.close()
     await node?.stop()
-    if (savedTmp === undefined) delete process.env.TMPDIR
-    else process.env.TMPDIR = savedTmp
-    await fs.rm(tmp, { recursive: true, force: true })
+    await tmp?.restore()
   })
 
   it('passes positionals that look like options as arguments, not options', async () => {
@@ -58,7 +53,7 @@ describe('cliTransport against a running daemon', () => {
     expect(await text(client.cat(`/ipfs/${named.cid}/note.txt`))).toBe('stdin')
     const tar = Buffer.from(await collect(client.get(named.cid)))
     expect(tar.includes('stdin')).toBe(true)
-    expect(await fs.readdir(tmp)).toEqual([])
+    expect(await fs.readdir(tmp.dir)).toEqual([])
   })
 
   it('sends bodies of other commands through stdin: block put, files write, key sign', async () => {

@@ -1,12 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
-import os from 'node:os'
 import path from 'node:path'
 import { createKuboClient, type KuboClient } from '@tk/rpc'
 import { createKuboNode, type KuboNode } from '@tk/testkit'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { cliTransport } from '../src/index.js'
-import { fdsOpenedSince, ipfsProcessesWith, openFds } from './helpers.js'
+import { fdsOpenedSince, ipfsProcessesWith, type OwnTmpdir, openFds, ownTmpdir } from './helpers.js'
 
 const MiB = 1024 * 1024
 // Large enough that a bounded stream's memory (on Node 26 RSS grows by ~37 MiB while streaming
@@ -66,14 +65,12 @@ describe('get streams the archive while ipfs writes it (through a FIFO)', () => 
   let cid: string
   let contentDigest: string
   let overHttp: ReturnType<TarReader['summary']>
-  let tmp: string
-  const savedTmp = process.env.TMPDIR
+  let tmp: OwnTmpdir
 
   beforeAll(async () => {
     node = await createKuboNode()
     // Temp dirs of our own, so the checks that nothing is left behind see only this file's calls.
-    tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'tk-cli-get-'))
-    process.env.TMPDIR = tmp
+    tmp = await ownTmpdir('tk-cli-get-')
     const content = createHash('sha256')
     async function* random(): AsyncGenerator<Uint8Array> {
       for (let offset = 0; offset < SIZE; offset += MiB) {
@@ -96,15 +93,13 @@ describe('get streams the archive while ipfs writes it (through a FIFO)', () => 
 
   afterEach(async () => {
     await expect.poll(async () => await ipfsProcessesWith(cid), { timeout: 10_000 }).toBe(0)
-    expect(await fs.readdir(tmp)).toEqual([])
+    expect(await fs.readdir(tmp.dir)).toEqual([])
   })
 
   afterAll(async () => {
     await cli?.close()
     await node?.stop()
-    if (savedTmp === undefined) delete process.env.TMPDIR
-    else process.env.TMPDIR = savedTmp
-    await fs.rm(tmp, { recursive: true, force: true })
+    await tmp?.restore()
   })
 
   it('hands out the first bytes while ipfs is still writing, in bounded memory', async () => {
@@ -118,8 +113,8 @@ describe('get streams the archive while ipfs writes it (through a FIFO)', () => 
     hash.update(first.value)
     // The process is still there: it cannot finish while 128 MiB wait to be read.
     expect(await ipfsProcessesWith(cid)).toBe(1)
-    const [callDir] = await fs.readdir(tmp)
-    const output = await fs.stat(path.join(tmp, callDir ?? '', 'out.tar'))
+    const [callDir] = await fs.readdir(tmp.dir)
+    const output = await fs.stat(path.join(tmp.dir, callDir ?? '', 'out.tar'))
     expect(output.isFIFO()).toBe(true)
     // A consumer that pauses holds ipfs back (backpressure), instead of it writing the archive elsewhere.
     await new Promise(resolve => setTimeout(resolve, 1_000))
@@ -158,7 +153,7 @@ describe('get streams the archive while ipfs writes it (through a FIFO)', () => 
     expect(received).toBeLessThan(4 * MiB + MiB)
     // The call ends when the process is gone and its temp dir removed.
     expect(await ipfsProcessesWith(cid)).toBe(0)
-    expect(await fs.readdir(tmp)).toEqual([])
+    expect(await fs.readdir(tmp.dir)).toEqual([])
     await expect.poll(async () => await fdsOpenedSince(fdsBefore)).toEqual([])
   })
 
@@ -170,7 +165,7 @@ describe('get streams the archive while ipfs writes it (through a FIFO)', () => 
       if (received >= MiB) break
     }
     await expect.poll(async () => await ipfsProcessesWith(cid), { timeout: 5_000 }).toBe(0)
-    await expect.poll(async () => await fs.readdir(tmp)).toEqual([])
+    await expect.poll(async () => await fs.readdir(tmp.dir)).toEqual([])
 
     // Read nothing: the deadline stops the call though ipfs is blocked writing into the FIFO.
     const started = Date.now()
@@ -197,7 +192,7 @@ describe('get streams the archive while ipfs writes it (through a FIFO)', () => 
     expect(await ipfsProcessesWith(cid)).toBe(1)
     await own.close()
     expect(await ipfsProcessesWith(cid)).toBe(0)
-    expect(await fs.readdir(tmp)).toEqual([])
+    expect(await fs.readdir(tmp.dir)).toEqual([])
     await expect(iterator.next()).rejects.toMatchObject({ name: 'AbortError', command: 'get' })
     await expect.poll(async () => await fdsOpenedSince(fdsBefore)).toEqual([])
   })
@@ -237,7 +232,7 @@ describe('get streams the archive while ipfs writes it (through a FIFO)', () => 
       .then(() => undefined)
       .catch((caught: unknown) => caught as Error & { code?: string })
     expect(refused).toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' })
-    expect(await fs.readdir(tmp)).toEqual([])
+    expect(await fs.readdir(tmp.dir)).toEqual([])
     expect(await fdsOpenedSince(fdsBefore)).toEqual([])
   })
 
@@ -258,8 +253,8 @@ describe('get streams the archive while ipfs writes it (through a FIFO)', () => 
     hash.update(first.value)
     // The whole archive is on disk first: ipfs is gone when the first bytes arrive.
     expect(await ipfsProcessesWith(cid)).toBe(0)
-    const [callDir] = await fs.readdir(tmp)
-    expect((await fs.stat(path.join(tmp, callDir ?? '', 'out.tar'))).size).toBe(TAR_HEADER + SIZE + 1024)
+    const [callDir] = await fs.readdir(tmp.dir)
+    expect((await fs.stat(path.join(tmp.dir, callDir ?? '', 'out.tar'))).size).toBe(TAR_HEADER + SIZE + 1024)
     for (;;) {
       const next = await iterator.next()
       if (next.done === true) break

@@ -1,4 +1,6 @@
 import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
 
 export async function collect(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
   const parts: Uint8Array[] = []
@@ -47,4 +49,28 @@ export async function fdsOpenedSince(before: readonly string[]): Promise<string[
     else remaining.splice(index, 1)
   }
   return opened
+}
+
+/** A folder TMPDIR points at for one test file; `restore()` points TMPDIR back and removes the folder. */
+export interface OwnTmpdir {
+  readonly dir: string
+  restore(): Promise<void>
+}
+
+/**
+ * Points TMPDIR, where the CLI transport puts each call's files, at a new folder of the test file's
+ * own, so that a check that nothing is left behind sees only that file's calls.
+ */
+export async function ownTmpdir(prefix: string): Promise<OwnTmpdir> {
+  const saved = process.env.TMPDIR
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix))
+  process.env.TMPDIR = dir
+  return {
+    dir,
+    restore: async () => {
+      if (saved === undefined) delete process.env.TMPDIR
+      else process.env.TMPDIR = saved
+      await fs.rm(dir, { recursive: true, force: true })
+    }
+  }
 }
