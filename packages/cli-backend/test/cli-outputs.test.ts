@@ -4,8 +4,7 @@ import { createKuboClient, type KuboClient } from '@tk/rpc'
 import { createKuboNode, type KuboNode } from '@tk/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseHumanBytes } from '../src/cli-output.js'
-import { cliTransport } from '../src/index.js'
-import { all, collect } from './helpers.js'
+import { all, cliClientOf, collect } from './helpers.js'
 
 /** A CID of bytes nobody has added. */
 const MISSING = 'bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku'
@@ -22,9 +21,7 @@ describe('CLI output adapters match HTTP', () => {
   beforeAll(async () => {
     node = await createKuboNode({ config: { Experimental: { FilestoreEnabled: true } } })
     http = createKuboClient({ apiUrl: node.apiUrl })
-    cli = createKuboClient({
-      transport: cliTransport({ binary: node.binary, api: node.apiMultiaddr, repoPath: node.repoPath })
-    })
+    cli = cliClientOf(node)
   })
 
   afterAll(async () => {

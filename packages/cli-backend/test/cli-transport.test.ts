@@ -3,11 +3,11 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import { createKuboClient, type KuboClient } from '@tk/rpc'
+import type { KuboClient } from '@tk/rpc'
 import { createKuboNode, findKuboBinary, type KuboNode } from '@tk/testkit'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { cliTransport, createKuboCliClient, KuboBinaryNotFoundError } from '../src/index.js'
-import { all, collect, ipfsProcessesWith, type OwnTmpdir, ownTmpdir, text } from './helpers.js'
+import { all, cliClientOf, collect, ipfsProcessesWith, type OwnTmpdir, ownTmpdir, text } from './helpers.js'
 
 const run = promisify(execFile)
 
@@ -19,9 +19,7 @@ describe('cliTransport against a running daemon', () => {
   beforeAll(async () => {
     node = await createKuboNode()
     tmp = await ownTmpdir('tk-cli-test-')
-    client = createKuboClient({
-      transport: cliTransport({ binary: node.binary, api: node.apiMultiaddr, repoPath: node.repoPath })
-    })
+    client = cliClientOf(node)
   })
 
   afterAll(async () => {
@@ -100,9 +98,7 @@ describe('cliTransport against a running daemon', () => {
     expect(await subscription).toMatchObject({ name: 'AbortError', command: 'pubsub/sub' })
     await expect.poll(async () => await ipfsProcessesWith(topic), { timeout: 10_000 }).toBe(0)
 
-    const own = createKuboClient({
-      transport: cliTransport({ binary: node.binary, api: node.apiMultiaddr, repoPath: node.repoPath })
-    })
+    const own = cliClientOf(node)
     const closing = all(own.pubsub.sub(`${topic}-close`)).catch((caught: unknown) => caught as Error)
     await expect.poll(async () => await ipfsProcessesWith(`${topic}-close`), { timeout: 10_000 }).toBe(1)
     await own.close()

@@ -1,9 +1,4 @@
-import { createKuboClient } from '@tk/rpc'
-import { cliTransport } from '../src/index.js'
 import { defineContract } from './contract.js'
+import { cliClientOf } from './helpers.js'
 
-defineContract('cli', node =>
-  createKuboClient({
-    transport: cliTransport({ binary: node.binary, api: node.apiMultiaddr, repoPath: node.repoPath })
-  })
-)
+defineContract('cli', node => cliClientOf(node))

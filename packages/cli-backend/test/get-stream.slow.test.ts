@@ -5,7 +5,14 @@ import { createKuboClient, type KuboClient } from '@tk/rpc'
 import { createKuboNode, type KuboNode } from '@tk/testkit'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { cliTransport } from '../src/index.js'
-import { fdsOpenedSince, ipfsProcessesWith, type OwnTmpdir, openFds, ownTmpdir } from './helpers.js'
+import {
+  cliClientOf,
+  fdsOpenedSince,
+  ipfsProcessesWith,
+  type OwnTmpdir,
+  openFds,
+  ownTmpdir
+} from './helpers.js'
 
 const MiB = 1024 * 1024
 // Large enough that a bounded stream's memory (on Node 26 RSS grows by ~37 MiB while streaming
@@ -86,9 +93,7 @@ describe('get streams the archive while ipfs writes it (through a FIFO)', () => 
     const archive = new TarReader()
     for await (const chunk of http.get(cid)) archive.update(chunk)
     overHttp = archive.summary()
-    cli = createKuboClient({
-      transport: cliTransport({ binary: node.binary, api: node.apiMultiaddr, repoPath: node.repoPath })
-    })
+    cli = cliClientOf(node)
   })
 
   afterEach(async () => {
@@ -184,9 +189,7 @@ describe('get streams the archive while ipfs writes it (through a FIFO)', () => 
 
   it('closing the transport releases an archive nobody reads', async () => {
     const fdsBefore = await openFds()
-    const own = createKuboClient({
-      transport: cliTransport({ binary: node.binary, api: node.apiMultiaddr, repoPath: node.repoPath })
-    })
+    const own = cliClientOf(node)
     const iterator = own.get(cid)[Symbol.asyncIterator]()
     await iterator.next()
     expect(await ipfsProcessesWith(cid)).toBe(1)

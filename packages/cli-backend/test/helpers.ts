@@ -1,6 +1,16 @@
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import { createKuboClient, type KuboClient } from '@tk/rpc'
+import type { KuboNode } from '@tk/testkit'
+import { cliTransport } from '../src/index.js'
+
+/** The @tk/rpc client through the CLI transport, on a testkit node's daemon and repo. */
+export function cliClientOf(node: KuboNode): KuboClient {
+  return createKuboClient({
+    transport: cliTransport({ binary: node.binary, api: node.apiMultiaddr, repoPath: node.repoPath })
+  })
+}
 
 export async function collect(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
   const parts: Uint8Array[] = []

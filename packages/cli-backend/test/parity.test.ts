@@ -2,8 +2,8 @@ import { gunzipSync } from 'node:zlib'
 import { createKuboClient, type KuboClient } from '@tk/rpc'
 import { createKuboNode, findKuboBinary, type KuboNode } from '@tk/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { cliTransport, createKuboCliClient } from '../src/index.js'
-import { all, collect, text } from './helpers.js'
+import { createKuboCliClient } from '../src/index.js'
+import { all, cliClientOf, collect, text } from './helpers.js'
 
 /**
  * The parity sweep: one node, one client over HTTP and one through the `ipfs` CLI, and for each
@@ -147,9 +147,7 @@ describe('parity sweep: the same calls over HTTP and through the ipfs CLI', () =
     kuboVersion = (await findKuboBinary()).version
     node = await createKuboNode({ config: { Experimental: { FilestoreEnabled: true } } })
     http = createKuboClient({ apiUrl: node.apiUrl })
-    cli = createKuboClient({
-      transport: cliTransport({ binary: node.binary, api: node.apiMultiaddr, repoPath: node.repoPath })
-    })
+    cli = cliClientOf(node)
     const added = await all(
       http.addAll([
         { path: 'parity/a.txt', content: 'file a of the parity tree' },
