@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process'
-import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { readFileSync } from 'node:fs'
+import { access, chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -42,6 +43,22 @@ async function processesOf(repoPath: string): Promise<number[]> {
     }
   }
   return found
+}
+
+/** The process's command name (`/proc/<pid>/comm`), or '' once it is gone. */
+function commandOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim()
+  } catch {
+    return ''
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  return await access(file).then(
+    () => true,
+    () => false
+  )
 }
 
 function isAlive(pid: number): boolean {
@@ -205,19 +222,44 @@ describe('startDaemon', () => {
   })
 
   it('kills the daemon when the start is aborted', async () => {
+    // The real Kubo behind a wrapper that holds back its "Daemon is ready" line and marks that it
+    // came: the abort lands while Kubo is up and startDaemon still waits, however slow the machine
+    // (polling for the process raced Kubo's start under CI load, and Kubo sometimes won). `exec`
+    // keeps Kubo the process startDaemon spawned; the filter drains the rest of its output.
     const repoPath = newRepoPath()
     await initRepo(repoPath)
-    await using ipfs = open({ backend: 'cli', binary, repoPath })
+    const readySeen = path.join(scratch, `ready-seen-${counter}`)
+    const withholding = path.join(scratch, `withholding-ipfs-${counter}`)
+    await writeFile(
+      withholding,
+      `#!/bin/bash
+exec '${binary}' "$@" > >(while IFS= read -r line; do case "$line" in *"Daemon is ready"*) : > '${readySeen}'; exec cat > /dev/null;; esac; printf '%s\n' "$line"; done)
+`
+    )
+    await chmod(withholding, 0o755)
+    await using ipfs = open({ backend: 'cli', binary: withholding, repoPath })
     const controller = new AbortController()
     const starting = ipfs.startDaemon({ signal: controller.signal })
-    let pids: number[] = []
-    while (pids.length === 0) {
-      pids = await processesOf(repoPath)
-      await new Promise(resolve => setTimeout(resolve, 5))
+    let settled = false
+    void starting.then(
+      () => (settled = true),
+      () => (settled = true)
+    )
+    const deadline = Date.now() + 60_000
+    while (!(await exists(readySeen))) {
+      if (settled || Date.now() > deadline) throw new Error('Kubo never said "Daemon is ready"')
+      await new Promise(resolve => setTimeout(resolve, 20))
     }
+    const kubo = (await processesOf(repoPath)).filter(pid => commandOf(pid) === 'ipfs')
+    expect(kubo).toHaveLength(1)
+    expect(settled).toBe(false)
     controller.abort()
     await expect(starting).rejects.toMatchObject({ name: 'AbortError' })
-    expect(pids.map(isAlive)).toEqual(pids.map(() => false))
+    expect(kubo.map(isAlive)).toEqual([false])
+    // The output filter ends when Kubo's output does.
+    const gone = Date.now() + 10_000
+    while ((await processesOf(repoPath)).length > 0 && Date.now() < gone)
+      await new Promise(resolve => setTimeout(resolve, 20))
     expect(await processesOf(repoPath)).toEqual([])
     expect(await ipfs.isIpfsRunning()).toBe(false)
   })
