@@ -58,6 +58,13 @@ const benches = [
     file: 'python'
   },
   {
+    area: 'embedded',
+    title: '@tk/embedded (an in-process node) vs a Kubo daemon (start, RSS, add/cat)',
+    script: 'packages/embedded/bench/embedded.bench.mjs',
+    args: quick ? ['--quick'] : [],
+    file: 'embedded'
+  },
+  {
     area: 'lns',
     title: '@tk/lns: remembered address vs routing findpeer',
     script: 'packages/lns/bench/connect.bench.mjs',
@@ -216,7 +223,7 @@ const markdown = [
   '',
   `${machine.date.slice(0, 10)} · ${machine.cpuModel}, ${machine.cpus} cores, ${machine.memoryGiB} GiB · ${machine.platform} · Node ${machine.node} · Kubo ${kubo} · ${machine.minutes} min`,
   '',
-  'Each figure is the median of several runs after a warm-up (min–max beside it); each ratio is ours / baseline measured in the same run on the same fresh testkit nodes. "behind" marks where the baseline wins ("even": within 3 %). Run `pnpm bench` (or `pnpm bench --quick`) to reproduce. Why we are behind where we are: packages/transmission/BENCHMARKS.md, packages/cli-backend/README.md, packages/lns/README.md.',
+  'Each figure is the median of several runs after a warm-up (min–max beside it); each ratio is ours / baseline measured in the same run on the same fresh testkit nodes. "behind" marks where the baseline wins ("even": within 3 %). Run `pnpm bench` (or `pnpm bench --quick`) to reproduce. Why we are behind where we are: packages/transmission/BENCHMARKS.md, packages/cli-backend/README.md, packages/lns/README.md, packages/embedded/README.md.',
   ...sections.flatMap(section => ['', `## ${section.title}`, '', table(section.rows)]),
   ...(failures.length > 0
     ? ['', '## Not measured in this run', '', ...failures.map(failure => `- ${failure}`)]
