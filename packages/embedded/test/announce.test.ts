@@ -120,6 +120,15 @@ describe('what the embedded node publishes is announced on the DHT, as Kubo does
     }
   })
 
+  it("with dht: 'off' nothing is announced and publish and pin still work", async () => {
+    await using embedded = await createEmbeddedIpfs({ dht: 'off' })
+    const data = randomBytes(300_000)
+    const cid = await embedded.content.publish(data)
+    await embedded.content.pin(cid)
+    expect(Buffer.from(await embedded.content.read(cid)).equals(data)).toBe(true)
+    expect(embedded.announcements).toEqual({ pending: 0, announced: 0 })
+  })
+
   it('publish does not wait for the DHT: it resolves while its announcement hangs on a frozen DHT peer', async () => {
     await using kubo = await createKuboNode()
     await using embedded = await createEmbeddedIpfs()
