@@ -585,7 +585,8 @@ async function coordinator() {
       `file ${label(size)}`,
       'throughput',
       disk,
-      true
+      true,
+      0.95
     )
   }
   const rttP50 = rawFigure('raw 1 KiB echo, open connection, p50', 'ms', 'raw-echo', 'rtt-p50')
@@ -608,14 +609,17 @@ async function coordinator() {
   row('transmitData 1 KiB latency p99', 'ms', 'data', 'latency-p99', rttP99, false, 2)
   row('transmitData 1 KiB latency p50 (vs new connection)', 'ms', 'data', 'latency-p50', connectP50, false)
   row('transmitData 1 KiB latency p99 (vs new connection)', 'ms', 'data', 'latency-p99', connectP99, false)
-  row('transmitData 1 KiB sequential', 'msg/s', 'data', 'rate', connectRate, true)
+  // With reused streams a message no longer pays for a stream of its own: the targets are the raw
+  // tunnel's rate of new connections (issue 15).
+  row('transmitData 1 KiB sequential', 'msg/s', 'data', 'rate', connectRate, true, 1)
   row(
     `transmitData 1 KiB, ${CONCURRENCY} at once`,
     'msg/s',
     'data',
     'rate-concurrent',
     connectConcurrent,
-    true
+    true,
+    0.9
   )
   row('conversation say + reply p50', 'ms', 'conversation', 'rtt-p50', rttP50, false)
   row('conversation say + reply p99', 'ms', 'conversation', 'rtt-p99', rttP99, false)
@@ -654,7 +658,7 @@ async function coordinator() {
     const target =
       entry.target == null
         ? ''
-        : `${entry.higherIsBetter ? '≥' : '≤'} ${entry.target}x ${entry.met ? 'met' : '**missed**'}`
+        : `${entry.higherIsBetter ? '≥' : '≤'} ${entry.target}x ${entry.met ? 'met' : `**missed** by ${Math.abs((entry.higherIsBetter ? entry.target / entry.ratio : entry.ratio / entry.target) * 100 - 100).toFixed(0)} %`}`
     console.log(
       `| ${entry.metric} | ${entry.unit} | ${format(entry.ours)} (${format(entry.min)}–${format(entry.max)}) | ${format(entry.baseline)} | **${entry.ratio.toFixed(2)}x** | ${target} | ${rss(entry.peakRssMiB)} |`
     )

@@ -129,6 +129,10 @@ export class FrameStream {
   }
 
   /** 0 or Infinity: wait for the peer without limit (an open conversation may be quiet for hours). */
+  get idleTimeout(): number {
+    return this.#idleTimeout
+  }
+
   set idleTimeout(value: number) {
     this.#idleTimeout = value
   }

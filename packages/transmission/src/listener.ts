@@ -17,7 +17,7 @@ import {
 } from './admission.js'
 import { StreamClosedError, TransmissionError } from './errors.js'
 import { partPathFor, publishPart, sanitizeFileName } from './file-names.js'
-import { FrameStream } from './frame-stream.js'
+import { type Frame, FrameStream } from './frame-stream.js'
 import {
   CHUNK_SIZE,
   checkPositive,
@@ -46,6 +46,15 @@ import {
   type TransmissionKind
 } from './protocol.js'
 import type { Progress } from './sender.js'
+import { LISTENER_REUSE_IDLE } from './stream-pool.js'
+
+/**
+ * Ids of ended streams' last messages a data listener remembers at most, to answer a retried
+ * message without delivering it twice: one per stream, so a few thousand are plenty.
+ */
+const DELIVERED_IDS = 4096
+/** How long after its stream ended a message may come again (ms): a sender retries at once. */
+const RETRY_WINDOW = 60_000
 
 /** How long a finished transmission waits for the sender to close first (ms), so our `done` is not cut off; one round trip is enough. */
 export const LINGER_TIMEOUT = 1_000
@@ -81,6 +90,12 @@ export interface ListenOptions extends Omit<PeerOptions, 'timeout'> {
   maxMessageSize?: number
   /** Called with each transmission that failed, and each handler error; the listener keeps serving. */
   onError?: (error: Error, peerId: string | undefined) => void
+  /**
+   * Data: take a sender's next transmission on the same stream when it offers (`reuse`), within
+   * `maxOpening` such streams (`maxStreamsPerPeer` per peer); default true. `false` serves every
+   * transmission on a stream of its own, as listeners did before reuse.
+   */
+  reuse?: boolean
   /** Also serve senders of another wire format (a plug-in, e.g. `ipfsToolkitPy()` of `@tk/transmission/python`). */
   wire?: ListenerPlugin
   /** How long opening the listener may take (ms); default 30 000. */
@@ -219,6 +234,13 @@ export async function startListener(
   const openingTimeout = options.openingTimeout ?? DEFAULT_OPENING_TIMEOUT
   const maxOpening = options.maxOpening ?? DEFAULT_MAX_OPENING
   const openings = new OpeningPool(maxOpening)
+  // Streams kept open for a sender's next transmission (`reuse`) cost a socket each while idle:
+  // at most `maxOpening` of them, and `maxStreamsPerPeer` per peer; beyond, `accept` does not
+  // offer reuse and the stream closes after its transmission, as without it.
+  const reusing = new BoundedCounter(
+    options.maxOpening ?? DEFAULT_MAX_OPENING,
+    options.maxStreamsPerPeer ?? Math.max(1, Math.ceil((options.concurrency ?? DEFAULT_CONCURRENCY) / 2))
+  )
   const foreignPerPeer = new Counter(options.wire?.concurrencyPerPeer ?? 0)
   const maxForeign = options.wire?.concurrency ?? 0
   let foreignActive = 0
@@ -261,6 +283,7 @@ export async function startListener(
       if (watchingEnd)
         connection.abort(new StreamClosedError('The peer closed the stream while it waited', peerId))
     })
+    // (A reused stream's end between transmissions is its normal end: `nextOpen` sees it.)
     // Forwarded by hand, not `AbortSignal.any`: nothing per connection stays attached to the
     // listener's long-lived signal once the connection is done.
     const onListenerClose = (): void => connection.abort(controller.signal.reason)
@@ -292,6 +315,8 @@ export async function startListener(
       opening.end()
     }
     let kept = false
+    /** Whether this stream counts among the listener's reusable ones (see `reusing`). */
+    let reusable = false
     try {
       opening.identify(peerId)
       const [firstByte = 0] = await stream.peekBytes(1, openingSignal)
@@ -338,44 +363,65 @@ export async function startListener(
           { peerId }
         )
       }
-      const opened = await stream.expect([FrameType.open], openingSignal)
+      let opened: Frame | undefined = await stream.expect([FrameType.open], openingSignal)
       endOpening()
-      const header = parseOpen(opened.payload, peerId)
-      if (header.kind !== spec.kind) {
-        throw new TransmissionError(
-          'wrong-kind',
-          `this listener takes ${spec.kind} transmissions, not ${header.kind}`,
-          {
-            peerId
+      // One transmission after the other: more than one only when the sender offered `reuse`
+      // and we agreed (data only), each admitted, accepted and served as the first.
+      while (opened != null) {
+        const header = parseOpen(opened.payload, peerId)
+        opened = undefined
+        if (header.kind !== spec.kind) {
+          throw new TransmissionError(
+            'wrong-kind',
+            `this listener takes ${spec.kind} transmissions, not ${header.kind}`,
+            {
+              peerId
+            }
+          )
+        }
+        if (options.allow != null && !(await options.allow(peerId))) {
+          throw new TransmissionError('forbidden', 'this listener does not serve your peer id', { peerId })
+        }
+        const release = await admission.enter(peerId, signal)
+        let next = false
+        try {
+          const incoming: Incoming = {
+            stream,
+            peerId,
+            header,
+            signal,
+            report: error => report(error, peerId),
+            minRate,
+            rateWindow
           }
-        )
-      }
-      if (options.allow != null && !(await options.allow(peerId))) {
-        throw new TransmissionError('forbidden', 'this listener does not serve your peer id', { peerId })
-      }
-      const release = await admission.enter(peerId, signal)
-      try {
-        const incoming: Incoming = {
-          stream,
-          peerId,
-          header,
-          signal,
-          report: error => report(error, peerId),
-          minRate,
-          rateWindow
+          const accept = await spec.accept(incoming)
+          if (
+            header.reuse === true &&
+            spec.kind === 'data' &&
+            options.reuse !== false &&
+            (reusable || reusing.take(peerId))
+          ) {
+            reusable = true
+            accept.reuse = true
+          }
+          await stream.writeJson(FrameType.accept, accept)
+          const outcome = await spec.serve(incoming, accept)
+          kept = outcome === 'keep'
+          if (outcome === 'linger') {
+            // The transmission is over: the peer closing now is its normal end, not a failure to
+            // abort anything with (an error per connection, built for nobody).
+            watchingEnd = false
+            if (accept.reuse === true) next = true
+            else await stream.closeAfterPeer(LINGER_TIMEOUT)
+          }
+        } finally {
+          release()
         }
-        const accept = await spec.accept(incoming)
-        await stream.writeJson(FrameType.accept, accept)
-        const outcome = await spec.serve(incoming, accept)
-        kept = outcome === 'keep'
-        if (outcome === 'linger') {
-          // The transmission is over: the peer closing now is its normal end, not a failure to
-          // abort anything with (an error per connection, built for nobody).
-          watchingEnd = false
-          await stream.closeAfterPeer(LINGER_TIMEOUT)
+        if (next) {
+          opened = await nextOpen(stream, LISTENER_REUSE_IDLE, signal)
+          if (opened == null) stream.close()
+          else watchingEnd = true
         }
-      } finally {
-        release()
       }
     } catch (error) {
       // A refused connection takes no slot while its error frame goes out.
@@ -391,6 +437,7 @@ export async function startListener(
     } finally {
       endOpening()
       watchingEnd = false
+      if (reusable) reusing.release(peerId)
       controller.signal.removeEventListener('abort', onListenerClose)
       if (!kept) stream.close()
     }
@@ -432,6 +479,52 @@ export async function startListener(
   }
   options.signal?.addEventListener('abort', () => void close(), { once: true })
   return { protocol, close, [Symbol.asyncDispose]: close }
+}
+
+/** Counts per peer up to `perPeer` each, and up to `total` in all. */
+class BoundedCounter {
+  readonly #total: number
+  readonly #perPeer: Counter
+  #count = 0
+
+  constructor(total: number, perPeer: number) {
+    this.#total = total
+    this.#perPeer = new Counter(perPeer)
+  }
+
+  take(peerId: string): boolean {
+    if (this.#count >= this.#total || !this.#perPeer.take(peerId)) return false
+    this.#count++
+    return true
+  }
+
+  release(peerId: string): void {
+    this.#count--
+    this.#perPeer.release(peerId)
+  }
+}
+
+/**
+ * The next `open` on a reused stream, or undefined when the sender closed it or sent nothing for
+ * `idleMs` (it closes its idle streams sooner): both are the stream's normal end.
+ */
+async function nextOpen(
+  stream: FrameStream,
+  idleMs: number,
+  signal: AbortSignal
+): Promise<Frame | undefined> {
+  const idleTimeout = stream.idleTimeout
+  stream.idleTimeout = idleMs
+  stream.maxFrame = MAX_OPEN_FRAME
+  try {
+    return await stream.expect([FrameType.open], signal)
+  } catch (error) {
+    if (error instanceof StreamClosedError) return undefined
+    if (error instanceof TransmissionError && !error.remote && error.code === 'idle-timeout') return undefined
+    throw error
+  } finally {
+    stream.idleTimeout = idleTimeout
+  }
 }
 
 /** Counts per peer, up to `limit` each. */
@@ -582,6 +675,45 @@ export async function listenForTransmissions(
   options: ListenOptions = {}
 ): Promise<Listener> {
   const maxSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE
+  // Message ids (`peer id`) a retry may carry. A sender retries only the message that was on a
+  // reused stream when it broke, i.e. the last message of that stream: so each stream's last id
+  // is kept while the stream lives and for RETRY_WINDOW after it ended, and nothing per message
+  // beyond that (a long burst on one stream keeps one id, not one per message).
+  const lastIdOf = new Map<FrameStream, string>()
+  const live = new Map<string, FrameStream>()
+  const ended = new Map<string, number>()
+  const delivered = {
+    has: (key: string): boolean => {
+      const now = Date.now()
+      for (const [old, at] of ended) {
+        if (now - at <= RETRY_WINDOW && ended.size <= DELIVERED_IDS) break
+        ended.delete(old)
+      }
+      return live.has(key) || ended.has(key)
+    },
+    add: (key: string, stream: FrameStream): void => {
+      const previous = lastIdOf.get(stream)
+      if (previous == null) {
+        // Once per stream: its last id moves to `ended` when it ends.
+        void stream.ended.then(() => {
+          const last = lastIdOf.get(stream)
+          lastIdOf.delete(stream)
+          if (last == null) return
+          live.delete(last)
+          ended.set(last, Date.now())
+        })
+      } else live.delete(previous)
+      lastIdOf.set(stream, key)
+      live.set(key, stream)
+    }
+  }
+  const deliver = async (incoming: Incoming, data: Uint8Array): Promise<void> => {
+    try {
+      await handler(data, incoming.peerId)
+    } catch (error) {
+      incoming.report(error as Error)
+    }
+  }
   return await startListener(
     streams,
     listenerName,
@@ -606,12 +738,26 @@ export async function listenForTransmissions(
           data.set(piece, offset)
           offset += piece.byteLength
         })
-        await incoming.stream.write(FrameType.done)
-        try {
-          await handler(data, incoming.peerId)
-        } catch (error) {
-          incoming.report(error as Error)
+        const id = incoming.header.id
+        if (id == null) {
+          await incoming.stream.write(FrameType.done)
+        } else {
+          const key = `${incoming.peerId} ${id}`
+          if (delivered.has(key)) {
+            // Sent again on a fresh stream after its first stream broke before our `done` got
+            // through: delivered already, so only the answer goes out.
+            await incoming.stream.write(FrameType.done)
+            return 'linger'
+          }
+          delivered.add(key, incoming.stream)
+          // Intact and counted as delivered: the handler gets it even if `done` does not get
+          // through, and the sender's retry then finds it here instead of delivering it twice.
+          await incoming.stream.write(FrameType.done).catch((error: unknown) => {
+            void deliver(incoming, data)
+            throw error
+          })
         }
+        await deliver(incoming, data)
         return 'linger'
       }
     },

@@ -21,19 +21,26 @@ export interface NodeOption {
 }
 
 /**
- * The Kubo stream source of the one-line functions without `ipfs`, made at their first use. The
- * only state outside a component: it stands for the daemon those functions address by default,
- * as @tk/api's default `ipfs` does. Its forwards close after 2 s unused, its listeners with the
- * `Listener`s handed out.
+ * The state of the one-line functions, the only state outside a component: the Kubo stream
+ * source they use without `ipfs` (made at their first use; it stands for the daemon those
+ * functions address by default, as @tk/api's default `ipfs` does), and one component per stream
+ * source, so that calls to the same node share its idle streams (`reuse`). Nothing here keeps
+ * the process alive: idle streams and forwards close after 2 s unused (their timers unref'd),
+ * listeners with the `Listener`s handed out; a source no longer referenced takes its component
+ * with it.
  */
 let fallback: KuboStreamSource | undefined
+const components = new WeakMap<StreamSource, Transmission>()
 
 function transmissionOf(options: NodeOption | undefined): Transmission {
   if (options?.ipfs == null) fallback ??= createKuboStreamSource(createKuboClient())
   const streams = options?.ipfs?.streams ?? (fallback as KuboStreamSource)
-  // A component per call costs two objects: the pooling lives in the stream source, and what the
-  // call opens (a listener, a conversation) is handed to the caller to close.
-  return createTransmission({ streams })
+  let transmission = components.get(streams)
+  if (transmission == null) {
+    transmission = createTransmission({ streams })
+    components.set(streams, transmission)
+  }
+  return transmission
 }
 
 function withoutNode<T extends NodeOption>(options: T | undefined): Omit<T, 'ipfs'> | undefined {

@@ -61,6 +61,17 @@ export interface OpenHeader {
   metadata?: string
   /** Whether the sender can continue a file from an offset the receiver names. */
   resume?: boolean
+  /**
+   * Data: the sender may send the next transmission on this stream after `done` (no preamble,
+   * its `open` first). A listener that does not answer `reuse` in `accept` is served as before.
+   */
+  reuse?: boolean
+  /**
+   * Data with `reuse`: this message's id (16 random bytes, base64url). A message sent again on
+   * a fresh stream after its stream broke has the same id; a listener that delivered it already
+   * answers `done` without delivering it twice.
+   */
+  id?: string
 }
 
 export interface AcceptHeader {
@@ -68,6 +79,8 @@ export interface AcceptHeader {
   offset?: number
   /** Largest frame payload the receiver takes. */
   maxFrame: number
+  /** The sender offered `reuse` and the receiver takes the next transmission on this stream. */
+  reuse?: boolean
 }
 
 export interface ErrorBody {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
@@ -21,6 +21,7 @@ import {
   withDeadline
 } from './options.js'
 import { type AcceptHeader, FrameType, type OpenHeader, PREAMBLE } from './protocol.js'
+import type { StreamPool } from './stream-pool.js'
 
 /**
  * A sender of another wire format (a plug-in such as `@tk/transmission/python`'s): given as
@@ -47,6 +48,11 @@ export interface SenderPlugin {
 }
 
 export interface TransmitOptions extends PeerOptions {
+  /**
+   * Data: keep the stream for the next transmission to the same listener (if it agrees), as a
+   * component does by default; `false`: one stream per transmission, as before.
+   */
+  reuse?: boolean
   /** Applied to every chunk before it is sent; the listener's `decrypt` undoes it. */
   encrypt?: Transform
   /** Speak another wire format (a plug-in, e.g. `ipfsToolkitPy()` of `@tk/transmission/python`); default ours. */
@@ -110,20 +116,26 @@ export async function openStream(
   options: PeerOptions,
   signal: AbortSignal,
   /** Frames to send right behind `open`, before the `accept` (small data: saves a round trip). */
-  eager: readonly Frame[] = []
+  eager: readonly Frame[] = [],
+  /** A stream that carried an earlier transmission to this listener (`reuse`): no new stream, no preamble. */
+  reused?: FrameStream
 ): Promise<{ stream: FrameStream; accept: AcceptHeader }> {
   const open = encodeOpen(header)
   const protocol = protocolFor(listenerName)
-  const stream = new FrameStream(await streams.open(peerId, protocol, { signal }), {
-    maxFrame: MAX_CONTROL_FRAME,
-    idleTimeout: options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
-    peerId
-  })
+  const stream =
+    reused ??
+    new FrameStream(await streams.open(peerId, protocol, { signal }), {
+      maxFrame: MAX_CONTROL_FRAME,
+      idleTimeout: options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
+      peerId
+    })
+  stream.idleTimeout = options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT
   const onAbort = (): void => stream.close()
   signal.addEventListener('abort', onAbort, { once: true })
   try {
-    // One TCP write for everything up to the answer: fewer packets through Kubo's tunnel.
-    await stream.writeFrames([PREAMBLE, { type: FrameType.open, payload: open }, ...eager], signal)
+    // One write for everything up to the answer: fewer packets through Kubo's tunnel.
+    const first = reused == null ? [PREAMBLE] : []
+    await stream.writeFrames([...first, { type: FrameType.open, payload: open }, ...eager], signal)
     const reply = await stream.expect([FrameType.accept], signal)
     const accept = JSON.parse(new TextDecoder().decode(reply.payload)) as AcceptHeader
     return { stream, accept }
@@ -163,10 +175,12 @@ export async function transmitData(
   data: Uint8Array | string,
   peerIdOrName: string,
   listenerName: string,
-  options: TransmitOptions = {}
+  options: TransmitOptions = {},
+  /** Where streams wait between transmissions (`reuse`); without it, a stream per transmission. */
+  pool?: StreamPool
 ): Promise<void> {
   if (options.contacts == null) checkedPeerId(peerIdOrName)
-  protocolFor(listenerName)
+  const protocol = protocolFor(listenerName)
   const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data
   if (!(bytes instanceof Uint8Array))
     throw new InvalidArgumentError('data', 'expected a Uint8Array or a string')
@@ -194,25 +208,49 @@ export async function transmitData(
       eager = []
       for await (const frame of frames()) eager.push(frame)
     }
-    const { stream } = await openStream(
-      streams,
-      peerId,
-      listenerName,
-      { kind: 'data', size: bytes.byteLength },
-      options,
-      signal,
-      eager
-    )
-    const onAbort = (): void => stream.close()
-    signal.addEventListener('abort', onAbort, { once: true })
+    const reusing = options.reuse === false ? undefined : pool
+    const header: OpenHeader = {
+      kind: 'data',
+      size: bytes.byteLength,
+      ...(reusing == null ? {} : { reuse: true, id: randomBytes(16).toString('base64url') })
+    }
+    const key = `${protocol} ${peerId}`
+    const send = async (reused: FrameStream | undefined): Promise<void> => {
+      const { stream, accept } = await openStream(
+        streams,
+        peerId,
+        listenerName,
+        header,
+        options,
+        signal,
+        eager,
+        reused
+      )
+      const onAbort = (): void => stream.close()
+      signal.addEventListener('abort', onAbort, { once: true })
+      let keep = false
+      try {
+        if (eager == null) for await (const frame of frames()) await stream.writeFrames([frame], signal)
+        await stream.expect([FrameType.done], signal)
+        keep = reusing != null && accept.reuse === true
+      } catch (error) {
+        throw explain(error, signal, peerId, stream)
+      } finally {
+        signal.removeEventListener('abort', onAbort)
+        if (keep) reusing?.put(key, stream)
+        else stream.close()
+      }
+    }
+    const pooled = reusing?.take(key)
+    if (pooled == null) return await send(undefined)
     try {
-      if (eager == null) for await (const frame of frames()) await stream.writeFrames([frame], signal)
-      await stream.expect([FrameType.done], signal)
+      await send(pooled)
     } catch (error) {
-      throw explain(error, signal, peerId, stream)
-    } finally {
-      signal.removeEventListener('abort', onAbort)
-      stream.close()
+      // A pooled stream can turn out broken (the listener's idle close crossing this send, a
+      // tunnel torn down): once more on a fresh stream. The message keeps its id, so a listener
+      // that delivered it before the break answers `done` without delivering it again.
+      if (signal.aborted || !(error instanceof StreamClosedError)) throw error
+      await send(undefined)
     }
   })
 }

@@ -19,6 +19,7 @@ import {
 } from './listener.js'
 import type { ContactBook } from './options.js'
 import { type TransmitFileOptions, type TransmitOptions, transmitData, transmitFile } from './sender.js'
+import { StreamPool } from './stream-pool.js'
 
 /**
  * What a component applies to all its calls and listeners unless a call says otherwise: a
@@ -112,6 +113,8 @@ export function createTransmission(init: TransmissionInit): Transmission {
     throw new TypeError('createTransmission needs `streams`: a StreamSource such as ipfs.streams')
   }
   const closing = new AbortController()
+  // Streams between data transmissions, for the next one to the same listener (`reuse`).
+  const pool = new StreamPool()
   const listeners = new Set<Listener>()
   const conversations = new Set<Conversation>()
 
@@ -151,6 +154,7 @@ export function createTransmission(init: TransmissionInit): Transmission {
   const close = async (): Promise<void> => {
     closed ??= (async () => {
       closing.abort(new TransmissionError('aborted', 'the transmission component was closed'))
+      pool.close()
       await Promise.allSettled([
         ...[...listeners].map(async listener => await listener.close()),
         ...[...conversations].map(async conversation => await conversation.close())
@@ -164,7 +168,7 @@ export function createTransmission(init: TransmissionInit): Transmission {
   return {
     peerId: async options => await streams.peerId(options),
     transmitData: async (data, peerIdOrName, listenerName, options) =>
-      await transmitData(streams, data, peerIdOrName, listenerName, withDefaults(options)),
+      await transmitData(streams, data, peerIdOrName, listenerName, withDefaults(options), pool),
     transmitFile: async (filePath, peerIdOrName, listenerName, options) =>
       await transmitFile(streams, filePath, peerIdOrName, listenerName, withDefaults(options)),
     startConversation: async (conversationName, peerIdOrName, listenerName, options) =>

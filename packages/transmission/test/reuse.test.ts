@@ -1,0 +1,214 @@
+import { randomBytes } from 'node:crypto'
+import type { PeerStream, StreamHandler, StreamServer, StreamSource } from '@tk/interface'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { createStreamPair, createTransmission, StreamClosedError, type Transmission } from '../src/index.js'
+import { REUSE_IDLE } from '../src/stream-pool.js'
+import { type Pair, sha256, startPair } from './helpers.js'
+
+// Unit tests of stream reuse over in-memory streams (no Kubo): the stream source below is a stub
+// network that counts streams and can break the listener's end of one on purpose; all above it
+// is the real code.
+
+const ALICE = '12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA'
+const BOB = '12D3KooWGDMwwqrpcYKpKCgxuKT2NfqPqa94QnkbW6M7Ge5udoDw'
+const DONE = 0x06
+
+function memoryNetwork() {
+  const served = new Map<string, Map<string, StreamHandler>>()
+  const state = {
+    opened: 0,
+    /** Streams not yet ended on the listener's side. */
+    live: 0,
+    /** The listener's end aborts instead of reading the next bytes that come. */
+    breakOnRead: false,
+    /** The listener's end aborts instead of writing the next `done`. */
+    breakOnDone: false
+  }
+  /** The listener's end, with the sabotage switches. */
+  const listenerEnd = (stream: PeerStream): PeerStream => {
+    state.live++
+    let counted = true
+    const ended = (): void => {
+      if (counted) state.live--
+      counted = false
+    }
+    return {
+      remotePeerId: stream.remotePeerId,
+      async *[Symbol.asyncIterator]() {
+        try {
+          for await (const chunk of stream) {
+            if (state.breakOnRead) {
+              state.breakOnRead = false
+              stream.abort(new Error('broken on purpose'))
+              return
+            }
+            yield chunk
+          }
+        } finally {
+          ended()
+        }
+      },
+      write: async (data, options) => {
+        if (state.breakOnDone && data.byteLength === 5 && data[0] === DONE) {
+          state.breakOnDone = false
+          stream.abort(new Error('broken on purpose'))
+          throw new Error('broken on purpose')
+        }
+        await stream.write(data, options)
+      },
+      closeWrite: async options => await stream.closeWrite(options),
+      close: async options => await stream.close(options),
+      abort: error => stream.abort(error),
+      [Symbol.asyncDispose]: async () => await stream.close()
+    }
+  }
+  const source = (peerId: string): StreamSource => ({
+    peerId: async () => peerId,
+    serve: async (protocol, handler): Promise<StreamServer> => {
+      const mine = served.get(peerId) ?? new Map<string, StreamHandler>()
+      served.set(peerId, mine)
+      mine.set(protocol, handler)
+      const close = async (): Promise<void> => void mine.delete(protocol)
+      return { protocol, close, [Symbol.asyncDispose]: close }
+    },
+    open: async (remote, protocol) => {
+      const handler = served.get(remote)?.get(protocol)
+      if (handler == null) throw new Error(`${remote} does not serve ${protocol}`)
+      state.opened++
+      const [mine, theirs] = createStreamPair(peerId, remote)
+      void handler(listenerEnd(theirs))
+      return mine
+    }
+  })
+  return { source, state }
+}
+
+describe('stream reuse (in memory, no Kubo)', () => {
+  const open: Transmission[] = []
+  const pair = () => {
+    const network = memoryNetwork()
+    const alice = createTransmission({ streams: network.source(ALICE) })
+    const bob = createTransmission({ streams: network.source(BOB) })
+    open.push(alice, bob)
+    return { network, alice, bob }
+  }
+  afterEach(async () => {
+    for (const transmission of open.splice(0)) await transmission.close()
+  })
+
+  it('20 data transmissions in a row share one stream, each delivered once and in order', async () => {
+    const { network, alice, bob } = pair()
+    const received: string[] = []
+    await bob.listenForTransmissions('inbox', data => void received.push(sha256(data)))
+    // Around the eager limit (64 KiB) and the chunk frame (256 KiB): both paths on a reused stream.
+    const payloads = Array.from({ length: 20 }, (_, index) =>
+      randomBytes([0, 1, 64 * 1024, 64 * 1024 + 1, 256 * 1024 + 1][index % 5] as number)
+    )
+    for (const payload of payloads) await alice.transmitData(payload, BOB, 'inbox')
+    await expect.poll(() => received.length).toBe(20)
+    expect(received).toEqual(payloads.map(sha256))
+    expect(network.state.opened).toBe(1)
+  })
+
+  it('compatible: a listener that does not offer reuse, and a sender that does not ask, get a stream per transmission', async () => {
+    const { network, alice, bob } = pair()
+    const received: string[] = []
+    await bob.listenForTransmissions('old', data => void received.push(sha256(data)), { reuse: false })
+    const payloads = Array.from({ length: 5 }, () => randomBytes(100))
+    for (const payload of payloads) await alice.transmitData(payload, BOB, 'old')
+    expect(network.state.opened).toBe(5)
+    await bob.listenForTransmissions('new', data => void received.push(sha256(data)))
+    for (const payload of payloads) await alice.transmitData(payload, BOB, 'new', { reuse: false })
+    expect(network.state.opened).toBe(10)
+    await expect.poll(() => received).toEqual([...payloads, ...payloads].map(sha256))
+  })
+
+  it('an idle stream is closed after the idle time, on both sides', async () => {
+    const { network, alice, bob } = pair()
+    await bob.listenForTransmissions('idle', () => {})
+    const started = Date.now()
+    await alice.transmitData('one', BOB, 'idle')
+    expect(network.state.live).toBe(1)
+    await expect.poll(() => network.state.live, { timeout: REUSE_IDLE + 3_000 }).toBe(0)
+    // Closed by the sender's idle timer, not at once after the transmission.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(REUSE_IDLE - 100)
+    // The next transmission opens a fresh stream and is delivered.
+    await alice.transmitData('two', BOB, 'idle')
+    expect(network.state.opened).toBe(2)
+  })
+
+  it('a reused stream that turns out broken is retried once on a fresh one: delivered once, nothing lost', async () => {
+    const { network, alice, bob } = pair()
+    const received: string[] = []
+    await bob.listenForTransmissions('broken', data => void received.push(new TextDecoder().decode(data)), {
+      onError: () => {}
+    })
+    await alice.transmitData('first', BOB, 'broken')
+    network.state.breakOnRead = true
+    await alice.transmitData('second', BOB, 'broken')
+    expect(network.state.breakOnRead).toBe(false)
+    expect(network.state.opened).toBe(2)
+    await expect.poll(() => received).toEqual(['first', 'second'])
+  })
+
+  it('a message whose `done` was lost with its stream is not delivered twice by the retry', async () => {
+    const { network, alice, bob } = pair()
+    const received: string[] = []
+    const errors: string[] = []
+    await bob.listenForTransmissions(
+      'lost-done',
+      data => void received.push(new TextDecoder().decode(data)),
+      {
+        onError: error => void errors.push(error.message)
+      }
+    )
+    await alice.transmitData('first', BOB, 'lost-done')
+    network.state.breakOnDone = true
+    await alice.transmitData('second', BOB, 'lost-done')
+    expect(network.state.breakOnDone).toBe(false)
+    expect(network.state.opened).toBe(2)
+    await expect.poll(() => errors.length).toBe(1)
+    expect(received).toEqual(['first', 'second'])
+  })
+
+  it('only once: a fresh stream that breaks is not retried, and the error says so', async () => {
+    const { network, alice, bob } = pair()
+    const received: string[] = []
+    await bob.listenForTransmissions('once', data => void received.push(new TextDecoder().decode(data)), {
+      onError: () => {}
+    })
+    network.state.breakOnRead = true
+    const error = await alice.transmitData('lost', BOB, 'once').catch((caught: unknown) => caught)
+    expect(error).toBeInstanceOf(StreamClosedError)
+    expect(network.state.opened).toBe(1)
+    await alice.transmitData('after', BOB, 'once')
+    await expect.poll(() => received).toEqual(['after'])
+  })
+})
+
+describe('stream reuse through Kubo (real daemons)', () => {
+  let pair: Pair
+
+  beforeAll(async () => {
+    pair = await startPair()
+  })
+
+  afterAll(async () => {
+    await pair?.stop()
+  })
+
+  it('20 messages in a row are one libp2p stream in Kubo, which closes when idle; every message arrives once', async () => {
+    const { a, b } = pair
+    const received: string[] = []
+    await using sender = createTransmission({ streams: a.ipfs.streams })
+    await using receiver = createTransmission({ streams: b.ipfs.streams })
+    await receiver.listenForTransmissions('reused', data => void received.push(sha256(data)))
+    const payloads = Array.from({ length: 20 }, () => randomBytes(1024))
+    for (const payload of payloads) await sender.transmitData(payload, b.node.peerId, 'reused')
+    const streamsTo = async (): Promise<number> =>
+      (await a.ipfs.client.p2p.stream.ls()).filter(stream => stream.protocol === '/x/reused').length
+    expect(await streamsTo()).toBe(1)
+    await expect.poll(() => received).toEqual(payloads.map(sha256))
+    await expect.poll(streamsTo, { timeout: REUSE_IDLE + 5_000, interval: 250 }).toBe(0)
+  })
+})
