@@ -12,6 +12,13 @@ import { parsePeerId } from './peers.js'
 
 /** Only `/x/<name>`: the protocols Kubo's stream mounting and @tk/transmission use, never libp2p's own. */
 const PROTOCOL = /^\/x\/[^/\s]+$/
+/**
+ * Streams of one served protocol open at once per connection, each way. libp2p's defaults (32 in,
+ * 64 out) reset the 33rd stream a Kubo peer opens, where Kubo's stream mounting has no such
+ * limit; the user of a stream source bounds its work itself (@tk/transmission's listeners admit
+ * streams and refuse the rest with `busy`), so this only stops a flood of idle streams.
+ */
+const MAX_STREAMS_PER_CONNECTION = 1024
 
 /** Byte streams on `/x/<name>` straight on libp2p, the remote peer authenticated by the connection. */
 export function createStreams(libp2p: Libp2p, closing: AbortSignal): StreamSource {
@@ -25,15 +32,19 @@ export function createStreams(libp2p: Libp2p, closing: AbortSignal): StreamSourc
     ): Promise<StreamServer> => {
       checkProtocol(protocol)
       return await runCall('streams.serve', options, closing, async () => {
-        await libp2p.handle(protocol, (stream, connection) => {
-          const wrapped = wrapStream(stream, connection.remotePeer.toString())
-          Promise.resolve()
-            .then(() => handler(wrapped))
-            .catch((error: unknown) => {
-              // The handler owns the stream; one that fails leaves it to us to end, so the peer is not left waiting.
-              wrapped.abort(error instanceof Error ? error : new Error(String(error)))
-            })
-        })
+        await libp2p.handle(
+          protocol,
+          (stream, connection) => {
+            const wrapped = wrapStream(stream, connection.remotePeer.toString())
+            Promise.resolve()
+              .then(() => handler(wrapped))
+              .catch((error: unknown) => {
+                // The handler owns the stream; one that fails leaves it to us to end, so the peer is not left waiting.
+                wrapped.abort(error instanceof Error ? error : new Error(String(error)))
+              })
+          },
+          { maxInboundStreams: MAX_STREAMS_PER_CONNECTION, maxOutboundStreams: MAX_STREAMS_PER_CONNECTION }
+        )
         let closed = false
         const close = async (): Promise<void> => {
           if (closed) return
@@ -48,7 +59,13 @@ export function createStreams(libp2p: Libp2p, closing: AbortSignal): StreamSourc
       checkProtocol(protocol)
       const peer = parsePeerId(peerId)
       return await runCall('streams.open', options, closing, async signal =>
-        wrapStream(await libp2p.dialProtocol(peer, protocol, { signal }), peerId)
+        wrapStream(
+          await libp2p.dialProtocol(peer, protocol, {
+            signal,
+            maxOutboundStreams: MAX_STREAMS_PER_CONNECTION
+          }),
+          peerId
+        )
       )
     }
   }

@@ -141,6 +141,21 @@ describe('transmission between an embedded node and Kubo', () => {
     await dataBothWays(onKubo, onEmbedded, embeddedId, kuboNode.peerId)
   })
 
+  it('50 at once from Kubo to an embedded listener (beyond libp2p’s default of 32 inbound streams per protocol), each once', async () => {
+    const name = `many-${randomBytes(3).toString('hex')}`
+    const received: string[] = []
+    await using _inbox = await onEmbedded.listenForTransmissions(
+      name,
+      data => void received.push(sha256(data))
+    )
+    const payloads = Array.from({ length: 50 }, () => randomBytes(2048))
+    await Promise.all(
+      payloads.map(payload => onKubo.transmitData(payload, embeddedId, name, { timeout: 30_000 }))
+    )
+    await expect.poll(() => received.length).toBe(50)
+    expect([...received].sort()).toEqual(payloads.map(sha256).sort())
+  })
+
   it('a 5 MiB file embedded → Kubo and Kubo → embedded, by SHA-256 at the receiver', async () => {
     await fileOneWay(onEmbedded, onKubo, kuboNode.peerId, embeddedId)
     await fileOneWay(onKubo, onEmbedded, embeddedId, kuboNode.peerId)
