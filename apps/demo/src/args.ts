@@ -105,7 +105,7 @@ Options:
 ${COMMON}
 
 Without --embedded, --kubo or --mixed, IPFS_API set means --api $IPFS_API. The tour's exit code
-is 0 only if every step worked (or was skipped as not yet available in its mode).`,
+is 0 only if every step worked.`,
 
   receive: `tk-demo receive: wait for text and files from peers, and print them.
 

@@ -39,11 +39,6 @@ export interface StepRecord {
   reason?: string
   /** What to do about a failure. */
   advice?: string
-  /**
-   * Skipped because these nodes cannot run it yet (the reason says what it needs), not because
-   * something failed: the tour still counts as working.
-   */
-  unavailable?: boolean
   details?: Record<string, string | number | boolean>
 }
 
@@ -114,12 +109,6 @@ export async function runTour(options: TourOptions): Promise<TourResult> {
         const reason = `needs step ${blocker?.number ?? 1} (${blocker?.name ?? NODES_STEP.name}), which did not work`
         output.line(output.style('yellow', `skipped: ${reason}`))
         finish({ ...skipped, reason })
-        continue
-      }
-      const missing = step.missing?.({ a: running.a, b: running.b })
-      if (missing != null) {
-        output.line(output.style('yellow', `skipped: ${missing}`))
-        finish({ ...skipped, reason: missing, unavailable: true })
         continue
       }
       finish(

@@ -48,8 +48,6 @@ const REPLIES = [
   'Bye!'
 ]
 
-const TRANSMISSION_MISSING = /^needs @tk\/transmission over ipfs\.streams \(issue 15\)/
-
 /**
  * Checks what the steps every mode runs reported: the nodes, the content both ways (CIDs computed
  * here from the reported text), IPNS resolved on B to what A published, the chat heard in full.
@@ -109,10 +107,20 @@ function checkContactsStep(steps: Step[], peerIdB: string): void {
   expect(contacts.address).toMatch(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+$/)
 }
 
-/** The steps' ids and statuses, with `unavailable` where a step was skipped for what it still needs. */
+/** The steps' numbers, ids and statuses. */
 function statuses(steps: Step[]): Array<[unknown, unknown, unknown]> {
-  return steps.map(step => [step.id, step.status, step.unavailable ?? false])
+  return steps.map(step => [step.number, step.id, step.status])
 }
+
+const EVERY_STEP_OK = [
+  [1, 'nodes', 'ok'],
+  [2, 'content', 'ok'],
+  [3, 'ipns', 'ok'],
+  [4, 'pubsub', 'ok'],
+  [5, 'transmission', 'ok'],
+  [6, 'file', 'ok'],
+  [7, 'contacts', 'ok']
+]
 
 /**
  * An environment in which no Kubo can be found or built: PATH holds only the directory of the
@@ -138,25 +146,16 @@ describe('tk-demo, the tour', () => {
     )
     const env = environmentWithoutKubo(home.path)
 
-    await using app = new App(['--json'], env)
+    await using app = new App(['--json', '--size', '4'], env)
     const code = await app.exited(120_000)
     expect(code, `${app.stdout}\n${app.stderr}`).toBe(0)
     const events = app.events
     expect(events.map(event => event.type)).toEqual([...Array(7).fill('step'), 'summary'])
     expect(events.at(-1)).toMatchObject({ type: 'summary', mode: 'embedded', ok: true, interrupted: false })
     const steps = stepsOf(events)
-    expect(statuses(steps)).toEqual([
-      ['nodes', 'ok', false],
-      ['content', 'ok', false],
-      ['ipns', 'ok', false],
-      ['pubsub', 'ok', false],
-      ['transmission', 'skipped', true],
-      ['file', 'skipped', true],
-      ['contacts', 'ok', false]
-    ])
-    const { peerIdB } = checkCommonSteps(steps, { a: 'embedded', b: 'embedded' })
-    expect(steps[4]?.reason).toMatch(TRANSMISSION_MISSING)
-    expect(steps[5]?.reason).toMatch(TRANSMISSION_MISSING)
+    expect(statuses(steps)).toEqual(EVERY_STEP_OK)
+    const { peerIdA, peerIdB } = checkCommonSteps(steps, { a: 'embedded', b: 'embedded' })
+    checkTransmissionSteps(steps, peerIdA, 4 * 1024 * 1024)
     checkContactsStep(steps, peerIdB)
 
     // The control: in the same environment the Kubo tour cannot start, and says why.
@@ -171,25 +170,25 @@ describe('tk-demo, the tour', () => {
     )
   })
 
-  it('says in its summary which steps the embedded mode cannot run yet, and why', async () => {
+  it('prints the embedded tour as text: what the nodes are, each step, a summary table', async () => {
     const run = await runApp([])
     expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0)
     expect(run.stdout).toContain('tk demo: two embedded IPFS nodes in this process, A and B')
-    expect(run.stdout).toContain('an embedded node (Helia, js-libp2p) in this process')
+    expect(run.stdout.match(/an embedded node \(Helia, js-libp2p\) in this process/g)).toHaveLength(2)
+    // The default file of 32 MiB, checked on arrival.
+    expect(run.stdout).toMatch(/B saved it as .*random-32MiB\.bin, SHA-256 [0-9a-f]{16}… \(the same\)/)
     const table = run.stdout.slice(run.stdout.indexOf('▶ Summary'))
     expect(table.split('\n').filter(line => /^ {2}\d\/7 /.test(line))).toEqual([
       expect.stringMatching(/^ {2}1\/7 Nodes +ok +\S+ m?s$/),
       expect.stringMatching(/^ {2}2\/7 Content +ok +\S+ m?s$/),
       expect.stringMatching(/^ {2}3\/7 IPNS +ok +\S+ m?s$/),
       expect.stringMatching(/^ {2}4\/7 Pubsub chat +ok +\S+ m?s$/),
-      expect.stringMatching(/^ {2}5\/7 Transmission +skipped +–$/),
-      expect.stringMatching(/^ {2}6\/7 File transfer +skipped +–$/),
+      expect.stringMatching(/^ {2}5\/7 Transmission +ok +\S+ m?s$/),
+      expect.stringMatching(/^ {2}6\/7 File transfer +ok +\S+ m?s$/),
       expect.stringMatching(/^ {2}7\/7 Contacts +ok +\S+ m?s$/)
     ])
-    expect(table).toMatch(/✔ 5 steps worked in \S+ m?s; 2 not available in embedded mode yet:\n/)
-    expect(table).toContain('  5 Transmission: needs @tk/transmission over ipfs.streams (issue 15)')
-    expect(table).toContain('  6 File transfer: needs @tk/transmission over ipfs.streams (issue 15)')
-    expect(table).not.toContain('Everything worked')
+    expect(table).toContain('✔ Everything worked: 7 steps in')
+    expect(run.stdout).not.toContain('\u001b[')
   })
 
   it('runs every step on two Kubo nodes with --kubo, reports each as it ends and exits 0', async () => {
@@ -208,16 +207,7 @@ describe('tk-demo, the tour', () => {
       leftOut: []
     })
     const steps = stepsOf(events)
-    expect(statuses(steps)).toEqual([
-      ['nodes', 'ok', false],
-      ['content', 'ok', false],
-      ['ipns', 'ok', false],
-      ['pubsub', 'ok', false],
-      ['transmission', 'ok', false],
-      ['file', 'ok', false],
-      ['contacts', 'ok', false]
-    ])
-    expect(steps.map(step => step.number)).toEqual([1, 2, 3, 4, 5, 6, 7])
+    expect(statuses(steps)).toEqual(EVERY_STEP_OK)
     expect(detailsOf(steps, 'nodes').backend).toBe('http')
     const { peerIdA, peerIdB } = checkCommonSteps(steps, { a: 'kubo', b: 'kubo' })
     checkTransmissionSteps(steps, peerIdA, 4 * 1024 * 1024)
@@ -227,27 +217,19 @@ describe('tk-demo, the tour', () => {
     expect(await nodesLeftBy(app.child.pid ?? -1)).toEqual([])
   })
 
-  it('runs a Kubo node and an embedded node together with --mixed: content both ways, IPNS, pubsub, contacts', async () => {
+  it('runs a Kubo node and an embedded node together with --mixed, every step crossing between them', async () => {
     await using app = startApp(['--mixed', '--json', '--size', '4'])
     const code = await app.exited(170_000)
     expect(code, `${app.stdout}\n${app.stderr}`).toBe(0)
     const events = app.events
     expect(events.at(-1)).toMatchObject({ type: 'summary', mode: 'mixed', ok: true, interrupted: false })
     const steps = stepsOf(events)
-    expect(statuses(steps)).toEqual([
-      ['nodes', 'ok', false],
-      ['content', 'ok', false],
-      ['ipns', 'ok', false],
-      ['pubsub', 'ok', false],
-      ['transmission', 'skipped', true],
-      ['file', 'skipped', true],
-      ['contacts', 'ok', false]
-    ])
+    expect(statuses(steps)).toEqual(EVERY_STEP_OK)
     // A (Kubo) published what B (embedded) fetched and the other way round; the album got the
     // same CID on Kubo here as on the embedded node in the default tour.
-    const { peerIdB } = checkCommonSteps(steps, { a: 'kubo', b: 'embedded' })
-    expect(steps[4]?.reason).toMatch(TRANSMISSION_MISSING)
-    expect(steps[5]?.reason).toMatch(TRANSMISSION_MISSING)
+    const { peerIdA, peerIdB } = checkCommonSteps(steps, { a: 'kubo', b: 'embedded' })
+    // Kubo's stream mounting on A talks to the embedded node's libp2p streams on B.
+    checkTransmissionSteps(steps, peerIdA, 4 * 1024 * 1024)
     // Kubo reconnects to the embedded node by its contact name.
     checkContactsStep(steps, peerIdB)
 

@@ -16,10 +16,7 @@ const BANNERS: Record<Exclude<TourMode, 'daemon'>, string> = {
   mixed: 'tk demo: a fresh Kubo node (A) and an embedded node (B) on this machine, working together.'
 }
 
-/**
- * The default command: the tour, then a summary. Exit code 0 only if every step worked or was
- * skipped as not available in this mode.
- */
+/** The default command: the tour, then a summary. Exit code 0 only if every step worked. */
 export async function demo(command: DemoCommand, output: Output, signal: AbortSignal): Promise<number> {
   // `--api`, else IPFS_API (unless a mode was asked for), means the user's daemon: the tour never
   // starts nodes next to one they chose.
@@ -42,7 +39,7 @@ export async function demo(command: DemoCommand, output: Output, signal: AbortSi
   )
   const result = await runTour({ mode, api, fileSize: command.fileSize, output, signal })
   printSummary(result, mode, output)
-  const worked = result.records.every(record => record.status === 'ok' || record.unavailable === true)
+  const worked = result.records.every(record => record.status === 'ok')
   return worked ? 0 : result.interrupted ? 130 : 1
 }
 
@@ -63,24 +60,15 @@ function printSummary(result: TourResult, mode: TourMode, output: Output): void 
     const names = result.leftOut.map(step => step.name).join(', ')
     output.line(`Not run on a single daemon: ${names}. Run tk-demo without --api (and IPFS_API) to see them.`)
   }
-  const unavailable = records.filter(record => record.unavailable === true)
-  const failed = records.filter(record => record.status !== 'ok' && record.unavailable !== true)
-  if (failed.length === 0 && unavailable.length === 0) {
+  const failed = records.filter(record => record.status !== 'ok')
+  if (failed.length === 0) {
     output.success(`Everything worked: ${records.length} steps in ${formatDuration(result.milliseconds)}.`)
-  } else if (failed.length === 0) {
-    const worked = records.length - unavailable.length
-    output.success(
-      `${worked} steps worked in ${formatDuration(result.milliseconds)}; ${unavailable.length} not available in ${mode} mode yet:`
-    )
-    for (const record of unavailable) output.line(`  ${record.number} ${record.name}: ${record.reason}`)
   } else {
     output.failure(`${failed.length} of ${records.length} steps did not work:`)
     for (const record of failed) {
       output.line(`  ${record.number} ${record.name}: ${record.reason ?? record.status}`)
       if (record.advice != null && !result.interrupted) output.advice(`  ${record.advice}`)
     }
-    if (unavailable.length > 0) output.line(`Not available in ${mode} mode yet:`)
-    for (const record of unavailable) output.line(`  ${record.number} ${record.name}: ${record.reason}`)
   }
   output.event({
     type: 'summary',

@@ -2,12 +2,12 @@ import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { listenForFileTransmissions, type ReceivedFile, transmitFile } from '@tk/transmission'
+import type { ReceivedFile } from '@tk/transmission'
 import { ARRIVAL_TIMEOUT, FILE_STEP_TIMEOUT } from '../constants.js'
 import { CheckFailedError } from '../errors.js'
 import { formatBytes, formatDuration, formatRate } from '../format.js'
 import { deferred, waitFor } from '../wait.js'
-import { kuboOf, type Step, secondNode, TRANSMISSION_NEEDS_KUBO, uniqueSuffix, unlessKubo } from './step.js'
+import { type Step, secondNode, TRANSMISSION_HINT, transmissionsOf, uniqueSuffix } from './step.js'
 
 const WRITE_BLOCK = 1024 * 1024
 
@@ -19,11 +19,11 @@ export const fileTransferStep: Step = {
   needs: [],
   requiresTwoNodes: true,
   timeout: FILE_STEP_TIMEOUT,
-  hint: 'Transfers ride on Kubo stream mounting, as in step 5; a slow disk or a busy machine may need a smaller --size.',
-  missing: ({ a, b }) => unlessKubo([a, b], TRANSMISSION_NEEDS_KUBO),
+  hint: `${TRANSMISSION_HINT} A slow disk or a busy machine may need a smaller --size.`,
   async run(context) {
     const { a, output, signal, workDirectory, fileSize, defer } = context
     const b = secondNode(context)
+    const { atA, atB } = transmissionsOf(a, b, defer)
     const outbox = path.join(workDirectory, 'outbox')
     const downloads = path.join(workDirectory, 'downloads')
     await fs.mkdir(outbox, { recursive: true })
@@ -34,18 +34,20 @@ export const fileTransferStep: Step = {
 
     const listenerName = `tk-demo-files-${uniqueSuffix()}`
     const arrived = deferred<ReceivedFile>()
-    const listener = await listenForFileTransmissions(listenerName, received => arrived.resolve(received), {
-      ipfs: kuboOf(b),
-      directory: downloads,
-      signal
-    })
+    const listener = await atB.listenForFileTransmissions(
+      listenerName,
+      received => arrived.resolve(received),
+      {
+        directory: downloads,
+        signal
+      }
+    )
     defer(async () => await listener.close())
 
     const bar = output.progress('A → B')
     const started = Date.now()
     try {
-      await transmitFile(file, b.peerId, listenerName, {
-        ipfs: kuboOf(a),
+      await atA.transmitFile(file, b.peerId, listenerName, {
         signal,
         onProgress: progress => bar.update(progress)
       })

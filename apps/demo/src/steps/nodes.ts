@@ -118,10 +118,7 @@ async function startKuboPair(started: Started, output: Output, signal: AbortSign
   }
 }
 
-/**
- * A a Kubo daemon, B embedded: every later step then crosses between the two implementations
- * (A is the Kubo one so that the steps whose packages still need a Kubo client on A can run).
- */
+/** A a Kubo daemon, B embedded: every later step then crosses between the two implementations. */
 async function startMixedPair(started: Started, output: Output, signal: AbortSignal): Promise<StepOutcome> {
   const { binary, version } = await findKubo(output, signal)
   const { createKuboNode } = await import('@tk/testkit')

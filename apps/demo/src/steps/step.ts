@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Ipfs as KuboIpfs } from '@tk/api'
 import type { Ipfs } from '@tk/interface'
+import { createTransmission, type Transmission } from '@tk/transmission'
 import type { Output } from '../output.js'
 
 /** One node as the tour uses it: an embedded node in this process, or a Kubo daemon. */
@@ -11,8 +12,8 @@ export interface DemoNode {
   readonly ipfs: Ipfs
   readonly peerId: string
   /**
-   * The same node's @tk/api instance when it is a Kubo daemon: what a package that does not yet
-   * run on the `Ipfs` interface takes (@tk/transmission's `ipfs`). Undefined on an embedded node.
+   * The same node's @tk/api instance when it is a Kubo daemon, for what only Kubo has (its
+   * version, the backend in use). Undefined on an embedded node.
    */
   readonly kubo?: KuboIpfs
 }
@@ -69,12 +70,6 @@ export interface Step {
   readonly timeout: number
   /** What to try when the step fails, besides what the error itself says. */
   readonly hint: string
-  /**
-   * What the step still needs to run on these nodes (e.g. a package that does not yet work on an
-   * embedded node), or undefined when it can. A step that cannot is reported as skipped with
-   * this reason, never as working.
-   */
-  missing?(context: Pick<StepContext, 'a' | 'b'>): string | undefined
   run(context: StepContext): Promise<StepOutcome>
 }
 
@@ -90,19 +85,20 @@ export function uniqueSuffix(): string {
 }
 
 /**
- * Why a step whose package still works through a Kubo client cannot run on these nodes, or
- * undefined when every node in `nodes` is a Kubo daemon.
+ * A @tk/transmission component on each node, over its `ipfs.streams`: Kubo's stream mounting or
+ * the embedded node's libp2p streams, the same code on both. Closed when the step ends.
  */
-export function unlessKubo(nodes: ReadonlyArray<DemoNode | undefined>, reason: string): string | undefined {
-  return nodes.every(node => node?.kubo != null) ? undefined : reason
+export function transmissionsOf(
+  a: DemoNode,
+  b: DemoNode,
+  defer: StepContext['defer']
+): { atA: Transmission; atB: Transmission } {
+  const atA = createTransmission({ streams: a.ipfs.streams })
+  defer(async () => await atA.close())
+  const atB = createTransmission({ streams: b.ipfs.streams })
+  defer(async () => await atB.close())
+  return { atA, atB }
 }
 
-/** The @tk/api instance of a node that `missing` checked is a Kubo daemon. */
-export function kuboOf(node: DemoNode): NonNullable<DemoNode['kubo']> {
-  if (node.kubo == null) throw new Error(`${node.label} is not a Kubo node`)
-  return node.kubo
-}
-
-/** Until @tk/transmission runs on `ipfs.streams` (issue 15), it reaches peers only through Kubo's stream mounting. */
-export const TRANSMISSION_NEEDS_KUBO =
-  'needs @tk/transmission over ipfs.streams (issue 15) to run on an embedded node; today it runs between two Kubo nodes only'
+export const TRANSMISSION_HINT =
+  'On a Kubo node, transmissions ride on stream mounting: `ipfs config --json Experimental.Libp2pStreamMounting true`, then restart the daemon. An embedded node opens libp2p streams itself.'

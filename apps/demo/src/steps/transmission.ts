@@ -1,13 +1,7 @@
-import {
-  listenForConversations,
-  listenForTransmissions,
-  startConversation,
-  transmitData
-} from '@tk/transmission'
 import { ARRIVAL_TIMEOUT, STEP_TIMEOUT } from '../constants.js'
 import { CheckFailedError } from '../errors.js'
 import { deferred, waitFor } from '../wait.js'
-import { kuboOf, type Step, secondNode, TRANSMISSION_NEEDS_KUBO, uniqueSuffix, unlessKubo } from './step.js'
+import { type Step, secondNode, TRANSMISSION_HINT, transmissionsOf, uniqueSuffix } from './step.js'
 
 /** A's side of the conversation and B's scripted replies, turn by turn. */
 const TURNS: ReadonlyArray<readonly [said: string, reply: string]> = [
@@ -24,19 +18,18 @@ export const transmissionStep: Step = {
   needs: [],
   requiresTwoNodes: true,
   timeout: STEP_TIMEOUT,
-  hint: 'Transmissions ride on Kubo stream mounting: `ipfs config --json Experimental.Libp2pStreamMounting true`, then restart the daemon.',
-  missing: ({ a, b }) => unlessKubo([a, b], TRANSMISSION_NEEDS_KUBO),
+  hint: TRANSMISSION_HINT,
   async run(context) {
     const { a, output, signal, defer } = context
     const b = secondNode(context)
+    const { atA, atB } = transmissionsOf(a, b, defer)
 
     const inboxName = `tk-demo-inbox-${uniqueSuffix()}`
     const arrived = deferred<{ data: Uint8Array; peerId: string }>()
-    const inbox = await listenForTransmissions(
+    const inbox = await atB.listenForTransmissions(
       inboxName,
       (data, peerId) => arrived.resolve({ data, peerId }),
       {
-        ipfs: kuboOf(b),
         signal
       }
     )
@@ -44,7 +37,7 @@ export const transmissionStep: Step = {
     const text = `Hello B, this is A at ${new Date().toISOString()}`
     const started = Date.now()
     // Resolves once B has checked the SHA-256 of what it received.
-    await transmitData(text, b.peerId, inboxName, { ipfs: kuboOf(a), signal })
+    await atA.transmitData(text, b.peerId, inboxName, { signal })
     const message = await waitFor(arrived.promise, 'the message reaching B', ARRIVAL_TIMEOUT, signal)
     const received = new TextDecoder().decode(message.data)
     if (received !== text) throw new CheckFailedError(`B received "${received}" instead of "${text}"`)
@@ -53,7 +46,7 @@ export const transmissionStep: Step = {
     output.line(`A → B  "${text}" (${Date.now() - started} ms, SHA-256 checked by B, sender authenticated)`)
 
     const chatName = `tk-demo-chat-${uniqueSuffix()}`
-    const chats = await listenForConversations(
+    const chats = await atB.listenForConversations(
       chatName,
       async request => {
         const conversation = await request.join()
@@ -63,11 +56,11 @@ export const transmissionStep: Step = {
           turn++
         }
       },
-      { ipfs: kuboOf(b), signal }
+      { signal }
     )
     defer(async () => await chats.close())
     const replies: string[] = []
-    const conversation = await startConversation('album', b.peerId, chatName, { ipfs: kuboOf(a), signal })
+    const conversation = await atA.startConversation('album', b.peerId, chatName, { signal })
     try {
       for (const [said, expected] of TURNS) {
         await conversation.say(said, { signal })
