@@ -8,7 +8,10 @@
 // Figures: start time (embedded: import + createEmbeddedIpfs in a fresh process; Kubo: `ipfs
 // daemon` until its API answers, as @tk/testkit measures it), RSS once started and after one
 // small publish (the embedded process; the Kubo daemon's process), and MB/s of `content.publish`
-// (add) and `content.readStream` (cat) of a 64 MiB file (`--file-mib N` for another size). Both
+// (add) and `content.readStream` (cat) of a 64 MiB file (`--file-mib N` for another size), and
+// @tk/transmission over each mode's `ipfs.streams` (createTransmission): transmitFile MB/s of the
+// same file and the p50 of a 1 KiB transmitData, between two embedded nodes in one process and
+// between two Kubo daemons (the worker holds both clients). Both
 // keep blocks on disk: the embedded node gets a `repo` directory, as Kubo has its repo. Each
 // figure is measured in its own child process (one per mode and workload), so each peak RSS is
 // that process's alone. Writes bench/results/embedded-<date>[-quick].json at the repository root.
@@ -27,11 +30,14 @@ const { values } = parseArgs({
     'file-mib': { type: 'string' },
     worker: { type: 'string' },
     mode: { type: 'string' },
-    api: { type: 'string' }
+    api: { type: 'string' },
+    'api-b': { type: 'string' }
   }
 })
 
 const RUNS = values.quick ? 3 : 5
+/** Sequential 1 KiB transmitData calls whose latencies give the p50. */
+const MESSAGES = values.quick ? 100 : 300
 const FILE_SIZE = Number(values['file-mib'] ?? 64) * 1024 * 1024
 const CHUNK = 1024 * 1024
 
@@ -88,6 +94,7 @@ async function worker() {
         publishedRss
       }
     }
+    if (values.worker === 'transmit') return await transmitWorker(repo)
     const ipfs = await openNode(values.mode, repo)
     const workloads = {
       add: async () => {
@@ -118,12 +125,85 @@ async function worker() {
   }
 }
 
+/**
+ * @tk/transmission is not a dependency of this package: it depends on this one for its tests, and
+ * a dependency back would be a build cycle. The bench loads the workspace's build by path.
+ */
+async function loadTransmission() {
+  return await import(path.resolve(here, '../../transmission/dist/index.js'))
+}
+
+/** transmitFile MB/s and the 1 KiB transmitData p50 from node a to node b of one mode. */
+async function transmitWorker(repo) {
+  const { createTransmission } = await loadTransmission()
+  const closers = []
+  try {
+    let a
+    let b
+    if (values.mode === 'embedded') {
+      const { createEmbeddedIpfs } = await import('../dist/index.js')
+      a = await createEmbeddedIpfs({ repo: path.join(repo, 'a') })
+      closers.push(() => a.close())
+      b = await createEmbeddedIpfs({ repo: path.join(repo, 'b') })
+      closers.push(() => b.close())
+      await a.peers.connect((await b.addresses())[0])
+    } else {
+      const { createIpfs } = await import('@tk/api')
+      a = createIpfs({ backend: 'http', api: values.api })
+      closers.push(() => a.close())
+      b = createIpfs({ backend: 'http', api: values['api-b'] })
+      closers.push(() => b.close())
+    }
+    const sender = createTransmission({ streams: a.streams })
+    closers.push(() => sender.close())
+    const receiver = createTransmission({ streams: b.streams })
+    closers.push(() => receiver.close())
+    const peer = await b.peerId()
+    const inbox = path.join(repo, 'inbox')
+    await fs.mkdir(inbox)
+    await receiver.listenForFileTransmissions(
+      'tk-bench-file',
+      async file => await fs.rm(file.path, { force: true }),
+      {
+        directory: inbox
+      }
+    )
+    await receiver.listenForTransmissions('tk-bench-data', () => {})
+    const file = path.join(repo, 'file.bin')
+    const handle = await fs.open(file, 'w')
+    for await (const chunk of fileSource()) await handle.write(chunk)
+    await handle.close()
+
+    const sendFile = async () => {
+      const started = process.hrtime.bigint()
+      await sender.transmitFile(file, peer, 'tk-bench-file')
+      return FILE_SIZE / (Number(process.hrtime.bigint() - started) / 1e9)
+    }
+    await sendFile() // warm-up
+    const rates = []
+    for (let index = 0; index < RUNS; index++) rates.push(await sendFile())
+
+    const message = randomBytes(1024)
+    for (let index = 0; index < 20; index++) await sender.transmitData(message, peer, 'tk-bench-data') // warm-up
+    const latencies = []
+    for (let index = 0; index < MESSAGES; index++) {
+      const started = process.hrtime.bigint()
+      await sender.transmitData(message, peer, 'tk-bench-data')
+      latencies.push(Number(process.hrtime.bigint() - started) / 1e6)
+    }
+    return { rates, latencies, peakRss: process.resourceUsage().maxRSS * 1024 }
+  } finally {
+    for (const close of closers.reverse()) await close().catch(() => {})
+  }
+}
+
 // ---- coordinator ---------------------------------------------------------------------------
 
-function runWorker(workload, mode, api) {
+function runWorker(workload, mode, api, apiB) {
   return new Promise((resolve, reject) => {
     const args = [fileURLToPath(import.meta.url), '--worker', workload, '--mode', mode]
     if (api != null) args.push('--api', api)
+    if (apiB != null) args.push('--api-b', apiB)
     if (values.quick) args.push('--quick')
     if (values['file-mib'] != null) args.push('--file-mib', values['file-mib'])
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
@@ -239,6 +319,49 @@ async function coordinator() {
     await node.stop()
   }
 
+  // transmitFile / transmitData over each mode's streams: two embedded nodes, two Kubo daemons.
+  const { createKuboCluster } = await import('@tk/testkit')
+  const pair = await createKuboCluster(2)
+  try {
+    const [kuboA, kuboB] = pair.nodes
+    const ours = await runWorker('transmit', 'embedded')
+    const theirs = await runWorker('transmit', 'kubo', kuboA.apiUrl, kuboB.apiUrl)
+    const fileRow = {
+      area: 'embedded',
+      metric: `transmitFile ${FILE_SIZE / 2 ** 20} MiB (@tk/transmission on ipfs.streams)`,
+      unit: 'MB/s',
+      ours: { ...spread(ours.rates.map(rate => rate / 1e6)), peakRssMiB: ours.peakRss / 2 ** 20 },
+      baseline: {
+        ...spread(theirs.rates.map(rate => rate / 1e6)),
+        peakRssMiB: {
+          client: theirs.peakRss / 2 ** 20,
+          daemons: (await processRssMiB(kuboA.pid)) + (await processRssMiB(kuboB.pid))
+        }
+      },
+      baselineName,
+      higherIsBetter: true
+    }
+    fileRow.ratio = fileRow.ours.median / fileRow.baseline.median
+    rows.push(fileRow)
+    const p50 = list => median(list)
+    const dataRow = {
+      area: 'embedded',
+      metric: `transmitData 1 KiB, p50 of ${MESSAGES} sequential`,
+      unit: 'ms',
+      ours: p50(ours.latencies),
+      baseline: p50(theirs.latencies),
+      baselineName,
+      higherIsBetter: false
+    }
+    dataRow.ratio = dataRow.ours / dataRow.baseline
+    rows.push(dataRow)
+    console.error(
+      `  ${fileRow.metric}: ${fileRow.ratio.toFixed(2)}x; ${dataRow.metric}: ${dataRow.ratio.toFixed(2)}x`
+    )
+  } finally {
+    await pair.stop()
+  }
+
   const environment = {
     date: new Date().toISOString(),
     node: process.version,
@@ -253,15 +376,29 @@ async function coordinator() {
   console.log(
     `\n@tk/embedded vs a Kubo daemon — Kubo ${environment.kubo}, Node ${process.version}, ${environment.cpus} cores; median of ${RUNS} (min–max)\n`
   )
-  console.log('| metric | unit | embedded | Kubo | ratio | peak RSS embedded / client (+ daemon) (MiB) |')
+  console.log(
+    '| metric | unit | embedded | Kubo | ratio | peak RSS embedded / Kubo client, daemon(s) (MiB) |'
+  )
   console.log('|---|---|---|---|---|---|')
+  const cell = value =>
+    typeof value === 'number'
+      ? format(value)
+      : `${format(value.median)} (${format(value.min)}–${format(value.max)})`
+  const rssCell = value =>
+    value == null
+      ? ''
+      : typeof value === 'number'
+        ? value.toFixed(0)
+        : Object.entries(value)
+            .map(([side, mib]) => `${side} ${mib.toFixed(0)}`)
+            .join(', ')
   for (const row of rows) {
     const rss =
       row.ours.peakRssMiB == null
         ? ''
-        : `${row.ours.peakRssMiB.toFixed(0)} / ${row.baseline.peakRssMiB.client.toFixed(0)} (+ ${row.baseline.peakRssMiB.daemon.toFixed(0)})`
+        : `${rssCell(row.ours.peakRssMiB)} / ${rssCell(row.baseline.peakRssMiB)}`
     console.log(
-      `| ${row.metric} | ${row.unit} | ${format(row.ours.median)} (${format(row.ours.min)}–${format(row.ours.max)}) | ${format(row.baseline.median)} (${format(row.baseline.min)}–${format(row.baseline.max)}) | ${row.ratio.toFixed(2)}x | ${rss} |`
+      `| ${row.metric} | ${row.unit} | ${cell(row.ours)} | ${cell(row.baseline)} | ${row.ratio.toFixed(2)}x | ${rss} |`
     )
   }
   const results = path.resolve(here, '../../../bench/results')
