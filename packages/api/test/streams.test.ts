@@ -1,5 +1,7 @@
+import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import net from 'node:net'
+import { fileURLToPath } from 'node:url'
 import { createKuboClient } from '@tk/rpc'
 import { createKuboStreamSource } from '@tk/rpc/streams'
 import { createKuboCluster, type KuboCluster, type KuboNode } from '@tk/testkit'
@@ -115,4 +117,47 @@ describe('Kubo streams against a local process that is not Kubo (http backend)',
     for await (const chunk of refused) received.push(chunk)
     expect(received).toEqual([])
   })
+})
+
+describe('a process that aborts a Kubo stream exits by itself', () => {
+  let cluster: KuboCluster
+  const fixture = fileURLToPath(new URL('./fixtures/abort-then-exit.mjs', import.meta.url))
+
+  beforeAll(async () => {
+    cluster = await createKuboCluster(2)
+  })
+
+  afterAll(async () => {
+    await cluster?.stop()
+  })
+
+  /** Runs the fixture; resolves with its exit code and output, or with code null if it is still running after `limit` ms. */
+  async function runFixture(
+    when: string,
+    limit: number
+  ): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const [a, b] = cluster.nodes as [KuboNode, KuboNode]
+    return await new Promise(resolve => {
+      const child = execFile(
+        process.execPath,
+        [fixture, a.apiUrl, b.peerId, `/x/nobody-${randomBytes(3).toString('hex')}`, when],
+        { timeout: limit, killSignal: 'SIGKILL' },
+        (error, stdout, stderr) =>
+          resolve({ code: error == null ? 0 : child.killed ? null : (child.exitCode ?? 1), stdout, stderr })
+      )
+    })
+  }
+
+  // The peer serves nothing under the protocol, so Kubo ends the connection: our end is shut down
+  // (Node ends a socket after the peer's end) before abort(). A reset then made Node 22 and 26
+  // spin for ever in their exit cleanup: seen as `tk-demo send` to a name nobody listens under
+  // printing its advice and never exiting.
+  it.each(['after-end', 'at-once'])(
+    'abort() %s: the process prints its line and exits 0 within 15 s',
+    async when => {
+      const { code, stdout, stderr } = await runFixture(when, 15_000)
+      expect(stdout, stderr).toBe(`aborted ${when}, received 0\n`)
+      expect(code).toBe(0)
+    }
+  )
 })

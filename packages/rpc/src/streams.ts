@@ -492,8 +492,13 @@ export function socketStream(socket: net.Socket, remotePeerId: string, first?: U
     closeWrite: close,
     close,
     abort: () => {
-      // A reset, so the other side sees an error rather than a clean end.
-      if (!socket.destroyed) socket.resetAndDestroy()
+      if (socket.destroyed) return
+      // A reset, so the other side sees an error rather than a clean end. Not once our end was
+      // shut down (by us, or by Node after the peer's end): libuv refuses to reset a socket whose
+      // shutdown is under way, and Node then never finishes closing it, so the process hangs for
+      // ever when it exits. The peer has ended or been told we end; a plain close says enough.
+      if (socket.writableEnded) socket.destroy()
+      else socket.resetAndDestroy()
     },
     [Symbol.asyncDispose]: async () => await close()
   }
