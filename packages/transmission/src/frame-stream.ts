@@ -32,6 +32,8 @@ export interface FrameStreamInit {
  */
 const READ_AHEAD = 2 * (256 * 1024 + 64 * 1024) + 64 * 1024
 
+/** Payloads from this size on are written as they are, not copied behind their header. */
+const UNCOPIED_PAYLOAD = 16 * 1024
 /** How long `close()` lets the stream end gracefully before it is aborted (ms). */
 const CLOSE_TIMEOUT = 5_000
 
@@ -251,23 +253,47 @@ export class FrameStream {
   async writeFrames(frames: ReadonlyArray<Frame | Uint8Array>, signal?: AbortSignal): Promise<void> {
     this.#checkWritable()
     signal?.throwIfAborted()
-    let total = 0
-    for (const frame of frames)
-      total += frame instanceof Uint8Array ? frame.byteLength : FRAME_HEADER_BYTES + frame.payload.byteLength
-    const bytes = new Uint8Array(total)
-    let offset = 0
+    // Small pieces (headers, control frames) are joined into one buffer; a large payload (a
+    // chunk) goes as it is, right behind, instead of being copied. The writes are all made
+    // before any is awaited, and a PeerStream queues each write whole and in call order, so
+    // frames from concurrent callers still never interleave.
+    const parts: Uint8Array[] = []
+    let pending: Uint8Array[] = []
+    let pendingBytes = 0
+    const add = (bytes: Uint8Array): void => {
+      pending.push(bytes)
+      pendingBytes += bytes.byteLength
+    }
+    const flush = (): void => {
+      if (pendingBytes === 0) return
+      if (pending.length === 1) parts.push(pending[0] as Uint8Array)
+      else {
+        const joined = new Uint8Array(pendingBytes)
+        let offset = 0
+        for (const piece of pending) {
+          joined.set(piece, offset)
+          offset += piece.byteLength
+        }
+        parts.push(joined)
+      }
+      pending = []
+      pendingBytes = 0
+    }
     for (const frame of frames) {
       if (frame instanceof Uint8Array) {
-        bytes.set(frame, offset)
-        offset += frame.byteLength
-      } else {
-        bytes.set(frameHeader(frame.type, frame.payload.byteLength), offset)
-        bytes.set(frame.payload, offset + FRAME_HEADER_BYTES)
-        offset += FRAME_HEADER_BYTES + frame.payload.byteLength
+        add(frame)
+        continue
       }
+      add(frameHeader(frame.type, frame.payload.byteLength))
+      if (frame.payload.byteLength >= UNCOPIED_PAYLOAD) {
+        flush()
+        parts.push(frame.payload)
+      } else add(frame.payload)
     }
+    flush()
+    const writes = parts.map(part => this.stream.write(part, { signal }))
     try {
-      await this.stream.write(bytes, { signal })
+      await Promise.all(writes)
     } catch (error) {
       if (signal?.aborted === true) throw signal.reason
       throw new StreamClosedError('The stream to the peer closed while sending', this.peerId, {
