@@ -84,7 +84,8 @@ describe('monitorContacts', () => {
       'alice via remembered-address'
     ])
     expect(errors[0]).toBe('offline: offline is unreachable')
-    expect(timers()).toBe(baseline)
+    // At most what was there before: another timer of this process may end meanwhile (a CI run saw 1 → 0).
+    expect(timers()).toBeLessThanOrEqual(baseline)
   })
 
   it('stop() aborts the round in flight, reports no error for it, and leaves no timer', async () => {
@@ -99,7 +100,8 @@ describe('monitorContacts', () => {
     expect(Date.now() - started).toBeLessThan(1000)
     expect(aborted).toEqual(['alice'])
     expect(errors).toEqual([])
-    expect(timers()).toBe(baseline)
+    // At most what was there before: another timer of this process may end meanwhile (a CI run saw 1 → 0).
+    expect(timers()).toBeLessThanOrEqual(baseline)
   })
 
   it('stops when its signal aborts, and with await using', async () => {

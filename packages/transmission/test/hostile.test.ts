@@ -15,7 +15,7 @@ import {
   transmitData
 } from '../src/index.js'
 import { type IpfsToolkitPy, ipfsToolkitPy } from '../src/python/index.js'
-import { nextValue, type Pair, sha256, sha256File, startPair } from './helpers.js'
+import { type Pair, sha256, sha256File, startPair } from './helpers.js'
 import { frame, jsonFrame, PREAMBLE, Type } from './raw-frames.js'
 
 // The wire format is written out here by hand (not imported from src/protocol.ts), so these tests
@@ -293,13 +293,15 @@ describe('a hostile sender, byte by byte', () => {
   }, async () => {
     const { a, b } = pair
     const errors: Array<{ code?: unknown; name: string }> = []
-    const delivered = nextValue<{ data: Uint8Array; peerId: string }>(30_000)
+    // Collected, not awaited with a deadline from here: the garbage phase alone can take longer
+    // than any fixed deadline on a loaded machine (a CI run timed out waiting before the send).
+    const delivered: Array<{ data: Uint8Array; peerId: string }> = []
     let handled = 0
     await using _listener = await listenForTransmissions(
       'garbage',
       (data, peerId) => {
         handled++
-        delivered.deliver({ data, peerId })
+        delivered.push({ data, peerId })
       },
       {
         ipfs: b.ipfs,
@@ -369,7 +371,8 @@ describe('a hostile sender, byte by byte', () => {
     // Still serving: a real transmission after all of that arrives intact.
     const payload = randomBytes(300_000)
     await transmitData(payload, b.node.peerId, 'garbage', { ipfs: a.ipfs })
-    const received = await delivered.promise
+    await expect.poll(() => delivered.length, { timeout: 10_000 }).toBe(1)
+    const [received] = delivered as [{ data: Uint8Array; peerId: string }]
     expect(received.peerId).toBe(a.node.peerId)
     expect(sha256(received.data)).toBe(sha256(payload))
     expect(handled).toBe(1)
