@@ -125,7 +125,9 @@ describe.each(BACKENDS)('the grouped API of @tk/interface on Kubo (%s backend)',
   })
 
   it('peers: connect, list, isConnected, find, disconnect (a node outside the cluster, so nothing dials it back)', async () => {
-    await using d = await createKuboNode()
+    // No DHT on d: with one, d dialled A back right after the disconnect (a CI run saw it connected
+    // again once A's list had dropped it), as the rpc swarm test found before.
+    await using d = await createKuboNode({ config: { Routing: { Type: 'none' } } })
     expect(await ipfsA.peers.list()).toContain(nodeB.peerId)
     expect(await ipfsA.peers.connect(d.swarmAddrs[0] ?? '')).toBe(d.peerId)
     expect(await ipfsA.peers.list()).toContain(d.peerId)
