@@ -1,5 +1,6 @@
 // What the package benchmarks (packages/*/bench/*.bench.mjs) share: the test file they stream, the
 // way they keep calls in flight, the record of the machine a run was on, and where results go.
+import { spawn } from 'node:child_process'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -61,3 +62,27 @@ export async function writeResults(name, environment, rows) {
   await fs.writeFile(file, `${JSON.stringify({ environment, rows }, null, 2)}\n`)
   console.log(`\nwritten to ${path.relative(process.cwd(), file)}`)
 }
+
+/**
+ * Runs `script` with `args` in a Node process of its own (a bench's worker: its figures are not
+ * disturbed by the coordinator) and resolves with the JSON it prints on stdout; `label` names it
+ * in the error when it fails.
+ */
+export function runWorker(script, args, label) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let output = ''
+    child.stdout.on('data', chunk => {
+      output += chunk
+    })
+    child.once('exit', code =>
+      code === 0 ? resolve(JSON.parse(output)) : reject(new Error(`${label} failed (${code})`))
+    )
+  })
+}
+
+/** The middle value of `list` (the upper one of the two middles for an even length). */
+export const median = list => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)]
+
+/** Median, min and max of `list`: what the results tables print. */
+export const spread = list => ({ median: median(list), min: Math.min(...list), max: Math.max(...list) })

@@ -15,13 +15,13 @@
 // keep blocks on disk: the embedded node gets a `repo` directory, as Kubo has its repo. Each
 // figure is measured in its own child process (one per mode and workload), so each peak RSS is
 // that process's alone. Writes bench/results/embedded-<date>[-quick].json at the repository root.
-import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import * as bench from '../../../scripts/bench-helpers.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const { values } = parseArgs({
@@ -200,25 +200,15 @@ async function transmitWorker(repo) {
 // ---- coordinator ---------------------------------------------------------------------------
 
 function runWorker(workload, mode, api, apiB) {
-  return new Promise((resolve, reject) => {
-    const args = [fileURLToPath(import.meta.url), '--worker', workload, '--mode', mode]
-    if (api != null) args.push('--api', api)
-    if (apiB != null) args.push('--api-b', apiB)
-    if (values.quick) args.push('--quick')
-    if (values['file-mib'] != null) args.push('--file-mib', values['file-mib'])
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
-    let output = ''
-    child.stdout.on('data', chunk => {
-      output += chunk
-    })
-    child.once('exit', code =>
-      code === 0 ? resolve(JSON.parse(output)) : reject(new Error(`${mode} ${workload} failed (${code})`))
-    )
-  })
+  const args = ['--worker', workload, '--mode', mode]
+  if (api != null) args.push('--api', api)
+  if (apiB != null) args.push('--api-b', apiB)
+  if (values.quick) args.push('--quick')
+  if (values['file-mib'] != null) args.push('--file-mib', values['file-mib'])
+  return bench.runWorker(fileURLToPath(import.meta.url), args, `${mode} ${workload}`)
 }
 
-const median = list => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)]
-const spread = list => ({ median: median(list), min: Math.min(...list), max: Math.max(...list) })
+const { median, spread } = bench
 
 async function coordinator() {
   const { createKuboNode, pinnedKubo } = await import('@tk/testkit')

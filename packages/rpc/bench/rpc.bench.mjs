@@ -9,7 +9,6 @@
 // flight), MB/s of `add` and `cat` of a 256 MiB file (`--file-mib N` for another size; `pnpm bench`
 // uses 1024). Prints a table with ratios (ours / theirs)
 // and writes bench/results/rpc-<date>.json at the repository root.
-import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -102,23 +101,14 @@ async function worker() {
 // ---- coordinator ---------------------------------------------------------------------------
 
 function runWorker(workload, client, api, cid) {
-  return new Promise((resolve, reject) => {
-    const args = [fileURLToPath(import.meta.url), '--worker', workload, '--client', client, '--api', api]
-    if (cid != null) args.push('--cid', cid)
-    if (values.quick) args.push('--quick')
-    if (values['file-mib'] != null) args.push('--file-mib', values['file-mib'])
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
-    let output = ''
-    child.stdout.on('data', chunk => {
-      output += chunk
-    })
-    child.once('exit', code =>
-      code === 0 ? resolve(JSON.parse(output)) : reject(new Error(`${client} ${workload} failed (${code})`))
-    )
-  })
+  const args = ['--worker', workload, '--client', client, '--api', api]
+  if (cid != null) args.push('--cid', cid)
+  if (values.quick) args.push('--quick')
+  if (values['file-mib'] != null) args.push('--file-mib', values['file-mib'])
+  return bench.runWorker(fileURLToPath(import.meta.url), args, `${client} ${workload}`)
 }
 
-const median = list => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)]
+const { median } = bench
 
 async function coordinator() {
   const { createKuboNode } = await import('@tk/testkit')
