@@ -57,7 +57,3 @@ export { type HttpTransportInit, httpTransport } from './http-transport.js'
 export type { CallOptions, Duration } from './options.js'
 // The types a transport implements: `createKuboClient({ transport })` takes one, `request()` answers with an RpcResponse.
 export type * from './transport.js'
-// The argument checks are at `@tk/rpc/validate`; these two stay here for packages that still import
-// them from the root (@tk/transmission) until they move.
-/** @deprecated Import it from `@tk/rpc/validate`. */
-export { checkPeerId, checkProtocol } from './validate.js'
