@@ -44,7 +44,12 @@ export interface KuboNodeInit {
 }
 
 export interface StopOptions {
-  /** How long to wait for `ipfs shutdown` before signalling the process (ms). */
+  /**
+   * How long the daemon gets to exit after `ipfs shutdown` before its process group is sent
+   * SIGTERM (and SIGKILL 3 s later) (ms; default 10 000). A grace, not a deadline for the call.
+   */
+  shutdownGrace?: number
+  /** @deprecated The old name of `shutdownGrace`: everywhere else `timeout` is a deadline for the call. */
   timeout?: number
 }
 
@@ -383,7 +388,7 @@ class RunningKuboNode implements KuboNode {
   }
 
   async stop(options: StopOptions = {}): Promise<void> {
-    this.#stopping ??= this.#stop(options.timeout ?? DEFAULT_SHUTDOWN_GRACE)
+    this.#stopping ??= this.#stop(shutdownGrace(options))
     await this.#stopping
   }
 
@@ -404,7 +409,7 @@ class RunningKuboNode implements KuboNode {
       ...(options.signal == null ? [] : [options.signal]),
       AbortSignal.timeout(options.startTimeout ?? DEFAULT_START_TIMEOUT)
     ])
-    await this.#halt(options.timeout ?? DEFAULT_SHUTDOWN_GRACE)
+    await this.#halt(shutdownGrace(options))
     // The ports the OS gave the first daemon become fixed, so the node keeps its addresses.
     await configure(this.repoPath, {
       Addresses: {
@@ -452,6 +457,11 @@ class RunningKuboNode implements KuboNode {
       }
     }
   }
+}
+
+/** The grace `ipfs shutdown` gets, from `shutdownGrace` or its deprecated alias `timeout`. */
+function shutdownGrace(options: StopOptions): number {
+  return options.shutdownGrace ?? options.timeout ?? DEFAULT_SHUTDOWN_GRACE
 }
 
 /** Whether the daemon exits within `ms`: the grace it gets before the next, harsher way to stop it. */

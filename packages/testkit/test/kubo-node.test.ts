@@ -117,21 +117,27 @@ describe('createKuboNode', () => {
     expect(existsSync(path.dirname(repoPath))).toBe(false)
   })
 
-  it('stop() of a daemon that does not answer escalates after each grace and leaves nothing', async () => {
-    const node = await createKuboNode()
-    const { pid, repoPath } = node
-    // Frozen: `ipfs shutdown` gets no answer and SIGTERM stays pending; only SIGKILL ends it.
-    process.kill(pid, 'SIGSTOP')
-    const started = performance.now()
-    await node.stop({ timeout: 500 })
-    const elapsed = performance.now() - started
-    expect(node.running).toBe(false)
-    expect(isProcessAlive(pid)).toBe(false)
-    expect(existsSync(path.dirname(repoPath))).toBe(false)
-    // The shutdown call's 0.5 s, the exit grace's 0.5 s, then SIGTERM's 3 s grace before SIGKILL.
-    expect(elapsed).toBeGreaterThan(3_900)
-    expect(elapsed).toBeLessThan(4_000 + 5_000)
-  })
+  it.each([
+    ['shutdownGrace', { shutdownGrace: 500 }],
+    ['its deprecated alias `timeout`', { timeout: 500 }]
+  ] as const)(
+    'stop() of a daemon that does not answer escalates after each grace (%s) and leaves nothing',
+    async (_label, options) => {
+      const node = await createKuboNode()
+      const { pid, repoPath } = node
+      // Frozen: `ipfs shutdown` gets no answer and SIGTERM stays pending; only SIGKILL ends it.
+      process.kill(pid, 'SIGSTOP')
+      const started = performance.now()
+      await node.stop(options)
+      const elapsed = performance.now() - started
+      expect(node.running).toBe(false)
+      expect(isProcessAlive(pid)).toBe(false)
+      expect(existsSync(path.dirname(repoPath))).toBe(false)
+      // The shutdown call's 0.5 s, the exit grace's 0.5 s, then SIGTERM's 3 s grace before SIGKILL.
+      expect(elapsed).toBeGreaterThan(3_900)
+      expect(elapsed).toBeLessThan(4_000 + 5_000)
+    }
+  )
 
   it('restart() brings the daemon back on the same repo, peer id and addresses', async () => {
     const [a, b] = await Promise.all([createKuboNode(), createKuboNode()])
