@@ -24,6 +24,7 @@ import { CID } from 'multiformats/cid'
 import { runCall } from './call.js'
 import { DEFAULT_CHUNK_SIZE, DEFAULT_MAX_CHILDREN_PER_NODE } from './constants.js'
 import { LocalPathError } from './errors.js'
+import { type NameResolver, parseIpnsPathName } from './ipns.js'
 
 interface Candidate {
   path: string
@@ -32,11 +33,13 @@ interface Candidate {
 
 /**
  * Content on the embedded node: UnixFS (@helia/unixfs) over Helia's blockstore and pins.
+ * `resolveName` turns the name of an `/ipns/<name>[/…]` path into the path it points at.
  * `announce` (absent with the DHT off) gets every block a publish stores or a pin adds, root first.
  */
 export function createContent(
   helia: Helia,
   closing: AbortSignal,
+  resolveName: NameResolver,
   announce: (cids: Iterable<CID>) => void = () => {}
 ): Content {
   const fsys = unixfs(helia)
@@ -86,11 +89,11 @@ export function createContent(
     })
 
   const readStream = (cid: string, options: ReadOptions = {}): AsyncIterable<Uint8Array> => {
-    const parsed = parseContentPath(cid)
+    const parsed = parseContentPath(cid, 'content.readStream')
     checkByteCount(options.offset, 'offset')
     checkByteCount(options.length, 'length')
     return streamWithDeadline('content.readStream', options, closing, signal =>
-      catPath(fsys, parsed, { offset: options.offset, length: options.length, signal })
+      catResolved(fsys, parsed, resolveName, { offset: options.offset, length: options.length, signal })
     )
   }
 
@@ -132,7 +135,7 @@ export function createContent(
       await publish(input, { ...options, onlyHash: true, pin: false }),
 
     read: async (cid: string, options: ReadAllOptions = {}): Promise<Uint8Array> => {
-      const parsed = parseContentPath(cid)
+      const parsed = parseContentPath(cid, 'content.read')
       const maxBytes = options.maxBytes
       if (maxBytes != null && (!Number.isSafeInteger(maxBytes) || maxBytes < 0))
         throw new InvalidArgumentError('maxBytes', `expected a whole number of bytes >= 0, got ${maxBytes}`)
@@ -146,7 +149,8 @@ export function createContent(
             : Math.min(options.length ?? Number.POSITIVE_INFINITY, maxBytes + 1)
         const chunks: Uint8Array[] = []
         let total = 0
-        for await (const chunk of catPath(fsys, parsed, { offset: options.offset, length, signal })) {
+        const target = await resolveContentPath(parsed, resolveName, signal)
+        for await (const chunk of catPath(fsys, target, { offset: options.offset, length, signal })) {
           total += chunk.byteLength
           if (maxBytes != null && total > maxBytes) throw new ContentTooLargeError(cid, maxBytes)
           chunks.push(chunk)
@@ -158,7 +162,7 @@ export function createContent(
     readStream,
 
     download: async (cid: string, destination: string, options: DownloadOptions = {}): Promise<string> => {
-      const parsed = parseContentPath(cid)
+      const parsed = parseContentPath(cid, 'content.download')
       if (typeof destination !== 'string' || destination === '')
         throw new InvalidArgumentError('destination', 'expected a local path to save to')
       const target = path.resolve(destination)
@@ -171,7 +175,8 @@ export function createContent(
       try {
         await runCall('content.download', options, closing, async signal => {
           const progress = { written: 0 }
-          await writeEntry(fsys, parsed, temporary, signal, progress, options.onProgress)
+          const source = await resolveContentPath(parsed, resolveName, signal)
+          await writeEntry(fsys, source, temporary, signal, progress, options.onProgress)
         })
         if (options.overwrite === true) await fs.rm(target, { recursive: true, force: true })
         await fs.rename(temporary, target)
@@ -215,19 +220,61 @@ interface ContentPath {
   path: string
 }
 
-function parseContentPath(value: string): ContentPath {
+/** An `/ipns/<name>[/path]` path: the name still to resolve, and the path below what it points at. */
+interface NamePath {
+  name: CID
+  path: string
+}
+
+/**
+ * `value` checked and split, before any work: a bad CID or name fails at once. An `/ipns/` path
+ * is resolved later, inside the call (under its signal and deadline).
+ */
+function parseContentPath(value: string, operation: string): ContentPath | NamePath {
   if (typeof value !== 'string' || value === '')
-    throw new InvalidArgumentError('cid', 'expected a CID or an /ipfs/<cid>/… path')
-  const trimmed = value.startsWith('/ipfs/') ? value.slice('/ipfs/'.length) : value
+    throw new InvalidArgumentError('cid', 'expected a CID, an /ipfs/<cid>/… or an /ipns/<name>/… path')
   if (value.startsWith('/ipns/')) {
-    throw new ModeNotSupportedError(
-      'content with an /ipns/ path',
-      'embedded',
-      'Resolve the name first (ipns is not implemented in embedded mode yet), or use a Kubo node.'
-    )
+    const [name = '', ...rest] = value.slice('/ipns/'.length).split('/')
+    return { name: parseIpnsPathName(name, operation), path: joinPath(rest) }
   }
+  return parseIpfsPath(value)
+}
+
+function parseIpfsPath(value: string): ContentPath {
+  const trimmed = value.startsWith('/ipfs/') ? value.slice('/ipfs/'.length) : value
   const [root = '', ...rest] = trimmed.split('/')
-  return { cid: parseCid(root), path: rest.filter(part => part !== '').join('/') }
+  return { cid: parseCid(root), path: joinPath(rest) }
+}
+
+function joinPath(parts: string[]): string {
+  return parts.filter(part => part !== '').join('/')
+}
+
+/**
+ * The CID and path that `target` stands for: itself, or what its IPNS name resolves to (as Kubo
+ * does, with the path below the name kept below what the name points at).
+ */
+async function resolveContentPath(
+  target: ContentPath | NamePath,
+  resolveName: NameResolver,
+  signal: AbortSignal
+): Promise<ContentPath> {
+  if ('cid' in target) return target
+  const resolved = await resolveName(target.name, { signal })
+  if (!resolved.startsWith('/ipfs/'))
+    throw new InvalidArgumentError('name', `the IPNS name points at "${resolved}", not at an /ipfs/ path`)
+  const base = parseIpfsPath(resolved)
+  return { cid: base.cid, path: joinPath([base.path, target.path]) }
+}
+
+/** {@link catPath} of `target` once resolved; the name is resolved when the stream is first read. */
+async function* catResolved(
+  fsys: UnixFS,
+  target: ContentPath | NamePath,
+  resolveName: NameResolver,
+  options: { offset?: number; length?: number; signal: AbortSignal }
+): AsyncGenerator<Uint8Array> {
+  yield* catPath(fsys, await resolveContentPath(target, resolveName, options.signal), options)
 }
 
 function parseCid(value: string): CID {

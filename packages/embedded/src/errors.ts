@@ -42,3 +42,20 @@ export class RepoLockedError extends Error {
     this.pid = pid
   }
 }
+
+/** No peer the node could ask has a (valid) record for the IPNS name: it was never published, or its record expired. */
+export class IpnsNameNotFoundError extends Error {
+  static override readonly name = 'IpnsNameNotFoundError'
+  override readonly name = 'IpnsNameNotFoundError'
+  readonly isRetryable = true
+  /** The IPNS name (k51…). */
+  readonly ipnsName: string
+
+  constructor(ipnsName: string, options?: ErrorOptions) {
+    super(
+      `No record was found for the IPNS name ${ipnsName}; check the name, or connect to the peer that publishes it (or to peers near it in the DHT) and retry`,
+      options
+    )
+    this.ipnsName = ipnsName
+  }
+}

@@ -16,5 +16,5 @@
  */
 
 export { DEFAULT_CALL_TIMEOUT, DEFAULT_LISTEN } from './constants.js'
-export { EmbeddedStartError, LocalPathError, RepoLockedError } from './errors.js'
+export { EmbeddedStartError, IpnsNameNotFoundError, LocalPathError, RepoLockedError } from './errors.js'
 export { createEmbeddedIpfs, type EmbeddedIpfs, type EmbeddedIpfsInit } from './node.js'

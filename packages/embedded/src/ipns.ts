@@ -1,4 +1,4 @@
-import { ipns as createHeliaIpns } from '@helia/ipns'
+import type { IPNS } from '@helia/ipns'
 import { peerIdFromString } from '@libp2p/peer-id'
 import {
   type CallOptions,
@@ -16,15 +16,66 @@ import type { Helia } from 'helia'
 import { base36 } from 'multiformats/bases/base36'
 import { CID } from 'multiformats/cid'
 import { runCall } from './call.js'
+import { IpnsNameNotFoundError } from './errors.js'
 
 /** Key names as Kubo allows them: no slashes or spaces, not empty. */
 const KEY_NAME = /^[^/\s]+$/
 /** The libp2p-key multicodec: a CID of a public key is an IPNS name. */
 const LIBP2P_KEY = 0x72
 
+/**
+ * Resolves an IPNS name to the path it points at (`/ipfs/<cid>[/…]`), following names that point
+ * at names; what `ipns.resolve` and the content calls on `/ipns/` paths share. It runs under the
+ * caller's signal (its call's deadline): it is a step of a call, not a call of its own.
+ */
+export type NameResolver = (name: CID, options: { signal: AbortSignal; nocache?: boolean }) => Promise<string>
+
+/** The {@link NameResolver} of `names` (@helia/ipns over the node's routers). */
+export function createNameResolver(names: IPNS): NameResolver {
+  return async (name, options) => {
+    let value: string | undefined
+    try {
+      for await (const result of names.resolve(name, options)) value = result.value
+    } catch (error) {
+      // @helia/ipns asked every router and none had a record (or only invalid ones).
+      if (
+        !options.signal.aborted &&
+        ['RecordNotFoundError', 'RecordsFailedValidationError'].includes((error as Error).name)
+      )
+        throw new IpnsNameNotFoundError(name.toString(base36), { cause: error })
+      throw error
+    }
+    if (value == null) throw new IpnsNameNotFoundError(name.toString(base36))
+    return value
+  }
+}
+
+/**
+ * The IPNS name an `/ipns/<name>` path segment holds. A DNSLink domain (a dotted name) is refused
+ * with ModeNotSupportedError: the embedded node does no DNS lookups.
+ */
+export function parseIpnsPathName(segment: string, operation: string): CID {
+  const parsed = parseName(segment)
+  if (parsed != null) return parsed
+  if (segment.includes('.')) {
+    throw new ModeNotSupportedError(
+      `${operation} of a DNSLink name`,
+      'embedded',
+      'Resolve DNSLink names on a Kubo node.'
+    )
+  }
+  throw new InvalidArgumentError('name', `"${segment}" after /ipns/ is not an IPNS name (k51…, or a peer id)`)
+}
+
 /** IPNS on the embedded node: @helia/ipns over the keychain in the node's datastore and the DHT. */
-export function createIpns(helia: Helia, content: Content, selfPeerId: string, closing: AbortSignal): Ipns {
-  const names = createHeliaIpns(helia as never)
+export function createIpns(
+  helia: Helia,
+  names: IPNS,
+  resolveName: NameResolver,
+  content: Content,
+  selfPeerId: string,
+  closing: AbortSignal
+): Ipns {
   const keychain = (helia as unknown as { keychain: HeliaKeychain }).keychain
   const self = toIpnsName(selfPeerId)
 
@@ -46,12 +97,11 @@ export function createIpns(helia: Helia, content: Content, selfPeerId: string, c
   const toName = async (nameOrKey: string, signal: AbortSignal): Promise<CID> => {
     if (typeof nameOrKey !== 'string' || nameOrKey.trim() === '')
       throw new InvalidArgumentError('name', 'expected a key name, an IPNS name (k51…) or an /ipns/ path')
-    const bare = nameOrKey.startsWith('/ipns/')
-      ? (nameOrKey.slice('/ipns/'.length).split('/')[0] ?? '')
-      : nameOrKey
-    const parsed = parseName(bare)
+    if (nameOrKey.startsWith('/ipns/'))
+      return parseIpnsPathName(nameOrKey.slice('/ipns/'.length).split('/')[0] ?? '', 'ipns.resolve')
+    const parsed = parseName(nameOrKey)
     if (parsed != null) return parsed
-    if (!nameOrKey.startsWith('/ipns/') && KEY_NAME.test(nameOrKey)) {
+    if (KEY_NAME.test(nameOrKey)) {
       const key = await findKey(nameOrKey, signal)
       if (key != null) return CID.parse(key.id, base36)
       if (nameOrKey.includes('.')) {
@@ -72,11 +122,7 @@ export function createIpns(helia: Helia, content: Content, selfPeerId: string, c
   const resolve = async (nameOrKey: string, options: ResolveIpnsOptions = {}): Promise<string> =>
     await runCall('ipns.resolve', options, closing, async signal => {
       const name = await toName(nameOrKey, signal)
-      let value: string | undefined
-      for await (const result of names.resolve(name, { signal, nocache: options.nocache }))
-        value = result.value
-      if (value == null) throw new Error(`No IPNS record was found for ${name.toString(base36)}`)
-      return value
+      return await resolveName(name, { signal, nocache: options.nocache })
     })
 
   const publish = async (keyName: string, cid: string, options: IpnsRecordOptions = {}) => {

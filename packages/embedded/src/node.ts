@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { withBitswap } from '@helia/bitswap'
+import { ipns as createHeliaIpns } from '@helia/ipns'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
@@ -29,7 +30,7 @@ import {
 } from './constants.js'
 import { createContent } from './content.js'
 import { EmbeddedStartError, RepoLockedError } from './errors.js'
-import { createIpns } from './ipns.js'
+import { createIpns, createNameResolver } from './ipns.js'
 import { createPeers } from './peers.js'
 import { createPubsub } from './pubsub.js'
 import { libp2pRouter } from './routing.js'
@@ -103,7 +104,9 @@ export async function createEmbeddedIpfs(init: EmbeddedIpfsInit = {}): Promise<E
 
   const dht = libp2p.services.dht
   const announcer: Announcer | undefined = dht == null ? undefined : createAnnouncer(dht, closing.signal)
-  const content = createContent(helia, closing.signal, cids => announcer?.announce(cids))
+  const names = createHeliaIpns(helia as never)
+  const resolveName = createNameResolver(names)
+  const content = createContent(helia, closing.signal, resolveName, cids => announcer?.announce(cids))
   const ipfs: EmbeddedIpfs = {
     mode: 'embedded',
     helia,
@@ -119,7 +122,7 @@ export async function createEmbeddedIpfs(init: EmbeddedIpfsInit = {}): Promise<E
     pubsub: createPubsub(libp2p.services.pubsub, closing.signal),
     peers: createPeers(libp2p, closing.signal),
     streams: createStreams(libp2p, closing.signal),
-    ipns: createIpns(helia, content, peerId, closing.signal),
+    ipns: createIpns(helia, names, resolveName, content, peerId, closing.signal),
     tunnels: createTunnels(libp2p, closing.signal),
     peerId: async (options: CallOptions = {}) =>
       await runCall('peerId', options, closing.signal, async () => peerId),
