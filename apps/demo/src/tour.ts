@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import { raceSignal } from 'race-signal'
 import { errorMessage } from './format.js'
 import type { Output } from './output.js'
 import { contactsStep } from './steps/contacts.js'
@@ -11,7 +12,6 @@ import { type DemoNodes, NODES_STEP, openNodes } from './steps/nodes.js'
 import { pubsubChatStep } from './steps/pubsub-chat.js'
 import type { Shared, Step, StepOutcome, TourMode } from './steps/step.js'
 import { transmissionStep } from './steps/transmission.js'
-import { raceAbort } from './wait.js'
 
 /** The tour after step 1 (the nodes), in order. */
 export const STEPS: readonly Step[] = [
@@ -152,7 +152,7 @@ async function attempt(
     // Once the step is cut off, how it ends no longer matters; unobserved, it would crash the process.
     running.catch(() => {})
     // Raced against the signal too, so that a call that ignores it cannot hold up the whole tour.
-    const outcome = await raceAbort(running, stepSignal)
+    const outcome = await raceSignal(running, stepSignal)
     record = { ...base, status: 'ok', milliseconds: Date.now() - started, ...outcome }
     output.success(outcome.summary)
   } catch (error) {

@@ -1,3 +1,4 @@
+import { raceSignal } from 'race-signal'
 import { POLL_INTERVAL } from './constants.js'
 import { WaitTimeoutError } from './errors.js'
 
@@ -15,23 +16,6 @@ export function deferred<T>(): Deferred<T> {
   return { promise, resolve }
 }
 
-/** `promise`'s value, or a rejection with the abort reason when `signal` aborts first. */
-export async function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  signal.throwIfAborted()
-  let onAbort: (() => void) | undefined
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_resolve, reject) => {
-        onAbort = () => reject(signal.reason)
-        signal.addEventListener('abort', onAbort, { once: true })
-      })
-    ])
-  } finally {
-    if (onAbort != null) signal.removeEventListener('abort', onAbort)
-  }
-}
-
 /**
  * `promise`'s value, or a rejection when `signal` aborts (its reason) or `timeout` ms pass first
  * (`WaitTimeoutError` naming `what`).
@@ -45,7 +29,7 @@ export async function waitFor<T>(
   const deadline = new AbortController()
   const timer = setTimeout(() => deadline.abort(new WaitTimeoutError(what, timeout)), timeout)
   try {
-    return await raceAbort(promise, AbortSignal.any([signal, deadline.signal]))
+    return await raceSignal(promise, AbortSignal.any([signal, deadline.signal]))
   } finally {
     clearTimeout(timer)
   }

@@ -1,4 +1,5 @@
 import { type CallOptions, CallTimeoutError, NodeClosedError } from '@tk/interface'
+import { raceSignal } from 'race-signal'
 import { DEFAULT_CALL_TIMEOUT } from './constants.js'
 
 /**
@@ -22,20 +23,13 @@ export async function runCall<T>(
   const timer = setTimeout(() => abort(new CallTimeoutError(operation, timeout)), timeout)
   options.signal?.addEventListener('abort', onCallerAbort, { once: true })
   closing.addEventListener('abort', onClose, { once: true })
-  let onAbort: (() => void) | undefined
   try {
-    const aborted = new Promise<never>((_resolve, reject) => {
-      onAbort = () => reject(controller.signal.reason)
-      controller.signal.addEventListener('abort', onAbort, { once: true })
-    })
-    const running = work(controller.signal)
-    // A rejection of `work` after the deadline won is expected (it was aborted) and not an error to report.
-    running.catch(() => {})
-    return await Promise.race([running, aborted])
+    // raceSignal settles on the abort even when `work` ignores its signal; a later rejection of `work`
+    // is expected then (it was aborted) and is not reported.
+    return await raceSignal(work(controller.signal), controller.signal)
   } finally {
     clearTimeout(timer)
     options.signal?.removeEventListener('abort', onCallerAbort)
     closing.removeEventListener('abort', onClose)
-    if (onAbort != null) controller.signal.removeEventListener('abort', onAbort)
   }
 }

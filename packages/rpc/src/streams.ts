@@ -8,6 +8,7 @@ import {
   type StreamServer,
   type StreamSource
 } from '@tk/interface'
+import { raceSignal } from 'race-signal'
 import type { KuboClient } from './client.js'
 import type { P2pForegroundTunnel } from './commands/p2p.js'
 import { InvalidArgumentError, ListenerTunnelLostError, StreamMountingDisabledError } from './errors.js'
@@ -326,21 +327,6 @@ function signalOf(options: CallOptions): AbortSignal | undefined {
   const present = signals.filter(signal => signal != null)
   if (present.length === 0) return undefined
   return present.length === 1 ? present[0] : AbortSignal.any(present)
-}
-
-async function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal == null) return await promise
-  signal.throwIfAborted()
-  let onAbort: (() => void) | undefined
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
-  try {
-    return await Promise.race([promise, aborted])
-  } finally {
-    if (onAbort != null) signal.removeEventListener('abort', onAbort)
-  }
 }
 
 async function dial(port: number, signal: AbortSignal): Promise<net.Socket> {

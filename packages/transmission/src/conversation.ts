@@ -5,6 +5,7 @@ import os from 'node:os'
 import path from 'node:path'
 import type { StreamSource } from '@tk/interface'
 import { InvalidArgumentError } from '@tk/rpc'
+import { raceSignal } from 'race-signal'
 import { StreamClosedError, TransmissionError } from './errors.js'
 import { publishPart, sanitizeFileName } from './file-names.js'
 import type { FrameStream } from './frame-stream.js'
@@ -26,7 +27,6 @@ import {
   DEFAULT_TIMEOUT,
   ENCRYPTION_ALLOWANCE,
   protocolFor,
-  raceAbort,
   resolvePeer,
   type Transform,
   withDeadline
@@ -180,7 +180,7 @@ export class Conversation implements AsyncIterable<Uint8Array>, AsyncDisposable 
       try {
         const payload = this.#options.encrypt == null ? bytes : await this.#options.encrypt(bytes)
         await this.#stream.write(FrameType.message, withId(id, payload), signal)
-        await raceAbort(acknowledged, signal)
+        await raceSignal(acknowledged, signal)
       } catch (error) {
         this.#pendingAcks.delete(id)
         throw explain(error, signal, this.peerId, this.#stream)
@@ -199,7 +199,7 @@ export class Conversation implements AsyncIterable<Uint8Array>, AsyncDisposable 
           return next
         }
         if (this.#ended != null) throw this.#ended
-        await raceAbort(this.#changed(), signal)
+        await raceSignal(this.#changed(), signal)
       }
     })
   }
@@ -243,7 +243,7 @@ export class Conversation implements AsyncIterable<Uint8Array>, AsyncDisposable 
           return next
         }
         if (this.#ended != null) throw this.#ended
-        await raceAbort(this.#changed(), signal)
+        await raceSignal(this.#changed(), signal)
       }
     })
   }
@@ -312,7 +312,7 @@ export class Conversation implements AsyncIterable<Uint8Array>, AsyncDisposable 
         })
       }
       await this.#stream.write(FrameType.fileEnd, withId(id, hash.digest()), signal)
-      const body = await raceAbort(done, signal)
+      const body = await raceSignal(done, signal)
       if (!body.ok) {
         throw new TransmissionError(
           body.code ?? 'internal',
@@ -709,7 +709,7 @@ export async function listenForConversations(
             { signal: incoming.signal, timeout: idleTimeout > 0 ? idleTimeout : Number.POSITIVE_INFINITY },
             Number.POSITIVE_INFINITY,
             async signal =>
-              await raceAbort(
+              await raceSignal(
                 Promise.race([
                   decision,
                   gone.then(error => {

@@ -2,11 +2,12 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { createIpfs } from '@tk/api'
 import { listenForFileTransmissions, listenForTransmissions } from '@tk/transmission'
+import { raceSignal } from 'race-signal'
 import type { ReceiveCommand } from '../args.js'
 import { fileListenerName } from '../constants.js'
 import { errorMessage, formatBytes, shortPeerId } from '../format.js'
 import type { Output, ProgressBar } from '../output.js'
-import { deferred, raceAbort } from '../wait.js'
+import { deferred } from '../wait.js'
 
 /**
  * `tk-demo receive`: prints this node's peer id, then every text and file that arrives, until
@@ -90,7 +91,7 @@ export async function receive(command: ReceiveCommand, output: Output, signal: A
   })
 
   try {
-    await raceAbort(enough.promise, signal)
+    await raceSignal(enough.promise, signal)
   } catch (error) {
     // Ctrl-C is how receiving normally ends; the listeners close on the way out.
     if (!signal.aborted) throw error

@@ -4,6 +4,7 @@ import { createReadStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import { raceSignal } from 'race-signal'
 import { Conversation, type ConversationOptions } from '../conversation.js'
 import { StreamClosedError, TransmissionError } from '../errors.js'
 import { FrameStream } from '../frame-stream.js'
@@ -13,7 +14,6 @@ import {
   DEFAULT_TIMEOUT,
   ENCRYPTION_ALLOWANCE,
   MAX_CONTROL_FRAME,
-  raceAbort,
   withDeadline
 } from '../options.js'
 import {
@@ -122,7 +122,7 @@ async function openInboxesWithin(
 ): Promise<Inboxes> {
   const opening = openInboxes(...args)
   try {
-    return await raceAbort(opening, signal)
+    return await raceSignal(opening, signal)
   } catch (error) {
     void opening.then(
       async inboxes => await inboxes.close(),

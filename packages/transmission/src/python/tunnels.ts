@@ -2,6 +2,7 @@ import net, { type Server, type Socket } from 'node:net'
 import type { P2pForegroundTunnel } from '@tk/rpc'
 import { socketStream } from '@tk/rpc/streams'
 import { checkPeerId } from '@tk/rpc/validate'
+import { raceSignal } from 'race-signal'
 import { TransmissionError } from '../errors.js'
 import { FrameStream } from '../frame-stream.js'
 import type { PythonNode } from './node.js'
@@ -101,32 +102,25 @@ export async function openDataTunnel(
   return {
     name,
     accept: async timeout => {
-      let timer: NodeJS.Timeout | undefined
-      let onAbort: (() => void) | undefined
-      try {
-        signal.throwIfAborted()
-        return await Promise.race([
-          delivered,
-          new Promise<never>((_, reject) => {
-            timer = setTimeout(
-              () =>
-                reject(
-                  new TransmissionError(
-                    'idle-timeout',
-                    `the Python sender did not send its data within ${timeout} ms`,
-                    { peerId }
-                  )
-                ),
-              timeout
+      const idle = new AbortController()
+      const timer = setTimeout(
+        () =>
+          idle.abort(
+            new TransmissionError(
+              'idle-timeout',
+              `the Python sender did not send its data within ${timeout} ms`,
+              {
+                peerId
+              }
             )
-            // The listener closing ends the wait at once.
-            onAbort = () => reject(signal.reason)
-            signal.addEventListener('abort', onAbort, { once: true })
-          })
-        ])
+          ),
+        timeout
+      )
+      try {
+        // The listener closing (`signal`) ends the wait at once, with its reason.
+        return await raceSignal(delivered, AbortSignal.any([signal, idle.signal]))
       } finally {
         clearTimeout(timer)
-        if (onAbort != null) signal.removeEventListener('abort', onAbort)
       }
     },
     close: async () => {
