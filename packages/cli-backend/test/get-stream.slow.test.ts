@@ -72,6 +72,8 @@ describe('get streams the archive while ipfs writes it (through a FIFO)', () => 
   let cid: string
   let contentDigest: string
   let overHttp: ReturnType<TarReader['summary']>
+  /** How long this machine takes to read the whole archive out of Kubo (over HTTP), measured now. */
+  let wholeArchiveMs = 0
   let tmp: OwnTmpdir
 
   beforeAll(async () => {
@@ -91,7 +93,9 @@ describe('get streams the archive while ipfs writes it (through a FIFO)', () => 
     cid = (await http.add(random())).cid
     contentDigest = content.digest('hex')
     const archive = new TarReader()
+    const started = Date.now()
     for await (const chunk of http.get(cid)) archive.update(chunk)
+    wholeArchiveMs = Date.now() - started
     overHttp = archive.summary()
     cli = cliClientOf(node)
   })
@@ -122,7 +126,10 @@ describe('get streams the archive while ipfs writes it (through a FIFO)', () => 
     const output = await fs.stat(path.join(tmp.dir, callDir ?? '', 'out.tar'))
     expect(output.isFIFO()).toBe(true)
     // A consumer that pauses holds ipfs back (backpressure), instead of it writing the archive elsewhere.
-    await new Promise(resolve => setTimeout(resolve, 1_000))
+    // A sleep that is needed: no event tells that a process is held back (Go waits for a full FIFO in
+    // its poller, like an idle process), so the test pauses for twice the time this machine took to read
+    // the whole archive out of Kubo; an ipfs that was not held back would be done and gone by then.
+    await new Promise(resolve => setTimeout(resolve, Math.max(1_000, 2 * wholeArchiveMs)))
     expect(await ipfsProcessesWith(cid)).toBe(1)
     expect(hash.length).toBeLessThan(SIZE)
 

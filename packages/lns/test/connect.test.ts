@@ -58,10 +58,8 @@ describe('ensureConnected against real Kubo daemons without routing', () => {
       async () => !(await isConnected(clientA, b.peerId)) && !(await isConnected(clientB, a.peerId)),
       'both nodes have dropped the connection'
     )
-    // No bootstrap, no mDNS, no peering in testkit nodes: nothing redials. Make sure of it.
-    await new Promise(resolve => setTimeout(resolve, 1000))
-    expect(await isConnected(clientA, b.peerId)).toBe(false)
-    expect(await isConnected(clientB, a.peerId)).toBe(false)
+    // No bootstrap, no mDNS, no peering in testkit nodes: nothing redials. Not checked by waiting here:
+    // a redial would show as `via: 'already-connected'` where each test expects a dial it counts.
   }
 
   it('reconnects through a remembered address, which without the contact cannot happen', async () => {
@@ -123,6 +121,7 @@ describe('ensureConnected against real Kubo daemons without routing', () => {
       dialConcurrency: 1
     })
     await store.addContact(b.peerId, 'bob', { addresses: [right] })
+    // A sleep that is needed: addresses rank by when they were last seen (ms); the next one is later.
     await new Promise(resolve => setTimeout(resolve, 5))
     await store.rememberAddresses('bob', [wrong])
     expect((await store.getContact('bob'))?.addresses.map(address => address.multiaddr)).toEqual([
@@ -171,6 +170,7 @@ describe('ensureConnected against real Kubo daemons without routing', () => {
       dialTimeout: 20_000
     })
     await store.addContact(b.peerId, 'bob', { addresses: [right] })
+    // A sleep that is needed: addresses rank by when they were last seen (ms); the next one is later.
     await new Promise(resolve => setTimeout(resolve, 5))
     // Ranked first, dialled together with the right one: it would hang for the whole dial timeout.
     await store.rememberAddresses('bob', [silent.address])

@@ -170,6 +170,7 @@ describe('contacts on an embedded node and on Kubo', () => {
       // as this contact, the handshake meets the wrong peer id and must not connect or be credited.
       const decoy = (peers[(index + 1) % peers.length] as (typeof peers)[number]).address
       await contacts.addContact(peer.peerId, peer.name, { addresses: [peer.address] })
+      // A sleep that is needed: addresses rank by when they were last seen (ms); the decoy is later.
       await new Promise(resolve => setTimeout(resolve, 5))
       await contacts.rememberAddresses(peer.name, [decoy])
     }

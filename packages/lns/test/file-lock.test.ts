@@ -83,6 +83,8 @@ describe('the file lock', () => {
   it('gets the lock as soon as a live holder releases it', async () => {
     const first = await acquireFileLock(lockPath, { lockTimeout: 1000 })
     const second = acquireFileLock(lockPath, { lockTimeout: 5000 })
+    // A sleep that is needed: the second call has found the lock held and waits (nothing shows that
+    // from outside) before the holder releases it; the lock it then gets is asserted below.
     await new Promise(resolve => setTimeout(resolve, 100))
     await first.release()
     const lock = await second

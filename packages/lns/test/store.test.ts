@@ -125,6 +125,7 @@ describe('the contacts store', () => {
     const alice = randomPeerId()
     await using store = await openContacts({ path: file })
     const first = await store.addContact(alice, 'alice', { addresses: ['/ip4/192.0.2.1/tcp/4001'] })
+    // A sleep that is needed: addresses rank by when they were last seen (ms); the next one is later.
     await new Promise(resolve => setTimeout(resolve, 5))
     const after = await store.rememberAddresses(alice, [
       '/ip4/192.0.2.1/tcp/4001',

@@ -21,11 +21,21 @@ afterAll(async () => {
   await cluster?.stop()
 })
 
-/** Subscribes on B and waits until A's mesh has B for the topic (plus a gossipsub heartbeat). */
+/**
+ * Subscribes on B and resolves once a message from A has reached B on the topic. A lists B among the
+ * topic's peers before its mesh carries messages to B (about a gossipsub heartbeat later, notes/kubo.md),
+ * so A publishes a probe until one arrives, instead of waiting a fixed time. Probes are left out of the
+ * messages returned.
+ */
 async function subscribe(topic: string, controller: AbortController): Promise<PubsubMessage[]> {
   const received: PubsubMessage[] = []
+  const probe = `probe ${randomBytes(8).toString('hex')}`
+  let probed = false
   void (async () => {
-    for await (const message of b.pubsub.sub(topic, { signal: controller.signal })) received.push(message)
+    for await (const message of b.pubsub.sub(topic, { signal: controller.signal })) {
+      if (new TextDecoder().decode(message.data) === probe) probed = true
+      else received.push(message)
+    }
   })().catch(() => {
     // Ends with AbortError when the test aborts the subscription.
   })
@@ -33,7 +43,13 @@ async function subscribe(topic: string, controller: AbortController): Promise<Pu
   await expect
     .poll(async () => await a.pubsub.peers(topic), { timeout: 10_000, interval: 100 })
     .toContain(bId)
-  await new Promise(resolve => setTimeout(resolve, 1_200))
+  const deadline = Date.now() + 15_000
+  while (!probed) {
+    if (Date.now() > deadline)
+      throw new Error(`no probe from A reached B on ${JSON.stringify(topic)} within 15 s`)
+    await a.pubsub.pub(topic, probe)
+    await waitFor(() => probed, 500)
+  }
   return received
 }
 

@@ -144,6 +144,8 @@ describe('many small transmissions', () => {
     }
     const settledHeap = async (): Promise<number> => {
       gc()
+      // A pause that is needed: sockets and handles freed by the first collection close on later turns
+      // of the event loop (no event says when all have); the second collection then frees them.
       await new Promise(resolve => setTimeout(resolve, 100))
       gc()
       return process.memoryUsage().heapUsed

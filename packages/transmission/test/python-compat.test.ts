@@ -11,6 +11,7 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import type { KuboNode } from '@tk/testkit'
+import { raceSignal } from 'race-signal'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
   type Conversation,
@@ -424,17 +425,26 @@ describe.skipIf(!haveVenv && !inCi)('Python IPFS-Toolkit 0.5.33 peers', () => {
   })
 
   describe('guards against Python-style requests', () => {
-    /** Writes `bytes` to `listener` on node A from node B, as a Python sender would; returns what came back. */
-    async function rawRequest(listener: string, bytes: Uint8Array, waitMs = 3_000): Promise<string> {
+    /**
+     * Writes `bytes` to `listener` on node A from node B, as a Python sender would; returns what came
+     * back before the listener closed the stream (the test fails if it does not close it in 15 s).
+     */
+    async function rawRequest(listener: string, bytes: Uint8Array): Promise<string> {
       const stream = await pair.b.ipfs.streams.open(pair.a.node.peerId, `/x/${listener}`, { timeout: 30_000 })
       const chunks: Buffer[] = []
       await stream.write(bytes)
-      // What comes back until the listener closes, or `waitMs` passed.
       const reading = (async () => {
         for await (const chunk of stream) chunks.push(Buffer.from(chunk))
-      })().catch(() => {})
-      await Promise.race([reading, new Promise<void>(resolve => setTimeout(resolve, waitMs))])
-      stream.abort()
+      })().catch(() => {
+        // A reset: the listener closed the stream too.
+      })
+      try {
+        await raceSignal(reading, AbortSignal.timeout(15_000), {
+          translateError: () => new Error(`the listener ${listener} did not close the stream within 15 s`)
+        })
+      } finally {
+        stream.abort()
+      }
       return Buffer.concat(chunks).toString('latin1')
     }
 
