@@ -5,6 +5,7 @@ import { checkPeerId } from '@tk/rpc/validate'
 import { raceSignal } from 'race-signal'
 import { TransmissionError } from '../errors.js'
 import { FrameStream } from '../frame-stream.js'
+import { withDeadline } from '../options.js'
 import type { PythonNode } from './node.js'
 
 /** How long opening a tunnel may take (ms). */
@@ -101,28 +102,24 @@ export async function openDataTunnel(
   let closing: Promise<void> | undefined
   return {
     name,
-    accept: async timeout => {
-      const idle = new AbortController()
-      const timer = setTimeout(
-        () =>
-          idle.abort(
-            new TransmissionError(
-              'idle-timeout',
-              `the Python sender did not send its data within ${timeout} ms`,
-              {
-                peerId
-              }
-            )
-          ),
-        timeout
-      )
-      try {
-        // The listener closing (`signal`) ends the wait at once, with its reason.
-        return await raceSignal(delivered, AbortSignal.any([signal, idle.signal]))
-      } finally {
-        clearTimeout(timer)
-      }
-    },
+    accept: async timeout =>
+      // `callDeadline`'s forwarding, not `AbortSignal.any`: nothing stays attached to the listener's
+      // long-lived `signal` once the wait is over. The listener closing ends the wait at once.
+      await withDeadline(
+        { signal, timeout },
+        timeout,
+        async deadline =>
+          await raceSignal(delivered, deadline, {
+            translateError: () =>
+              signal.aborted
+                ? (signal.reason as Error)
+                : new TransmissionError(
+                    'idle-timeout',
+                    `the Python sender did not send its data within ${timeout} ms`,
+                    { peerId }
+                  )
+          })
+      ),
     close: async () => {
       closing ??= (async () => {
         await tunnel.close()
