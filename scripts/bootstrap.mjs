@@ -131,6 +131,9 @@ await must(process.execPath, [path.join(root, 'scripts', 'python-toolkit.mjs')])
 step('Lint (biome)')
 await must(pnpm, ['exec', 'biome', 'check', '.'])
 
+step('README API sections name every export (scripts/check-readme-api.mjs)')
+await must(process.execPath, [path.join(root, 'scripts', 'check-readme-api.mjs')])
+
 step('Typecheck (turbo run typecheck)')
 await must(pnpm, ['exec', 'turbo', 'run', 'typecheck', '--output-logs=errors-only'])
 
