@@ -56,6 +56,9 @@ const DELIVERED_IDS = 4096
 /** How long after its stream ended a message may come again (ms): a sender retries at once. */
 const RETRY_WINDOW = 60_000
 
+/** Pieces of received content written with one writev at most; more are joined first. */
+const WRITEV_PIECES = 16
+
 /** How long a finished transmission waits for the sender to close first (ms), so our `done` is not cut off; one round trip is enough. */
 export const LINGER_TIMEOUT = 1_000
 
@@ -584,7 +587,10 @@ function codeOf(error: Error): ErrorCode {
   return 'internal'
 }
 
-/** Reads chunks until `end`, decrypting and hashing; `onChunk` stores each piece. */
+/**
+ * Reads chunks until `end`, decrypting and hashing; `onChunk` stores each piece (a chunk comes in
+ * the pieces it arrived in, not copied into one buffer).
+ */
 export async function receiveContent(
   incoming: Incoming,
   size: number,
@@ -614,14 +620,14 @@ export async function receiveContent(
   try {
     let total = received
     for (;;) {
-      const frame = await stream.expect([FrameType.chunk, FrameType.end], signal)
+      const frame = await stream.expectPieces([FrameType.chunk, FrameType.end], signal)
       if (frame.type === FrameType.end) {
         if (total !== size) {
           throw new TransmissionError('protocol', `the sender announced ${size} bytes and sent ${total}`, {
             peerId
           })
         }
-        const expected = Buffer.from(frame.payload)
+        const expected = Buffer.concat(frame.pieces)
         if (!expected.equals(hash.digest())) {
           throw new TransmissionError(
             'digest-mismatch',
@@ -635,13 +641,17 @@ export async function receiveContent(
       }
       // An empty chunk moves nothing and costs a write and a progress call: a peer sending them
       // by the thousand only burns the receiver's time.
-      if (frame.payload.byteLength === 0) {
+      if (frame.length === 0) {
         throw new TransmissionError('protocol', 'an empty chunk frame', { peerId })
       }
-      let piece = frame.payload
+      // The chunk's pieces as they came off the stream (no copy), unless `decrypt` needs it whole.
+      let pieces = frame.pieces
+      let length = frame.length
       if (decrypt != null) {
         try {
-          piece = await decrypt(piece)
+          const piece = await decrypt(pieces.length === 1 ? (pieces[0] as Uint8Array) : Buffer.concat(pieces))
+          pieces = [piece]
+          length = piece.byteLength
         } catch (error) {
           throw new TransmissionError('rejected', `decrypt failed: ${(error as Error).message}`, {
             peerId,
@@ -649,14 +659,16 @@ export async function receiveContent(
           })
         }
       }
-      total += piece.byteLength
+      total += length
       if (total > size) {
         throw new TransmissionError('too-large', `the sender announced ${size} bytes and sent more`, {
           peerId
         })
       }
-      hash.update(piece)
-      await onChunk(piece)
+      for (const piece of pieces) {
+        hash.update(piece)
+        await onChunk(piece)
+      }
     }
   } finally {
     incoming.signal.removeEventListener('abort', onAbort)
@@ -894,11 +906,15 @@ export async function listenForFileTransmissions(
             let pendingBytes = 0
             const flush = async (): Promise<void> => {
               if (pendingBytes === 0) return
-              const bytes = pending.length === 1 ? (pending[0] as Uint8Array) : Buffer.concat(pending)
-              pending.length = 0
+              const bytes = pendingBytes
+              const pieces = pending.splice(0)
               pendingBytes = 0
-              await file?.write(bytes, 0, bytes.byteLength, written)
-              written += bytes.byteLength
+              // A chunk's few pieces go in one writev, not joined into a copy first; many small
+              // ones (a peer sending tiny chunks) are joined, which is cheaper than an iovec each.
+              if (pieces.length === 1) await file?.write(pieces[0] as Uint8Array, 0, bytes, written)
+              else if (pieces.length <= WRITEV_PIECES) await file?.writev(pieces, written)
+              else await file?.write(Buffer.concat(pieces), 0, bytes, written)
+              written += bytes
               const seconds = Math.max((Date.now() - started) / 1000, 0.001)
               options.onProgress?.({
                 peerId,
