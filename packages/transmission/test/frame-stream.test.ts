@@ -26,7 +26,8 @@ function stubStream(pieces: Uint8Array[]): PeerStream {
 /** `bytes` cut into pieces of `size` (the last may be shorter). */
 function cut(bytes: Uint8Array, size: number): Uint8Array[] {
   const pieces: Uint8Array[] = []
-  for (let offset = 0; offset < bytes.byteLength; offset += size) pieces.push(bytes.subarray(offset, offset + size))
+  for (let offset = 0; offset < bytes.byteLength; offset += size)
+    pieces.push(bytes.subarray(offset, offset + size))
   return pieces
 }
 
@@ -65,7 +66,10 @@ describe('FrameStream.expectPieces', () => {
   })
 
   it('an empty chunk is a frame with no pieces and length 0', async () => {
-    const wire = Buffer.concat([frameBytes(FrameType.chunk, new Uint8Array(0)), frameBytes(FrameType.end, randomBytes(32))])
+    const wire = Buffer.concat([
+      frameBytes(FrameType.chunk, new Uint8Array(0)),
+      frameBytes(FrameType.end, randomBytes(32))
+    ])
     const stream = new FrameStream(stubStream([wire]), { maxFrame: 1024, idleTimeout: 0 })
     const frame = await stream.expectPieces([FrameType.chunk])
     expect(frame).toMatchObject({ type: FrameType.chunk, length: 0, pieces: [] })
