@@ -215,6 +215,8 @@ export async function transmitData(
       ...(reusing == null ? {} : { reuse: true, id: randomBytes(16).toString('base64url') })
     }
     const key = `${protocol} ${peerId}`
+    /** The stream to keep for the next transmission (the listener let it be reused). */
+    let kept: FrameStream | undefined
     const send = async (reused: FrameStream | undefined): Promise<void> => {
       const { stream, accept } = await openStream(
         streams,
@@ -237,20 +239,27 @@ export async function transmitData(
         throw explain(error, signal, peerId, stream)
       } finally {
         signal.removeEventListener('abort', onAbort)
-        if (keep) reusing?.put(key, stream)
+        if (keep) kept = stream
         else stream.close()
       }
     }
-    const pooled = reusing?.take(key)
-    if (pooled == null) return await send(undefined)
+    if (reusing == null) return await send(undefined)
+    // A turn among the component's transmissions to this listener (waits while as many are in
+    // flight as the listener serves at once), with an idle stream if there is one.
+    const pooled = await reusing.acquire(key, signal)
     try {
-      await send(pooled)
-    } catch (error) {
-      // A pooled stream can turn out broken (the listener's idle close crossing this send, a
-      // tunnel torn down): once more on a fresh stream. The message keeps its id, so a listener
-      // that delivered it before the break answers `done` without delivering it again.
-      if (signal.aborted || !(error instanceof StreamClosedError)) throw error
-      await send(undefined)
+      if (pooled == null) return await send(undefined)
+      try {
+        await send(pooled)
+      } catch (error) {
+        // A pooled stream can turn out broken (the listener's idle close crossing this send, a
+        // tunnel torn down): once more on a fresh stream. The message keeps its id, so a listener
+        // that delivered it before the break answers `done` without delivering it again.
+        if (signal.aborted || !(error instanceof StreamClosedError)) throw error
+        await send(undefined)
+      }
+    } finally {
+      reusing.release(key, kept)
     }
   })
 }

@@ -1,4 +1,5 @@
 import type { CallOptions, StreamSource } from '@tk/interface'
+import { InvalidArgumentError } from '@tk/rpc'
 import {
   type Conversation,
   type ConversationHandler,
@@ -19,7 +20,7 @@ import {
 } from './listener.js'
 import type { ContactBook } from './options.js'
 import { type TransmitFileOptions, type TransmitOptions, transmitData, transmitFile } from './sender.js'
-import { StreamPool } from './stream-pool.js'
+import { DEFAULT_MAX_STREAMS_PER_LISTENER, REUSE_IDLE, StreamPool } from './stream-pool.js'
 
 /**
  * What a component applies to all its calls and listeners unless a call says otherwise: a
@@ -51,6 +52,12 @@ export interface TransmissionInit extends TransmissionDefaults {
    * or any other {@link StreamSource}. The component does not close it.
    */
   streams: StreamSource
+  /**
+   * Data transmissions kept in flight to one listener at once; later ones wait their turn (in
+   * order, within their own `signal` / `timeout`) for a stream to come back instead of opening
+   * more. Default 8, what a listener serves of one peer at once by default (`maxStreamsPerPeer`).
+   */
+  maxStreamsPerListener?: number
 }
 
 /**
@@ -108,13 +115,22 @@ export interface Transmission extends AsyncDisposable {
 
 /** A transmission component over `init.streams`; see {@link Transmission}. */
 export function createTransmission(init: TransmissionInit): Transmission {
-  const { streams, ...defaults } = init
+  const { streams, maxStreamsPerListener, ...defaults } = init
   if (streams == null || typeof streams.open !== 'function' || typeof streams.serve !== 'function') {
     throw new TypeError('createTransmission needs `streams`: a StreamSource such as ipfs.streams')
   }
+  if (
+    maxStreamsPerListener !== undefined &&
+    !(Number.isSafeInteger(maxStreamsPerListener) && maxStreamsPerListener > 0)
+  ) {
+    throw new InvalidArgumentError(
+      'maxStreamsPerListener',
+      `expected a positive whole number, got ${maxStreamsPerListener}`
+    )
+  }
   const closing = new AbortController()
   // Streams between data transmissions, for the next one to the same listener (`reuse`).
-  const pool = new StreamPool()
+  const pool = new StreamPool(REUSE_IDLE, maxStreamsPerListener ?? DEFAULT_MAX_STREAMS_PER_LISTENER)
   const listeners = new Set<Listener>()
   const conversations = new Set<Conversation>()
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { PeerStream, StreamHandler, StreamServer, StreamSource } from '@tk/interface'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createStreamPair, createTransmission, StreamClosedError, type Transmission } from '../src/index.js'
-import { REUSE_IDLE } from '../src/stream-pool.js'
+import { DEFAULT_MAX_STREAMS_PER_LISTENER, REUSE_IDLE } from '../src/stream-pool.js'
 import { type Pair, sha256, startPair } from './helpers.js'
 
 // Unit tests of stream reuse over in-memory streams (no Kubo): the stream source below is a stub
@@ -19,6 +19,8 @@ function memoryNetwork() {
     opened: 0,
     /** Streams not yet ended on the listener's side. */
     live: 0,
+    /** The most streams live at once. */
+    peak: 0,
     /** The listener's end aborts instead of reading the next bytes that come. */
     breakOnRead: false,
     /** The listener's end aborts instead of writing the next `done`. */
@@ -27,6 +29,7 @@ function memoryNetwork() {
   /** The listener's end, with the sabotage switches. */
   const listenerEnd = (stream: PeerStream): PeerStream => {
     state.live++
+    state.peak = Math.max(state.peak, state.live)
     let counted = true
     const ended = (): void => {
       if (counted) state.live--
@@ -85,9 +88,9 @@ function memoryNetwork() {
 
 describe('stream reuse (in memory, no Kubo)', () => {
   const open: Transmission[] = []
-  const pair = () => {
+  const pair = (maxStreamsPerListener?: number) => {
     const network = memoryNetwork()
-    const alice = createTransmission({ streams: network.source(ALICE) })
+    const alice = createTransmission({ streams: network.source(ALICE), maxStreamsPerListener })
     const bob = createTransmission({ streams: network.source(BOB) })
     open.push(alice, bob)
     return { network, alice, bob }
@@ -169,6 +172,71 @@ describe('stream reuse (in memory, no Kubo)', () => {
     expect(network.state.opened).toBe(2)
     await expect.poll(() => errors.length).toBe(1)
     expect(received).toEqual(['first', 'second'])
+  })
+
+  it('16 transmissions at once to one listener use at most 8 streams (what it serves of one peer at once); each arrives once, byte-exact', async () => {
+    const { network, alice, bob } = pair()
+    const received: string[] = []
+    await bob.listenForTransmissions('burst', data => void received.push(sha256(data)))
+    // Small (eager) and larger than a chunk frame: both paths wait their turn alike.
+    const payloads = Array.from({ length: 16 }, (_, index) =>
+      randomBytes(index % 2 === 0 ? 1024 : 256 * 1024 + 1)
+    )
+    await Promise.all(payloads.map(payload => alice.transmitData(payload, BOB, 'burst')))
+    await expect.poll(() => received.length).toBe(16)
+    expect([...received].sort()).toEqual(payloads.map(sha256).sort())
+    expect(network.state.opened).toBeLessThanOrEqual(DEFAULT_MAX_STREAMS_PER_LISTENER)
+    expect(network.state.peak).toBeLessThanOrEqual(DEFAULT_MAX_STREAMS_PER_LISTENER)
+    expect(DEFAULT_MAX_STREAMS_PER_LISTENER).toBe(8)
+  })
+
+  it('transmissions waiting for a turn go in the order they were made, on the stream that comes back', async () => {
+    const { network, alice, bob } = pair(1)
+    const received: string[] = []
+    await bob.listenForTransmissions('order', data => void received.push(new TextDecoder().decode(data)))
+    const messages = Array.from({ length: 6 }, (_, index) => `message ${index}`)
+    await Promise.all(messages.map(message => alice.transmitData(message, BOB, 'order')))
+    await expect.poll(() => received.length).toBe(6)
+    expect(received).toEqual(messages)
+    expect(network.state.opened).toBe(1)
+  })
+
+  it('a transmission waiting for a turn settles within its timeout, opens nothing, and leaves the turn to the next', async () => {
+    const { network, alice } = pair(1)
+    // A listener that takes the stream and never answers: the first transmission keeps the turn.
+    await network.source(BOB).serve('/x/mute', () => {})
+    const holder = new AbortController()
+    const holding = alice
+      .transmitData('first', BOB, 'mute', { signal: holder.signal })
+      .catch((caught: unknown) => caught)
+    await expect.poll(() => network.state.opened).toBe(1)
+    const started = Date.now()
+    const error = await alice
+      .transmitData('second', BOB, 'mute', { timeout: 300 })
+      .catch((caught: unknown) => caught)
+    const took = Date.now() - started
+    expect((error as Error).name).toBe('TimeoutError')
+    expect(took).toBeGreaterThanOrEqual(200)
+    expect(took).toBeLessThan(300 + 2_000)
+    expect(network.state.opened).toBe(1)
+    holder.abort(new Error('given up'))
+    expect(((await holding) as Error).message).toBe('given up')
+    // Neither the timed-out waiter nor the aborted holder keeps the turn: the next one opens a stream.
+    const third = alice
+      .transmitData('third', BOB, 'mute', { timeout: 5_000 })
+      .catch((caught: unknown) => caught)
+    await expect.poll(() => network.state.opened).toBe(2)
+    await alice.close()
+    expect(await third).toBeInstanceOf(Error)
+  })
+
+  it('maxStreamsPerListener must be a positive whole number', () => {
+    const network = memoryNetwork()
+    for (const value of [0, -1, 1.5, Number.NaN]) {
+      expect(() =>
+        createTransmission({ streams: network.source(ALICE), maxStreamsPerListener: value })
+      ).toThrow(/maxStreamsPerListener/)
+    }
   })
 
   it('only once: a fresh stream that breaks is not retried, and the error says so', async () => {
