@@ -111,6 +111,55 @@ describe('join() always settles', () => {
     handlerMayJoin.deliver()
   })
 
+  it('when the listener closed while the handler held the request: join() rejects promptly with aborted, and no tunnel or stream is left', async () => {
+    const { a, b } = pair
+    const request = nextValue<ConversationRequest>()
+    const handlerMayJoin = nextValue<void>()
+    const listener = await listenForConversations(
+      'closing',
+      async incoming => {
+        request.deliver(incoming)
+        // Keeps the request undecided (a handler that returned would decline it at once).
+        await handlerMayJoin.promise.catch(() => {})
+      },
+      // Far longer than the bound below: only the listener closing can settle join() in time.
+      { ipfs: b.ipfs, idleTimeout: 60_000 }
+    )
+    const starting = startConversation('hello', b.node.peerId, 'closing', { ipfs: a.ipfs, timeout: 60_000 })
+    starting.catch(() => {})
+    const held = await request.promise
+    await listener.close()
+    const started = Date.now()
+    const joined = await within(held.join(), 10_000)
+    const settledAfter = Date.now() - started
+    expect(joined.error).toMatchObject({ name: 'TransmissionError', code: 'aborted' })
+    expect(settledAfter).toBeLessThan(2_000)
+    // Joining again is told the same at once.
+    const again = await within(held.join(), 1_000)
+    expect(again.error).toMatchObject({ name: 'TransmissionError', code: 'aborted' })
+    // The starter hears of it too, long before its own timeout.
+    const start = await within(starting, 10_000)
+    expect(start.error?.name).toMatch(/TransmissionError|StreamClosedError/)
+    expect(start.error?.message).not.toMatch(/still pending/)
+    handlerMayJoin.deliver()
+    await expect
+      .poll(
+        async () => (await b.ipfs.client.p2p.ls()).length + (await b.ipfs.client.p2p.stream.ls()).length,
+        {
+          timeout: 10_000
+        }
+      )
+      .toBe(0)
+    await expect
+      .poll(
+        async () => (await a.ipfs.client.p2p.ls()).length + (await a.ipfs.client.p2p.stream.ls()).length,
+        {
+          timeout: 10_000
+        }
+      )
+      .toBe(0)
+  })
+
   it('idleTimeout: Infinity waits for the handler as long as it takes, and the conversation works', async () => {
     const reports: Error[] = []
     const joined = nextValue<Conversation>()
