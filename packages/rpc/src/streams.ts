@@ -11,6 +11,7 @@ import {
 import { raceSignal } from 'race-signal'
 import type { KuboClient } from './client.js'
 import type { P2pForegroundTunnel } from './commands/p2p.js'
+import { INTERNAL_CALL_TIMEOUT } from './constants.js'
 import { InvalidArgumentError, ListenerTunnelLostError, StreamMountingDisabledError } from './errors.js'
 import type { CallOptions } from './options.js'
 import { checkProtocol as checkKuboProtocol, checkPeerId } from './validate.js'
@@ -31,6 +32,13 @@ export const PEER_ID_LINE_TIMEOUT = 10_000
 const CLOSE_TIMEOUT = 5_000
 /** How long an unused forward tunnel is kept for the next stream to the same peer and protocol (ms). */
 export const FORWARD_IDLE_MS = 2_000
+/**
+ * How long opening a forward tunnel may take (ms): Kubo registers a forward and answers at once
+ * (it dials the peer only per connection), so a slower opening means the daemon is stuck, and
+ * every caller to that peer waits on this one opening. The deadline of the client's other
+ * bookkeeping calls.
+ */
+export const FORWARD_OPEN_TIMEOUT = INTERNAL_CALL_TIMEOUT
 /** How long opening a served protocol's tunnel may take unless `timeout` says (ms). */
 const SERVE_TIMEOUT = 30_000
 /** First wait before reopening a lost listener tunnel (ms): Kubo restarting takes about a second. */
@@ -43,6 +51,11 @@ export interface KuboStreamSourceInit {
   peerIdLineTimeout?: number
   /** How long an unused forward tunnel is kept (ms); default 2 000. */
   forwardIdle?: number
+  /**
+   * How long opening a forward tunnel may take (ms); default 10 000. Every caller waiting on it
+   * then gets an `RpcTimeoutError`, and the next call opens a new one.
+   */
+  forwardOpenTimeout?: number
 }
 
 /** A {@link StreamSource} on a Kubo daemon; `close()` ends what it holds (tunnels, servers, streams). */
@@ -66,7 +79,7 @@ export function createKuboStreamSource(
   const forwardIdle = init.forwardIdle ?? FORWARD_IDLE_MS
   const servers = new Map<string, StreamServer>()
   const streams = new Set<PeerStream>()
-  const forwards = new ForwardPool(client, forwardIdle)
+  const forwards = new ForwardPool(client, forwardIdle, init.forwardOpenTimeout ?? FORWARD_OPEN_TIMEOUT)
   let ownId: Promise<string> | undefined
   let closed = false
 
@@ -239,20 +252,29 @@ interface Forward {
 class ForwardPool {
   readonly #client: KuboClient
   readonly #idleMs: number
+  readonly #openTimeout: number
   readonly #forwards = new Map<string, Forward>()
+  /** Aborts the openings under way when the pool closes, so `close()` does not wait for them. */
+  readonly #closing = new AbortController()
 
-  constructor(client: KuboClient, idleMs: number) {
+  constructor(client: KuboClient, idleMs: number, openTimeout: number) {
     this.#client = client
     this.#idleMs = idleMs
+    this.#openTimeout = openTimeout
   }
 
   async connect(peerId: string, protocol: string, signal: AbortSignal): Promise<net.Socket> {
     const key = `${protocol} ${peerId}`
     let forward = this.#forwards.get(key)
     if (forward == null) {
-      // Not tied to this caller's signal: the tunnel outlives the call for the next ones.
+      // Not tied to this caller's signal: the tunnel outlives the call for the next ones. Its
+      // opening has a deadline of its own, since every caller to this peer waits on it: when
+      // Kubo does not answer, the request is aborted (and the tunnel removed), each waiting
+      // caller gets the timeout error, and the next call opens afresh.
       const opened = this.#client.p2p.forward(protocol, '/ip4/127.0.0.1/tcp/0', `/p2p/${peerId}`, {
-        foreground: true
+        foreground: true,
+        signal: this.#closing.signal,
+        timeout: this.#openTimeout
       })
       forward = { tunnel: opened, users: 0, idle: undefined }
       this.#forwards.set(key, forward)
@@ -289,6 +311,7 @@ class ForwardPool {
   }
 
   async close(): Promise<void> {
+    this.#closing.abort()
     const forwards = [...this.#forwards.values()]
     this.#forwards.clear()
     await Promise.all(

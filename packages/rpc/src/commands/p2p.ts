@@ -198,18 +198,26 @@ export function createP2pCommands(invoker: Invoker) {
     return await invoker.json<number>('p2p/close', options)
   }
 
+  /**
+   * Opens a foreground tunnel. `own` matches exactly the tunnel this call asks for (its protocol
+   * and the address only it can have), to remove it when the opening is given up; `onAbandoned`
+   * hears of that removal, which runs on after the call has failed.
+   */
   async function openForeground(
     command: 'p2p/listen' | 'p2p/forward',
     args: string[],
     options: P2pListenOptions | P2pForwardOptions,
-    find: (listeners: P2pListener[]) => P2pListener | undefined
+    own: P2pCloseOptions,
+    find: (listeners: P2pListener[]) => P2pListener | undefined,
+    onAbandoned?: (removal: Promise<void>) => void
   ): Promise<P2pForegroundTunnel> {
     const { signal: callerSignal, timeout, ...kuboOptions } = options
     callerSignal?.throwIfAborted()
     const controller = new AbortController()
     const signal =
       callerSignal == null ? controller.signal : AbortSignal.any([callerSignal, controller.signal])
-    // The request lives as long as the tunnel, so the caller's timeout only bounds the opening.
+    // The request lives as long as the tunnel, so the caller's timeout only bounds the opening:
+    // Kubo's first status line and the `p2p ls` that describes the tunnel.
     let timedOut = false
     const timer =
       timeout == null || !Number.isFinite(timeout)
@@ -218,6 +226,22 @@ export function createP2pCommands(invoker: Invoker) {
             timedOut = true
             controller.abort()
           }, timeout)
+    const abandon = (error: unknown): unknown => {
+      clearTimeout(timer)
+      controller.abort()
+      // Kubo may have registered the tunnel before we stopped waiting (its answer slow or lost).
+      // It removes it once it notices the request is gone; closing it by its exact addresses
+      // makes that certain. Not awaited: a daemon that does not answer must not hold the caller
+      // past its deadline.
+      const removal = invoker.json('p2p/close', { ...own, timeout: INTERNAL_CALL_TIMEOUT }).then(
+        () => {},
+        () => {
+          // Best effort: the daemon may be gone or stuck, and the aborted request ends the tunnel too.
+        }
+      )
+      onAbandoned?.(removal)
+      return timedOut ? new RpcTimeoutError(command, timeout ?? 0, { cause: error }) : error
+    }
     const lines = invoker.ndjson<RawForegroundStatus>(
       command,
       { ...kuboOptions, signal },
@@ -227,13 +251,12 @@ export function createP2pCommands(invoker: Invoker) {
     try {
       first = await lines.next()
     } catch (error) {
-      if (timedOut) throw new RpcTimeoutError(command, timeout ?? 0, { cause: error })
-      throw error
-    } finally {
-      clearTimeout(timer)
+      throw signal.aborted ? abandon(error) : error
     }
-    if (first.done === true)
+    if (first.done === true) {
+      clearTimeout(timer)
       throw new KuboRpcError(command, 200, 'the foreground tunnel ended before it became active')
+    }
 
     const statuses: P2pForegroundStatus[] = [toStatus(first.value)]
     let ended = false
@@ -250,7 +273,15 @@ export function createP2pCommands(invoker: Invoker) {
       resolve()
     }
 
-    const info = find(await ls({ signal, timeout: INTERNAL_CALL_TIMEOUT }).catch(() => [])) ?? {
+    const listed = await ls({ signal, timeout: INTERNAL_CALL_TIMEOUT }).catch(() => [])
+    if (signal.aborted) {
+      void lines.return(undefined).catch(() => {
+        // The request is aborted already; ending the reader only lets go of it.
+      })
+      throw abandon(signal.reason)
+    }
+    clearTimeout(timer)
+    const info = find(listed) ?? {
       protocol: first.value.Protocol,
       listenAddress: command === 'p2p/forward' ? first.value.Address : '',
       targetAddress: command === 'p2p/listen' ? first.value.Address : ''
@@ -343,7 +374,9 @@ export function createP2pCommands(invoker: Invoker) {
     checkProtocol(protocol, options.allowCustomProtocol)
     const target = checkTargetPort(targetAddress, 'targetAddress')
     if (options.foreground === true) {
-      return await openForeground('p2p/listen', [protocol, target], options, listeners =>
+      // Only one listener per protocol; the target names it too (a local port this caller chose).
+      const own = { protocol, targetAddress: target }
+      return await openForeground('p2p/listen', [protocol, target], options, own, listeners =>
         listeners.find(
           listener =>
             listener.protocol === protocol &&
@@ -389,10 +422,19 @@ export function createP2pCommands(invoker: Invoker) {
         `"${listenAddress}": port 0 works only as /ip4/<address>/tcp/0 or /ip6/<address>/tcp/0`
       )
     }
-    const open = (address: string): Promise<P2pForegroundTunnel | P2pListener> =>
+    const open = (
+      address: string,
+      onAbandoned?: (removal: Promise<void>) => void
+    ): Promise<P2pForegroundTunnel | P2pListener> =>
       options.foreground === true
-        ? openForeground('p2p/forward', [protocol, address, target], options, listeners =>
-            listeners.find(listener => isForwardOn(listener, protocol, address))
+        ? openForeground(
+            'p2p/forward',
+            [protocol, address, target],
+            options,
+            // The listen address is unique on the daemon: this matches our tunnel and no other.
+            { protocol, listenAddress: address },
+            listeners => listeners.find(listener => isForwardOn(listener, protocol, address)),
+            onAbandoned
           )
         : openBackgroundForward(protocol, address, target, options)
     if (anyPort == null) return await open(listenOn)
@@ -408,12 +450,18 @@ export function createP2pCommands(invoker: Invoker) {
       const port = await probePort(host ?? '', choosing)
       if (choosing.has(port)) continue
       choosing.add(port)
+      let removal: Promise<void> | undefined
       try {
-        return await open(`/${family}/${host}/tcp/${port}`)
+        return await open(`/${family}/${host}/tcp/${port}`, abandoned => {
+          removal = abandoned
+        })
       } catch (error) {
         if (attempt >= FORWARD_PORT_ATTEMPTS || !isAddressInUse(error)) throw error
       } finally {
-        choosing.delete(port)
+        // A given-up opening's port stays ours until its removal is done, so that removal (by
+        // this exact address) can never close another call's new forward on the same port.
+        if (removal == null) choosing.delete(port)
+        else void removal.then(() => choosing.delete(port))
       }
     }
   }
