@@ -424,6 +424,58 @@ describe.skipIf(!haveVenv && !inCi)('Python IPFS-Toolkit 0.5.33 peers', () => {
     await Promise.all(conversations.map(conversation => conversation.close()))
   })
 
+  it('a Python peer saying more than our reader takes waits once maxInboxBytes are held unread; a message larger than that gets through an empty inbox', async () => {
+    const MAX_INBOX = 1024 * 1024
+    const SIZE = 256 * 1024
+    /** Python's say() timeout (s): how long a held `Finished!` takes to count as "waits". */
+    const SAY_TIMEOUT = 8
+    const joined = nextValue<Conversation>()
+    await using _listener = await listenForConversations(
+      'ts-slow-reader',
+      async request => joined.deliver(await request.join({ maxInboxBytes: MAX_INBOX })),
+      { ipfs: pair.a.ipfs, wire: pyA }
+    )
+    const starter = python(
+      'conversation_flood.py',
+      pair.a.node.peerId,
+      'ts-slow-reader',
+      'py-flood',
+      '32',
+      String(SIZE),
+      String(SAY_TIMEOUT),
+      String(3 * MAX_INBOX)
+    )
+    await starter.next('started')
+    await using conversation = await joined.promise
+    // Three times the bound, into an empty inbox: taken whole.
+    const big = await starter.next('said')
+    expect(big).toMatchObject({ index: -1, ok: true })
+    expect(sha256(await conversation.listen({ timeout: 30_000 }))).toBe(big.sha)
+
+    // Now nothing is read until Python's say() fails for want of `Finished!`.
+    await conversation.say('go', { timeout: 30_000 })
+    await starter.next('go')
+    const said: Array<Record<string, unknown>> = []
+    for (;;) {
+      const event = await starter.next('said', 120_000)
+      said.push(event)
+      if (event.ok !== true) break
+    }
+    expect(said.at(-1)).toMatchObject({ ok: false, error: 'TimeoutError' })
+    const acknowledged = said.filter(event => event.ok === true)
+    // Held for the reader: 4 in the conversation (taken while below 1 MiB), 3 in its frame
+    // reader's read-ahead (704 KiB), 1 in the bridge's loopback pair, 4 in the Python inbox (the
+    // same rule as the conversation's). Bounded by count alone, the Python inbox took 16 (and the
+    // bridged conversation ignored maxInboxBytes, taking 8 MiB: all 32).
+    expect(acknowledged.length).toBeGreaterThanOrEqual(MAX_INBOX / SIZE)
+    expect(acknowledged.length).toBeLessThanOrEqual(MAX_INBOX / SIZE + 3 + 1 + MAX_INBOX / SIZE)
+    // What Python was told arrived is all there, in order.
+    const read: string[] = []
+    for (const _ of acknowledged) read.push(sha256(await conversation.listen({ timeout: 30_000 })))
+    expect(read).toEqual(acknowledged.map(event => event.sha))
+    await starter.next('done')
+  })
+
   describe('guards against Python-style requests', () => {
     /**
      * Writes `bytes` to `listener` on node A from node B, as a Python sender would; returns what came

@@ -148,7 +148,7 @@ async function openInboxes(
   fallBack: boolean
 ): Promise<Inboxes> {
   const maxSize = (options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE) + ENCRYPTION_ALLOWANCE
-  const init = { peerId, maxSize, idleTimeout: options.idleTimeout }
+  const init = { peerId, maxSize, maxBytes: options.maxInboxBytes, idleTimeout: options.idleTimeout }
   let messages: PythonInbox
   try {
     messages = await PythonInbox.open(client, name, init)
@@ -199,7 +199,16 @@ async function bridge(
     name,
     peerId,
     new FrameStream(ours, { maxFrame: MAX_CONTROL_FRAME, idleTimeout: 0, peerId }),
-    { directory: options.directory, maxMessageSize: options.maxMessageSize, maxFileSize: options.maxFileSize }
+    // The conversation's own limits: its inbox (with the Python inbox's, which takes the same
+    // `maxInboxBytes`) is what holds a slow reader's unread messages.
+    {
+      directory: options.directory,
+      maxMessageSize: options.maxMessageSize,
+      maxFileSize: options.maxFileSize,
+      maxInboxBytes: options.maxInboxBytes,
+      maxUnreadFiles: options.maxUnreadFiles,
+      maxUnreadFileBytes: options.maxUnreadFileBytes
+    }
   )
   const local = new FrameStream(theirs, {
     maxFrame:

@@ -126,8 +126,8 @@ export interface PythonAnswerOptions {
   allow?: (peerId: string) => boolean | Promise<boolean>
   /** Applied to the data before `Finished!` is sent (the listener's `decrypt`); a throw refuses it. */
   transform?: Transform
-  /** Awaited before `Finished!` is sent: a slow reader holds the sender back there. */
-  beforeFinished?: () => Promise<void>
+  /** Awaited before `Finished!` is sent, with the data: a slow reader holds the sender back there. */
+  beforeFinished?: (data: Uint8Array) => Promise<void>
 }
 
 /**
@@ -187,7 +187,7 @@ export async function answerPythonRequest(
           })
         }
       }
-      await options.beforeFinished?.()
+      await options.beforeFinished?.(data)
       await dataStream.writeRaw(utf8(FINISHED))
       await dataStream.closeAfterPeer(1_000)
       return data

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { Server, Socket } from 'node:net'
 import type { P2pForegroundTunnel } from '@tk/rpc'
 import { socketStream } from '@tk/rpc/streams'
+import { DEFAULT_MAX_INBOX_BYTES } from '../conversation.js'
 import { StreamClosedError, TransmissionError } from '../errors.js'
 import { FrameStream } from '../frame-stream.js'
 import type { Transform } from '../options.js'
@@ -19,6 +20,12 @@ export interface PythonInboxInit {
   peerId: string
   /** Largest message (bytes on the wire). */
   maxSize: number
+  /**
+   * Bytes of messages held for the reader beyond which new ones wait before `Finished!` (so the
+   * Python sender waits), as a conversation's `maxInboxBytes`; default 8 MiB. One more message is
+   * always taken below it, so a message larger than this still gets through an empty inbox.
+   */
+  maxBytes?: number
   idleTimeout: number
   /** Applied before `Finished!` (`decrypt`); a throw refuses the message. Settable later. */
   transform?: Transform
@@ -40,6 +47,10 @@ export class PythonInbox {
   readonly #sockets: Set<Socket>
   readonly #controller: AbortController
   readonly #messages: Uint8Array[] = []
+  /** Bytes in `#messages`. */
+  #bytes = 0
+  /** Messages (and their bytes) let through to `Finished!` but not yet in `#messages`. */
+  #taking = { count: 0, bytes: 0 }
   #waiters: Array<() => void> = []
   #closed: Error | undefined
 
@@ -101,6 +112,7 @@ export class PythonInbox {
     for (;;) {
       const message = this.#messages.shift()
       if (message != null) {
+        this.#bytes -= message.byteLength
         this.#wake()
         return message
       }
@@ -125,6 +137,9 @@ export class PythonInbox {
       idleTimeout: init.idleTimeout
     })
     const signal = this.#controller.signal
+    const maxBytes = init.maxBytes ?? DEFAULT_MAX_INBOX_BYTES
+    /** Bytes of this connection's message among `#taking`, once it was let through. */
+    let taking: number | undefined
     try {
       const from = await reportedPeer(stream, signal)
       if (from !== init.peerId) return
@@ -135,19 +150,33 @@ export class PythonInbox {
         idleTimeout: init.idleTimeout,
         signal,
         transform: this.transform,
-        beforeFinished: async () => {
-          // Hold `Finished!` while the reader is this far behind: the Python sender waits for it.
-          while (this.#messages.length >= INBOX_LIMIT && this.#closed == null) {
+        beforeFinished: async message => {
+          // Hold `Finished!` while the reader is this far behind, by count and by bytes: the
+          // Python sender waits for it. Messages let through count at once (several connections
+          // may be waiting here), so the bounds hold however many wake together.
+          while (
+            this.#closed == null &&
+            (this.#messages.length + this.#taking.count >= INBOX_LIMIT ||
+              this.#bytes + this.#taking.bytes >= maxBytes)
+          ) {
             await this.#changed(init.idleTimeout, signal)
           }
+          taking = message.byteLength
+          this.#taking.count++
+          this.#taking.bytes += taking
         }
       })
       if (this.#closed != null) return
       this.#messages.push(data)
-      this.#wake()
+      this.#bytes += data.byteLength
     } catch (error) {
       if (this.#closed == null) init.onError?.(error instanceof Error ? error : new Error(String(error)))
     } finally {
+      if (taking != null) {
+        this.#taking.count--
+        this.#taking.bytes -= taking
+      }
+      this.#wake()
       stream.close()
     }
   }
