@@ -1,13 +1,9 @@
 import { randomBytes } from 'node:crypto'
-import { once } from 'node:events'
 import { readdirSync } from 'node:fs'
 import fs from 'node:fs/promises'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { createIpfs, type Ipfs } from '@tk/api'
 import type { P2pForegroundTunnel } from '@tk/rpc'
-import { createKuboCluster, type KuboCluster, type KuboNode } from '@tk/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Admission, OpeningPool } from '../src/admission.js'
 import { partPathFor } from '../src/file-names.js'
@@ -18,130 +14,27 @@ import {
   transmitData,
   transmitFile
 } from '../src/index.js'
-import { sha256, sha256File } from './helpers.js'
-import { frame, jsonFrame, PREAMBLE, Type } from './raw-frames.js'
+import { type Peer, sha256, sha256File, startTrio, type Trio } from './helpers.js'
+import { errorCodeOf, frame, jsonFrame, PREAMBLE, RawConnection, Type } from './raw-frames.js'
 
 // Three nodes: B listens, A is an honest sender, C attacks B. The attacker's streams are real
 // libp2p streams through C's Kubo (a raw `p2p forward` the test writes bytes into by hand).
 
-/** A connection into a raw forward tunnel; collects the listener's frames and notices the close. */
-class Raw {
-  readonly socket: net.Socket
-  #received = Buffer.alloc(0)
-  #closed = false
-  #waiters: Array<() => void> = []
-
-  static async open(port: number): Promise<Raw> {
-    const socket = net.connect({ host: '127.0.0.1', port })
-    await once(socket, 'connect')
-    return new Raw(socket)
-  }
-
-  private constructor(socket: net.Socket) {
-    this.socket = socket
-    socket.on('data', (chunk: Buffer) => {
-      this.#received = Buffer.concat([this.#received, chunk])
-      this.#notify()
-    })
-    socket.on('close', () => {
-      this.#closed = true
-      this.#notify()
-    })
-    socket.on('error', () => {
-      // A reset shows up as an error before `close`; `close` is what we watch.
-    })
-  }
-
-  get closed(): boolean {
-    return this.#closed
-  }
-
-  write(...parts: Uint8Array[]): void {
-    if (!this.socket.destroyed) for (const part of parts) this.socket.write(part)
-  }
-
-  /** The next frame, undefined when the connection closed first; throws after `ms`. */
-  async readFrame(ms: number): Promise<{ type: number; payload: Buffer } | undefined> {
-    const deadline = Date.now() + ms
-    for (;;) {
-      if (this.#received.byteLength >= 5) {
-        const length = this.#received.readUInt32BE(1)
-        if (this.#received.byteLength >= 5 + length) {
-          const type = this.#received[0] ?? 0
-          const payload = this.#received.subarray(5, 5 + length)
-          this.#received = this.#received.subarray(5 + length)
-          return { type, payload }
-        }
-      }
-      if (this.#closed) return undefined
-      await this.#changed(deadline)
-    }
-  }
-
-  /** The code of the next frame if it is an `error`, else what came instead. */
-  async errorCode(ms: number): Promise<string> {
-    const reply = await this.readFrame(ms)
-    if (reply == null) return 'closed without an error frame'
-    if (reply.type !== Type.error) return `frame 0x${reply.type.toString(16)}`
-    return String((JSON.parse(reply.payload.toString()) as { code?: unknown }).code)
-  }
-
-  destroy(): void {
-    this.socket.destroy()
-  }
-
-  async #changed(deadline: number): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error('no answer within the deadline')),
-        deadline - Date.now()
-      )
-      this.#waiters.push(() => {
-        clearTimeout(timer)
-        resolve()
-      })
-    })
-  }
-
-  #notify(): void {
-    const waiters = this.#waiters
-    this.#waiters = []
-    for (const wake of waiters) wake()
-  }
-}
-
-interface Peer {
-  node: KuboNode
-  ipfs: Ipfs
-}
-
-let cluster: KuboCluster
-let a: Peer
-let b: Peer
-let c: Peer
+let trio: Trio
 let tmp: string
 
 beforeAll(async () => {
-  ;[cluster, tmp] = await Promise.all([
-    createKuboCluster(3),
-    fs.mkdtemp(path.join(os.tmpdir(), 'tk-admission-'))
-  ])
-  const [nodeA, nodeB, nodeC] = cluster.nodes
-  if (nodeA == null || nodeB == null || nodeC == null) throw new Error('expected three nodes')
-  ;[a, b, c] = [nodeA, nodeB, nodeC].map(node => ({
-    node,
-    ipfs: createIpfs({ backend: 'http', api: node.apiUrl })
-  })) as [Peer, Peer, Peer]
+  ;[trio, tmp] = await Promise.all([startTrio(), fs.mkdtemp(path.join(os.tmpdir(), 'tk-admission-'))])
 })
 
 afterAll(async () => {
-  await Promise.all([a, b, c].map(peer => peer?.ipfs.close()))
-  await cluster?.stop()
+  await trio?.stop()
   await fs.rm(tmp, { recursive: true, force: true })
 })
 
 /** The attacker's tunnel to `protocol` on B. */
 async function attackerForward(protocol: string): Promise<P2pForegroundTunnel & { port: number }> {
+  const { b, c } = trio
   const tunnel = await c.ipfs.client.p2p.forward(protocol, '/ip4/127.0.0.1/tcp/0', `/p2p/${b.node.peerId}`, {
     foreground: true
   })
@@ -154,6 +47,7 @@ function openFds(): number {
 
 /** How long B's own RPC takes while it is under attack (ms). */
 async function rpcLatency(): Promise<number> {
+  const { b } = trio
   const started = performance.now()
   await b.ipfs.client.id({ timeout: 10_000 })
   return performance.now() - started
@@ -169,6 +63,7 @@ describe('admission control against slow and hostile peers (real nodes)', () => 
   it('dribblers holding every slot: an honest transmitFile still gets through, and each dribbler is cut for being too slow', {
     timeout: 120_000
   }, async () => {
+    const { a, b } = trio
     const inbox = path.join(tmp, 'dribble')
     await fs.mkdir(inbox)
     const received: ReceivedFile[] = []
@@ -183,7 +78,7 @@ describe('admission control against slow and hostile peers (real nodes)', () => 
     })
     await using tunnel = await attackerForward('/x/dribble')
     // The issue's attack: admitted streams that send one byte just before the idle timeout.
-    const dribblers = await Promise.all(Array.from({ length: 8 }, () => Raw.open(tunnel.port)))
+    const dribblers = await Promise.all(Array.from({ length: 8 }, () => RawConnection.open(tunnel.port)))
     const accepted = await Promise.all(
       dribblers.map(async (raw, index) => {
         // A chunk frame announcing 100 000 bytes, whose bytes then come one at a time.
@@ -216,9 +111,7 @@ describe('admission control against slow and hostile peers (real nodes)', () => 
         dribblers.map(async raw => {
           for (;;) {
             const reply = await raw.readFrame(20_000)
-            if (reply?.type === Type.accept) continue
-            if (reply == null) return 'closed'
-            return String((JSON.parse(reply.payload.toString()) as { code?: unknown }).code)
+            if (reply?.type !== Type.accept) return errorCodeOf(reply)
           }
         })
       )
@@ -234,6 +127,7 @@ describe('admission control against slow and hostile peers (real nodes)', () => 
   it('many stalled openings: beyond the cap the flooding peer’s oldest are refused busy at once, the rest cut at the opening deadline, and an honest sender is served', {
     timeout: 120_000
   }, async () => {
+    const { a, b } = trio
     const received: string[] = []
     const fdsBefore = openFds()
     await using _listener = await listenForTransmissions(
@@ -251,8 +145,8 @@ describe('admission control against slow and hostile peers (real nodes)', () => 
     await using tunnel = await attackerForward('/x/openings')
     const started = Date.now()
     // 40 streams that never send a byte, and 2 that dribble their preamble, one byte a second.
-    const stalled = await Promise.all(Array.from({ length: 40 }, () => Raw.open(tunnel.port)))
-    const dribbling = await Promise.all(Array.from({ length: 2 }, () => Raw.open(tunnel.port)))
+    const stalled = await Promise.all(Array.from({ length: 40 }, () => RawConnection.open(tunnel.port)))
+    const dribbling = await Promise.all(Array.from({ length: 2 }, () => RawConnection.open(tunnel.port)))
     let sent = 0
     const dribble = setInterval(() => {
       sent++
@@ -292,6 +186,7 @@ describe('admission control against slow and hostile peers (real nodes)', () => 
   it('one peer cannot take every slot: with its streams stalled in all it may hold, another peer is served at once', {
     timeout: 60_000
   }, async () => {
+    const { a, b } = trio
     const received: string[] = []
     await using _listener = await listenForTransmissions('share', data => void received.push(sha256(data)), {
       ipfs: b.ipfs,
@@ -302,7 +197,7 @@ describe('admission control against slow and hostile peers (real nodes)', () => 
       onError: () => {}
     })
     await using tunnel = await attackerForward('/x/share')
-    const stallers = await Promise.all(Array.from({ length: 6 }, () => Raw.open(tunnel.port)))
+    const stallers = await Promise.all(Array.from({ length: 6 }, () => RawConnection.open(tunnel.port)))
     try {
       const answers = await Promise.all(
         stallers.map(async raw => {
@@ -323,6 +218,7 @@ describe('admission control against slow and hostile peers (real nodes)', () => 
   })
 
   it('a queued stream waits at most queueTimeout, then gets busy', { timeout: 60_000 }, async () => {
+    const { a, b } = trio
     await using _listener = await listenForTransmissions('queue-deadline', () => {}, {
       ipfs: b.ipfs,
       concurrency: 1,
@@ -332,7 +228,7 @@ describe('admission control against slow and hostile peers (real nodes)', () => 
       onError: () => {}
     })
     await using tunnel = await attackerForward('/x/queue-deadline')
-    const staller = await Raw.open(tunnel.port)
+    const staller = await RawConnection.open(tunnel.port)
     try {
       staller.write(PREAMBLE, jsonFrame(Type.open, { kind: 'data', size: 1000 }))
       expect((await staller.readFrame(5_000))?.type).toBe(Type.accept)
@@ -351,6 +247,7 @@ describe('admission control against slow and hostile peers (real nodes)', () => 
   it('empty chunk frames are refused (protocol), for data and files, before any write or progress call', {
     timeout: 60_000
   }, async () => {
+    const { b } = trio
     const inbox = path.join(tmp, 'empty-chunks')
     await fs.mkdir(inbox)
     const progress: number[] = []
@@ -371,7 +268,7 @@ describe('admission control against slow and hostile peers (real nodes)', () => 
       ['/x/empty-files', { kind: 'file', name: 'empty.bin', size: 10 }]
     ] as const) {
       await using tunnel = await attackerForward(protocol)
-      const raw = await Raw.open(tunnel.port)
+      const raw = await RawConnection.open(tunnel.port)
       try {
         raw.write(PREAMBLE, jsonFrame(Type.open, open))
         expect((await raw.readFrame(5_000))?.type).toBe(Type.accept)
@@ -389,6 +286,7 @@ describe('parts under a flood of broken-off transfers (real nodes)', () => {
   it('one peer breaking off many transfers evicts its own parts first, not another peer’s', {
     timeout: 60_000
   }, async () => {
+    const { a, b, c } = trio
     const inbox = path.join(tmp, 'part-flood')
     await fs.mkdir(inbox)
     const progress = new Map<string, number>()
@@ -411,7 +309,7 @@ describe('parts under a flood of broken-off transfers (real nodes)', () => {
         }
       )
       try {
-        const raw = await Raw.open(Number(/\/tcp\/(\d+)/.exec(tunnel.listenAddress)?.[1]))
+        const raw = await RawConnection.open(Number(/\/tcp\/(\d+)/.exec(tunnel.listenAddress)?.[1]))
         raw.write(PREAMBLE, jsonFrame(Type.open, { kind: 'file', name, size: 10_000_000, resume: true }))
         expect((await raw.readFrame(5_000))?.type).toBe(Type.accept)
         raw.write(frame(Type.chunk, piece))

@@ -13,29 +13,52 @@ export async function sha256File(file: string): Promise<string> {
   return hash.digest('hex')
 }
 
+/** A testkit node and an HTTP `ipfs` instance on it. */
+export interface Peer {
+  node: KuboNode
+  ipfs: Ipfs
+}
+
 export interface Pair {
   cluster: KuboCluster
-  a: { node: KuboNode; ipfs: Ipfs }
-  b: { node: KuboNode; ipfs: Ipfs }
+  a: Peer
+  b: Peer
+  /** Closes the `ipfs` instances, then stops the nodes. */
   stop(): Promise<void>
+}
+
+export interface Trio extends Pair {
+  c: Peer
+}
+
+/** `count` connected testkit nodes with an HTTP `ipfs` instance each. */
+async function startPeers(count: number, init: KuboNodeInit) {
+  const cluster = await createKuboCluster(count, init)
+  const peers: Peer[] = cluster.nodes.map(node => ({
+    node,
+    ipfs: createIpfs({ backend: 'http', api: node.apiUrl })
+  }))
+  const stop = async (): Promise<void> => {
+    await Promise.all(peers.map(peer => peer.ipfs.close()))
+    await cluster.stop()
+  }
+  return { cluster, peers, stop }
 }
 
 /** Two connected testkit nodes with an HTTP `ipfs` instance each. */
 export async function startPair(init: KuboNodeInit = {}): Promise<Pair> {
-  const cluster = await createKuboCluster(2, init)
-  const [nodeA, nodeB] = cluster.nodes
-  if (nodeA == null || nodeB == null) throw new Error('expected two nodes')
-  const a = { node: nodeA, ipfs: createIpfs({ backend: 'http', api: nodeA.apiUrl }) }
-  const b = { node: nodeB, ipfs: createIpfs({ backend: 'http', api: nodeB.apiUrl }) }
-  return {
-    cluster,
-    a,
-    b,
-    stop: async () => {
-      await Promise.all([a.ipfs.close(), b.ipfs.close()])
-      await cluster.stop()
-    }
-  }
+  const { cluster, peers, stop } = await startPeers(2, init)
+  const [a, b] = peers
+  if (a == null || b == null) throw new Error('expected two nodes')
+  return { cluster, a, b, stop }
+}
+
+/** Three connected testkit nodes with an HTTP `ipfs` instance each. */
+export async function startTrio(init: KuboNodeInit = {}): Promise<Trio> {
+  const { cluster, peers, stop } = await startPeers(3, init)
+  const [a, b, c] = peers
+  if (a == null || b == null || c == null) throw new Error('expected three nodes')
+  return { cluster, a, b, c, stop }
 }
 
 /** Resolves with the next value `register` delivers, or rejects after `ms`. */

@@ -1,7 +1,5 @@
 import { createHash, randomBytes, randomInt } from 'node:crypto'
-import { once } from 'node:events'
 import fs from 'node:fs/promises'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import type { P2pForegroundTunnel } from '@tk/rpc'
@@ -16,7 +14,7 @@ import {
 } from '../src/index.js'
 import { type IpfsToolkitPy, ipfsToolkitPy } from '../src/python/index.js'
 import { type Pair, sha256, sha256File, startPair } from './helpers.js'
-import { frame, jsonFrame, PREAMBLE, Type } from './raw-frames.js'
+import { errorCodeOf, frame, jsonFrame, PREAMBLE, RawConnection, Type } from './raw-frames.js'
 
 // The wire format is written out here by hand (not imported from src/protocol.ts), so these tests
 // check the listener against the protocol as documented, not against its own encoder.
@@ -32,107 +30,6 @@ const CHUNK_TEST_SIZE = 1000
 
 function digest(bytes: Uint8Array): Buffer {
   return createHash('sha256').update(bytes).digest()
-}
-
-interface RawFrame {
-  type: number
-  payload: Buffer
-}
-
-/** What an `error` frame says, or a description of what arrived instead. */
-function errorCodeOf(received: RawFrame | undefined): string {
-  if (received == null) return 'closed without an error frame'
-  if (received.type !== Type.error) return `frame 0x${received.type.toString(16)} instead of an error`
-  const body = JSON.parse(received.payload.toString('utf8')) as { code?: unknown; message?: unknown }
-  if (typeof body.message !== 'string') return 'an error frame without a message'
-  return String(body.code)
-}
-
-/**
- * One TCP connection into a `p2p forward` tunnel, writing whatever bytes a test chooses (no
- * preamble, no framing unless the test writes them) and collecting the listener's answer.
- */
-class RawConnection {
-  readonly socket: net.Socket
-  #received: Buffer = Buffer.alloc(0)
-  #closed = false
-  #waiters: Array<() => void> = []
-
-  static async open(port: number): Promise<RawConnection> {
-    const socket = net.connect({ host: '127.0.0.1', port })
-    await once(socket, 'connect')
-    return new RawConnection(socket)
-  }
-
-  private constructor(socket: net.Socket) {
-    this.socket = socket
-    socket.on('data', (chunk: Buffer) => {
-      this.#received = Buffer.concat([this.#received, chunk])
-      this.#notify()
-    })
-    socket.on('close', () => {
-      this.#closed = true
-      this.#notify()
-    })
-    socket.on('error', () => {
-      // Kubo resetting the stream shows up as an error before `close`; `close` is what we watch.
-    })
-  }
-
-  write(...parts: Uint8Array[]): void {
-    for (const part of parts) this.socket.write(part)
-  }
-
-  /** The next whole frame from the listener; undefined if the tunnel closed first. */
-  async readFrame(timeoutMs = 15_000): Promise<RawFrame | undefined> {
-    const deadline = Date.now() + timeoutMs
-    for (;;) {
-      if (this.#received.byteLength >= 5) {
-        const length = this.#received.readUInt32BE(1)
-        if (this.#received.byteLength >= 5 + length) {
-          const type = this.#received[0] ?? 0
-          const payload = this.#received.subarray(5, 5 + length)
-          this.#received = this.#received.subarray(5 + length)
-          return { type, payload }
-        }
-      }
-      if (this.#closed) return undefined
-      await this.#changed(deadline)
-    }
-  }
-
-  /** Resolves once the far side has closed the connection. */
-  async closed(timeoutMs = 15_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs
-    while (!this.#closed) await this.#changed(deadline)
-  }
-
-  /** What arrived and was not read as a frame. */
-  get unread(): Buffer {
-    return this.#received
-  }
-
-  destroy(): void {
-    this.socket.destroy()
-  }
-
-  async #changed(deadline: number): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(new Error(`the listener neither answered nor closed within the deadline`))
-      }, deadline - Date.now())
-      this.#waiters.push(() => {
-        clearTimeout(timer)
-        resolve()
-      })
-    })
-  }
-
-  #notify(): void {
-    const waiters = this.#waiters
-    this.#waiters = []
-    for (const wake of waiters) wake()
-  }
 }
 
 let pair: Pair

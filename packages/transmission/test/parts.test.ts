@@ -1,8 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { once } from 'node:events'
 import { existsSync, readFileSync } from 'node:fs'
 import fs from 'node:fs/promises'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import type { P2pForegroundTunnel } from '@tk/rpc'
@@ -10,73 +8,12 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { partPathFor } from '../src/file-names.js'
 import { listenForFileTransmissions, type ReceivedFile, transmitFile } from '../src/index.js'
 import { type Pair, sha256File, startPair } from './helpers.js'
-import { frame, jsonFrame, PREAMBLE, Type } from './raw-frames.js'
+import { frame, jsonFrame, PREAMBLE, RawConnection, Type } from './raw-frames.js'
 
 // A is the sender (honest, or writing raw bytes into its own forward), B the file listener.
 
 /** One full chunk: what a listener writes to its part at once. */
 const PIECE = 256 * 1024
-
-/** Reads whole frames from a raw connection. */
-class Raw {
-  readonly socket: net.Socket
-  #received = Buffer.alloc(0)
-  #closed = false
-  #wake: (() => void) | undefined
-
-  static async open(port: number): Promise<Raw> {
-    const socket = net.connect({ host: '127.0.0.1', port })
-    await once(socket, 'connect')
-    return new Raw(socket)
-  }
-
-  private constructor(socket: net.Socket) {
-    this.socket = socket
-    socket.on('data', (chunk: Buffer) => {
-      this.#received = Buffer.concat([this.#received, chunk])
-      this.#wake?.()
-    })
-    socket.on('close', () => {
-      this.#closed = true
-      this.#wake?.()
-    })
-    socket.on('error', () => {
-      // `close` follows; that is what we watch.
-    })
-  }
-
-  write(...parts: Uint8Array[]): void {
-    for (const part of parts) this.socket.write(part)
-  }
-
-  async readFrame(ms = 15_000): Promise<{ type: number; payload: Buffer } | undefined> {
-    const deadline = Date.now() + ms
-    for (;;) {
-      if (this.#received.byteLength >= 5) {
-        const length = this.#received.readUInt32BE(1)
-        if (this.#received.byteLength >= 5 + length) {
-          const type = this.#received[0] ?? 0
-          const payload = this.#received.subarray(5, 5 + length)
-          this.#received = this.#received.subarray(5 + length)
-          return { type, payload }
-        }
-      }
-      if (this.#closed) return undefined
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('no answer in time')), deadline - Date.now())
-        this.#wake = () => {
-          clearTimeout(timer)
-          this.#wake = undefined
-          resolve()
-        }
-      })
-    }
-  }
-
-  destroy(): void {
-    this.socket.destroy()
-  }
-}
 
 let pair: Pair
 let tmp: string
@@ -150,7 +87,7 @@ async function breakOff(
   bytes: number,
   progress: Map<string, number>
 ): Promise<void> {
-  const raw = await Raw.open(port)
+  const raw = await RawConnection.open(port)
   try {
     raw.write(PREAMBLE, jsonFrame(Type.open, { kind: 'file', name, size, resume: true }))
     expect((await raw.readFrame())?.type).toBe(Type.accept)
@@ -185,7 +122,7 @@ describe('.part files', () => {
     // Without resume: a fresh part must not be created through the link either.
     await fs.symlink(target, partPathFor(inbox, pair.a.node.peerId, 'fresh.bin', 10))
     await using tunnel = await forward('/x/symlink')
-    const raw = await Raw.open(tunnel.port)
+    const raw = await RawConnection.open(tunnel.port)
     const content = randomBytes(10)
     try {
       raw.write(PREAMBLE, jsonFrame(Type.open, { kind: 'file', name: 'fresh.bin', size: 10 }))
@@ -281,7 +218,7 @@ describe('.part files', () => {
     )
     await using tunnel = await forward('/x/tiny-chunks')
     const content = randomBytes(20_000)
-    const raw = await Raw.open(tunnel.port)
+    const raw = await RawConnection.open(tunnel.port)
     const fileWrites = await countFileWrites()
     let writes: number
     try {
@@ -316,7 +253,7 @@ describe('.part files', () => {
     // our statfs and the listener's, and a run once saw 1 byte beyond turn into room.
     const beyond = free.bavail * free.bsize + 16 * 2 ** 30
     await using tunnel = await forward('/x/no-space')
-    const raw = await Raw.open(tunnel.port)
+    const raw = await RawConnection.open(tunnel.port)
     try {
       raw.write(PREAMBLE, jsonFrame(Type.open, { kind: 'file', name: 'huge.bin', size: beyond }))
       const reply = await raw.readFrame()
@@ -353,7 +290,7 @@ describe('.part files', () => {
     const before = bytesRead()
     const reopens = 10
     for (let index = 0; index < reopens; index++) {
-      const raw = await Raw.open(tunnel.port)
+      const raw = await RawConnection.open(tunnel.port)
       try {
         raw.write(PREAMBLE, jsonFrame(Type.open, { kind: 'file', name: 'big.bin', size, resume: true }))
         const reply = await raw.readFrame()
@@ -372,7 +309,7 @@ describe('.part files', () => {
     expect(read).toBeLessThan(held * 1.5)
 
     // And the part is still good: the sender resumes from the held offset and the digest matches.
-    const raw = await Raw.open(tunnel.port)
+    const raw = await RawConnection.open(tunnel.port)
     try {
       raw.write(PREAMBLE, jsonFrame(Type.open, { kind: 'file', name: 'big.bin', size, resume: true }))
       const accept = await raw.readFrame()

@@ -2,46 +2,30 @@ import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { readdirSync } from 'node:fs'
 import net from 'node:net'
-import { createIpfs, type Ipfs } from '@tk/api'
-import { createKuboCluster, type KuboCluster, type KuboNode } from '@tk/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { listenForTransmissions, transmitData } from '../src/index.js'
 import { encodePythonFrame, utf8, withChecksum } from '../src/python/b255.js'
 import { ipfsToolkitPy } from '../src/python/index.js'
-import { sha256 } from './helpers.js'
+import { sha256, startTrio, type Trio } from './helpers.js'
 
 // Issue item 6 on the listener's side: requests in the Python IPFS-Toolkit's format each make the
 // listener open a foreground `p2p listen` for their data. A hostile peer (C) sends many of them
 // and never sends the data; an honest tk sender (A) must still be served by B, and B's own RPC
 // must stay fast.
 
-interface Peer {
-  node: KuboNode
-  ipfs: Ipfs
-}
-
-let cluster: KuboCluster
-let a: Peer
-let b: Peer
-let c: Peer
+let trio: Trio
 
 beforeAll(async () => {
-  cluster = await createKuboCluster(3)
-  const [nodeA, nodeB, nodeC] = cluster.nodes
-  if (nodeA == null || nodeB == null || nodeC == null) throw new Error('expected three nodes')
-  ;[a, b, c] = [nodeA, nodeB, nodeC].map(node => ({
-    node,
-    ipfs: createIpfs({ backend: 'http', api: node.apiUrl })
-  })) as [Peer, Peer, Peer]
+  trio = await startTrio()
 })
 
 afterAll(async () => {
-  await Promise.all([a, b, c].map(peer => peer?.ipfs.close()))
-  await cluster?.stop()
+  await trio?.stop()
 })
 
 /** The data tunnels a listener opened for Python requests: `/x/<port>`. */
 async function dataTunnels(): Promise<number> {
+  const { b } = trio
   return (await b.ipfs.client.p2p.ls({ timeout: 10_000 })).filter(entry => /^\/x\/\d+$/.test(entry.protocol))
     .length
 }
@@ -50,6 +34,7 @@ describe('a flood of Python-format requests', () => {
   it('opens at most the plug-in’s concurrencyPerPeer data tunnels for one peer; an honest sender is served and RPC stays fast', {
     timeout: 120_000
   }, async () => {
+    const { a, b, c } = trio
     const received: string[] = []
     const fdsBefore = readdirSync('/proc/self/fd').length
     // Closed by hand below (and by `await using` should the test fail first).
@@ -123,6 +108,7 @@ describe('a flood of Python-format requests', () => {
   it('a Python request dribbled one byte a second is cut at the opening deadline', {
     timeout: 60_000
   }, async () => {
+    const { b, c } = trio
     await using python = ipfsToolkitPy({ client: b.ipfs.client })
     await using _listener = await listenForTransmissions('dribbled', () => {}, {
       ipfs: b.ipfs,
