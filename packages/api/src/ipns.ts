@@ -1,4 +1,8 @@
-import { IpnsKeyNotFoundError as BaseIpnsKeyNotFoundError } from '@tk/interface'
+import {
+  IpnsKeyNotFoundError as BaseIpnsKeyNotFoundError,
+  type IpnsFilePublication,
+  type IpnsPublication
+} from '@tk/interface'
 import { type Duration, InvalidArgumentError, type KeyInfo, KuboRpcError } from '@tk/rpc'
 import { checkKeyName, checkPath, checkPeerId } from '@tk/rpc/validate'
 import {
@@ -36,17 +40,8 @@ export interface ResolveIpnsOptions extends CallOptions {
   nocache?: boolean
 }
 
-export interface IpnsPublication {
-  /** The IPNS name (the key's id, `k51…`). */
-  name: string
-  /** The path it now points to, e.g. `/ipfs/bafy…`. */
-  value: string
-}
-
-export interface IpnsFilePublication extends IpnsPublication {
-  /** The CID of what was published. */
-  cid: string
-}
+// What publishing resolves with in every mode, declared once in @tk/interface.
+export type { IpnsFilePublication, IpnsPublication }
 
 /**
  * No key of that name is in this node's keystore. @tk/interface's error (same `name`, and

@@ -4,6 +4,9 @@ import {
   DEFAULT_MAX_BUFFERED_BYTES,
   NodeClosedError,
   PUBSUB_MESSAGE_OVERHEAD,
+  type PubsubHandler,
+  type PubsubSubscribeOptions,
+  type Subscription,
   SubscriptionOverflowError
 } from '@tk/interface'
 import { AbortError, InvalidArgumentError, type PubsubMessage, type PubsubStream } from '@tk/rpc'
@@ -11,49 +14,8 @@ import type { ApiContext } from './context.js'
 import { mapPubsubDisabled } from './errors.js'
 import type { CallOptions } from './options.js'
 
-export type { PubsubMessage }
-
-/** Receives each message of a subscription, one at a time; a returned promise is awaited before the next. */
-export type PubsubHandler = (message: PubsubMessage) => void | Promise<void>
-
-export interface PubsubSubscribeOptions extends CallOptions {
-  /**
-   * Called with every error the subscription meets: a lost stream, a failed resubscription, a
-   * handler that threw (as `PubsubHandlerError`). The subscription keeps going. Without it, errors
-   * are not reported: the subscription recovers by itself.
-   */
-  onError?: (error: Error) => void
-  /** Aborts subscribing; once subscribed, closes the subscription. */
-  signal?: AbortSignal
-  /** How long each attempt to subscribe may take to become live (ms, default 30 000); the subscription itself has no time limit. */
-  timeout?: number
-  /**
-   * How many bytes of messages may wait for the handler (counting the one it is on) and, apart,
-   * for the iterator; each message counts its data plus {@link PUBSUB_MESSAGE_OVERHEAD}. A message
-   * that arrives when it would not fit is dropped, counted in `dropped` and reported through
-   * `onError` as a `SubscriptionOverflowError`. Default {@link DEFAULT_MAX_BUFFERED_BYTES} (16 MiB).
-   */
-  maxBufferedBytes?: number
-}
-
-/**
- * A live subscription to a topic. Iterate it (`for await`) for its messages, or give
- * `pubsubSubscribe` a handler. Without a handler, messages wait for the iterator from the moment
- * of subscribing; with one, iteration sees only what arrives while it runs. Leaving a `for await`
- * loop closes the subscription, as `close()` does.
- */
-export interface Subscription extends AsyncIterable<PubsubMessage>, AsyncDisposable {
-  /** The topic subscribed to. */
-  readonly topic: string
-  /** Whether `close()` was called, the signal aborted, or the `ipfs` instance was closed. */
-  readonly closed: boolean
-  /** Messages received but not yet handled or iterated, and the bytes they count for (see `maxBufferedBytes`). */
-  readonly buffered: { messages: number; bytes: number }
-  /** How many messages were dropped because the handler or the iterator was behind by `maxBufferedBytes`. */
-  readonly dropped: number
-  /** Ends the subscription and its request to Kubo; iteration ends. Idempotent. */
-  close(): Promise<void>
-}
+// The shapes both modes share, declared once in @tk/interface.
+export type { PubsubHandler, PubsubMessage, PubsubSubscribeOptions, Subscription }
 
 /**
  * A subscription's handler threw or rejected. @tk/interface's error (same `name`, and `instanceof`
@@ -416,7 +378,9 @@ export function createPubsubFunctions(context: ApiContext) {
      * Subscribes to a topic; resolves once Kubo has registered the subscription, so messages
      * published from then on arrive. Messages go to `handler`, or to iteration of the returned
      * subscription. When the stream breaks (the daemon restarted), it subscribes again at once, then
-     * every 100 ms doubling to 5 s while the daemon is down.
+     * every 100 ms doubling to 5 s while the daemon is down. `options.timeout` bounds each attempt
+     * to become live (default 30 s); a failed resubscription goes to `options.onError`, and without
+     * it the subscription recovers silently.
      */
     pubsubSubscribe: async (
       topic: string,

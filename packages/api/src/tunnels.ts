@@ -1,68 +1,35 @@
 import net from 'node:net'
+import type {
+  CloseListenerOptions,
+  CloseSenderOptions,
+  OpenListenerOptions,
+  OpenSenderOptions,
+  TunnelList,
+  TunnelListener,
+  TunnelSender
+} from '@tk/interface'
 import { DaemonUnreachableError, InvalidArgumentError, type P2pListener } from '@tk/rpc'
 import { checkPeerId, checkProtocol } from '@tk/rpc/validate'
 import type { ApiContext } from './context.js'
 import { StreamMountingDisabledError } from './errors.js'
 import type { CallOptions } from './options.js'
 
-export interface OpenListenerOptions extends CallOptions {
-  /** Kubo first writes the connecting peer's id and `\n` to each new connection to your port. */
-  reportPeerId?: boolean
-  /** The IPv4 or IPv6 address your service listens on; default `127.0.0.1`. */
-  host?: string
+// The shapes every mode's tunnels share, declared once in @tk/interface.
+export type {
+  CloseListenerOptions,
+  CloseSenderOptions,
+  OpenListenerOptions,
+  OpenSenderOptions,
+  TunnelListener,
+  TunnelSender
 }
 
-export interface OpenSenderOptions extends CallOptions {
-  /** The local IPv4 or IPv6 address Kubo listens on for you; default `127.0.0.1`. */
-  host?: string
-}
-
-export interface CloseListenerOptions extends CallOptions {
-  /** Close it only if it forwards to this local port. */
-  port?: number
-}
-
-export interface CloseSenderOptions extends CallOptions {
-  /** Close only the sender listening on this local port. */
-  port?: number
-  /** Close only senders to this peer. */
-  peerId?: string
-}
+/** What `listTunnels` resolves with: this node's listeners and senders (@tk/interface's `TunnelList`). */
+export type Tunnels = TunnelList
 
 export interface CheckStreamMountingOptions extends CallOptions {
   /** Turn it on in the node's config (`Experimental.Libp2pStreamMounting`) when it is off. */
   enable?: boolean
-}
-
-/** The receiving end of a tunnel: other peers open `protocol` on this node and reach a local port. */
-export interface TunnelListener {
-  /** The protocol name, `/x/<name>`. */
-  protocol: string
-  /** `/p2p/<this node's peer id>`: where other peers reach it. */
-  listenAddress: string
-  /** The local service each incoming connection is forwarded to, e.g. `/ip4/127.0.0.1/tcp/8080`. */
-  targetAddress: string
-  /** The local service's port. */
-  port: number
-}
-
-/** The sending end of a tunnel: a local port whose connections are forwarded to a peer's listener. */
-export interface TunnelSender {
-  /** The protocol name, `/x/<name>`. */
-  protocol: string
-  /** The local address to connect to, with the real port, e.g. `/ip4/127.0.0.1/tcp/40123`. */
-  listenAddress: string
-  /** `/p2p/<peer id>`: the peer whose listener receives the connections. */
-  targetAddress: string
-  /** The peer whose listener receives the connections. */
-  peerId: string
-  /** The local port to connect to. */
-  port: number
-}
-
-export interface Tunnels {
-  listeners: TunnelListener[]
-  senders: TunnelSender[]
 }
 
 export interface StreamMountingStatus {
