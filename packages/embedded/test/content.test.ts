@@ -2,33 +2,16 @@ import { randomBytes } from 'node:crypto'
 import { readdirSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import type { Ipfs } from '@tk/interface'
-import { createKuboNode, type KuboNode } from '@tk/testkit'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createEmbeddedIpfs } from '../src/index.js'
-import { type KuboApi, makeTree, openKubo, readTree, temporaryDirectory } from './helpers.js'
+import { describe, expect, it } from 'vitest'
+import { makeTree, readTree, temporaryDirectory, useKuboAndEmbedded } from './helpers.js'
 
 describe('content between an embedded node and Kubo', () => {
-  let kuboNode: KuboNode
-  let kubo: KuboApi
-  let embedded: Ipfs
   /** Four 256 KiB chunks and a bit: a file whose DAG has a root and several raw leaves. */
   const large = randomBytes(4 * 262_144 + 1000)
-
-  beforeAll(async () => {
-    kuboNode = await createKuboNode()
-    kubo = openKubo(kuboNode)
-    embedded = await createEmbeddedIpfs()
-    await embedded.peers.connect(kuboNode.swarmAddrs[0] ?? '', { timeout: 10_000 })
-  })
-
-  afterAll(async () => {
-    await embedded?.close()
-    await kubo?.close()
-    await kuboNode?.stop()
-  })
+  const both = useKuboAndEmbedded()
 
   it('gives the same CIDs as Kubo for the same bytes (0 B, 1 B, one chunk, several chunks) and for a directory', async () => {
+    const { kubo, embedded } = both
     await using work = await temporaryDirectory('cids')
     await makeTree(path.join(work.path, 'site'), large)
     const inputs = [new Uint8Array(0), Uint8Array.of(7), randomBytes(262_144), large]
@@ -44,6 +27,7 @@ describe('content between an embedded node and Kubo', () => {
   })
 
   it('Kubo reads bytes and downloads a directory that the embedded node published (bitswap embedded → Kubo)', async () => {
+    const { kubo, embedded } = both
     await using work = await temporaryDirectory('to-kubo')
     const tree = path.join(work.path, 'site')
     await makeTree(tree, large)
@@ -55,6 +39,7 @@ describe('content between an embedded node and Kubo', () => {
   })
 
   it('the embedded node reads bytes and downloads a directory that Kubo published (bitswap Kubo → embedded)', async () => {
+    const { kubo, embedded } = both
     await using work = await temporaryDirectory('from-kubo')
     const tree = path.join(work.path, 'site')
     const content = randomBytes(3 * 262_144 + 17)
@@ -72,6 +57,7 @@ describe('content between an embedded node and Kubo', () => {
   })
 
   it('pins what it fetched, lists it, and remove() drops it after unpinning', async () => {
+    const { kubo, embedded } = both
     const content = randomBytes(1000)
     const cid = await kubo.publish(content)
     await embedded.content.pin(cid, { timeout: 20_000 })
@@ -82,6 +68,7 @@ describe('content between an embedded node and Kubo', () => {
   })
 
   it('publishing a directory of 3,000 files opens them as it goes (not all at once) and gives the CID Kubo gives', async () => {
+    const { kubo, embedded } = both
     await using work = await temporaryDirectory('many')
     const tree = path.join(work.path, 'many')
     await fs.mkdir(tree)
@@ -105,6 +92,7 @@ describe('content between an embedded node and Kubo', () => {
   })
 
   it('a read of content nobody has settles with CallTimeoutError within its timeout', async () => {
+    const { kubo, embedded } = both
     const missing = await kubo.predictCid(randomBytes(64))
     const started = Date.now()
     const error = await embedded.content.read(missing, { timeout: 1_000 }).catch((caught: unknown) => caught)

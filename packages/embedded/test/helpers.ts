@@ -2,7 +2,10 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { createIpfs } from '@tk/api'
-import type { KuboNode } from '@tk/testkit'
+import type { Ipfs } from '@tk/interface'
+import { createKuboNode, type KuboNode } from '@tk/testkit'
+import { afterAll, beforeAll } from 'vitest'
+import { createEmbeddedIpfs } from '../src/index.js'
 
 /** @tk/api over HTTP on a testkit Kubo node: the Kubo side of every interop test. */
 export function openKubo(node: KuboNode) {
@@ -10,6 +13,54 @@ export function openKubo(node: KuboNode) {
 }
 
 export type KuboApi = ReturnType<typeof openKubo>
+
+export interface KuboAndEmbedded {
+  kuboNode: KuboNode
+  /** @tk/api on `kuboNode`. */
+  kubo: KuboApi
+  embedded: Ipfs
+  embeddedId: string
+  /** Closes the embedded node and `kubo`, then stops the Kubo node. */
+  stop(): Promise<void>
+}
+
+/** A testkit Kubo node and an embedded node connected to it: the two sides of an interop test. */
+export async function startKuboAndEmbedded(): Promise<KuboAndEmbedded> {
+  const kuboNode = await createKuboNode()
+  const kubo = openKubo(kuboNode)
+  let embedded: Ipfs | undefined
+  const stop = async (): Promise<void> => {
+    await embedded?.close()
+    await kubo.close()
+    await kuboNode.stop()
+  }
+  try {
+    embedded = await createEmbeddedIpfs()
+    const embeddedId = await embedded.peerId()
+    await embedded.peers.connect(kuboNode.swarmAddrs[0] ?? '', { timeout: 10_000 })
+    return { kuboNode, kubo, embedded, embeddedId, stop }
+  } catch (error) {
+    // Half started: nothing may outlive the failed set-up.
+    await stop()
+    throw error
+  }
+}
+
+/**
+ * {@link startKuboAndEmbedded} before the tests of the enclosing `describe`, stopped after them.
+ * The fields are filled in when the tests run: read them inside a test, not at `describe` time.
+ */
+export function useKuboAndEmbedded(): KuboAndEmbedded {
+  // Empty until beforeAll has run; no test can see it before then.
+  const both = {} as KuboAndEmbedded
+  beforeAll(async () => {
+    Object.assign(both, await startKuboAndEmbedded())
+  })
+  afterAll(async () => {
+    await both.stop?.()
+  })
+  return both
+}
 
 /** A temp directory removed by the returned `[Symbol.asyncDispose]`. */
 export async function temporaryDirectory(label: string) {

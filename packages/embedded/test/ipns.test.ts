@@ -1,29 +1,12 @@
 import { randomBytes } from 'node:crypto'
-import type { Ipfs } from '@tk/interface'
-import { createKuboNode, type KuboNode } from '@tk/testkit'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createEmbeddedIpfs } from '../src/index.js'
-import { type KuboApi, openKubo } from './helpers.js'
+import { describe, expect, it } from 'vitest'
+import { useKuboAndEmbedded } from './helpers.js'
 
 describe('IPNS between an embedded node and Kubo (LAN DHT)', () => {
-  let kuboNode: KuboNode
-  let kubo: KuboApi
-  let embedded: Ipfs
-
-  beforeAll(async () => {
-    kuboNode = await createKuboNode()
-    kubo = openKubo(kuboNode)
-    embedded = await createEmbeddedIpfs()
-    await embedded.peers.connect(kuboNode.swarmAddrs[0] ?? '', { timeout: 10_000 })
-  })
-
-  afterAll(async () => {
-    await embedded?.close()
-    await kubo?.close()
-    await kuboNode?.stop()
-  })
+  const both = useKuboAndEmbedded()
 
   it('keys: self first with the node id as a k51 name, create, list, delete; a missing key is IpnsKeyNotFoundError', async () => {
+    const { embedded } = both
     const keys = await embedded.ipns.listKeys()
     expect(keys[0]?.name).toBe('self')
     expect(keys[0]?.id).toMatch(/^k51/)
@@ -40,6 +23,7 @@ describe('IPNS between an embedded node and Kubo (LAN DHT)', () => {
   })
 
   it('a name the embedded node publishes resolves on Kubo and reads there', async () => {
+    const { kubo, embedded } = both
     const content = randomBytes(2_000)
     const cid = await embedded.content.publish(content)
     const name = await embedded.ipns.createKey(`to-kubo-${randomBytes(3).toString('hex')}`)
@@ -52,6 +36,7 @@ describe('IPNS between an embedded node and Kubo (LAN DHT)', () => {
   })
 
   it('a name Kubo publishes resolves on the embedded node and reads there', async () => {
+    const { kubo, embedded } = both
     const content = randomBytes(2_000)
     const cid = await kubo.publish(content)
     const keyName = `from-kubo-${randomBytes(3).toString('hex')}`

@@ -1,9 +1,7 @@
 import { randomBytes } from 'node:crypto'
-import type { Ipfs, PubsubMessage } from '@tk/interface'
-import { createKuboNode, type KuboNode } from '@tk/testkit'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createEmbeddedIpfs } from '../src/index.js'
-import { type KuboApi, openKubo, waitUntil } from './helpers.js'
+import type { PubsubMessage } from '@tk/interface'
+import { describe, expect, it } from 'vitest'
+import { useKuboAndEmbedded, waitUntil } from './helpers.js'
 
 const MESSAGES = 1_000
 const text = (message: { data: Uint8Array }): string => new TextDecoder().decode(message.data)
@@ -27,26 +25,10 @@ function createInbox(expected: number, quietMs = 5_000) {
 }
 
 describe('pubsub between an embedded node and Kubo (gossipsub)', () => {
-  let kuboNode: KuboNode
-  let kubo: KuboApi
-  let embedded: Ipfs
-  let embeddedId: string
-
-  beforeAll(async () => {
-    kuboNode = await createKuboNode()
-    kubo = openKubo(kuboNode)
-    embedded = await createEmbeddedIpfs()
-    embeddedId = await embedded.peerId()
-    await embedded.peers.connect(kuboNode.swarmAddrs[0] ?? '', { timeout: 10_000 })
-  })
-
-  afterAll(async () => {
-    await embedded?.close()
-    await kubo?.close()
-    await kuboNode?.stop()
-  })
+  const both = useKuboAndEmbedded()
 
   it(`Kubo → embedded: ${MESSAGES} messages, each once, in order, from Kubo's peer id`, async () => {
+    const { kuboNode, kubo, embedded, embeddedId } = both
     const topic = uniqueTopic('to-embedded')
     const inbox = createInbox(MESSAGES)
     const froms = new Set<string>()
@@ -79,6 +61,7 @@ describe('pubsub between an embedded node and Kubo (gossipsub)', () => {
    * does arrive arrives once, is what was sent, and comes from the right peer.
    */
   it(`embedded → Kubo, a burst of ${MESSAGES}: what arrives is each once, what was sent, from the embedded node (Kubo drops many)`, async () => {
+    const { kuboNode, kubo, embedded, embeddedId } = both
     const topic = uniqueTopic('to-kubo-burst')
     const inbox = createInbox(MESSAGES)
     const froms = new Set<string>()
@@ -108,6 +91,7 @@ describe('pubsub between an embedded node and Kubo (gossipsub)', () => {
   })
 
   it(`embedded → Kubo, ${MESSAGES} messages each published once the previous one arrived: none lost`, async () => {
+    const { kuboNode, kubo, embedded } = both
     const topic = uniqueTopic('to-kubo-paced')
     const payloads: string[] = []
     let arrived: (() => void) | undefined
@@ -136,6 +120,7 @@ describe('pubsub between an embedded node and Kubo (gossipsub)', () => {
   })
 
   it('the largest message a frame holds reaches Kubo; one byte more is refused before sending (Kubo would drop it silently)', async () => {
+    const { kuboNode, kubo, embedded } = both
     const topic = uniqueTopic('size')
     // 1 MiB frame, 1 KiB for the message's other fields and control messages, and the topic.
     const limit = 1_048_576 - 1_024 - new TextEncoder().encode(topic).byteLength
@@ -161,6 +146,7 @@ describe('pubsub between an embedded node and Kubo (gossipsub)', () => {
   })
 
   it('a subscriber that falls behind by maxBufferedBytes drops and counts, and reports each gap once', async () => {
+    const { embedded } = both
     const topic = uniqueTopic('overflow')
     const errors: Error[] = []
     let release: (() => void) | undefined
@@ -190,6 +176,7 @@ describe('pubsub between an embedded node and Kubo (gossipsub)', () => {
   })
 
   it('lists its topics and closes a subscription by leaving a for-await loop', async () => {
+    const { embedded } = both
     const topic = uniqueTopic('iterate')
     const subscription = await embedded.pubsub.subscribe(topic)
     expect(await embedded.pubsub.topics()).toContain(topic)
@@ -203,6 +190,7 @@ describe('pubsub between an embedded node and Kubo (gossipsub)', () => {
   })
 
   it("aborting the subscription's signal closes it and leaves the topic", async () => {
+    const { embedded } = both
     const topic = uniqueTopic('signal')
     const controller = new AbortController()
     const subscription = await embedded.pubsub.subscribe(topic, () => {}, { signal: controller.signal })

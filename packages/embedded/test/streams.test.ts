@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import net from 'node:net'
-import type { Ipfs, PeerStream } from '@tk/interface'
-import { createKuboNode, type KuboNode } from '@tk/testkit'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { PeerStream } from '@tk/interface'
+import { describe, expect, it } from 'vitest'
 import { createEmbeddedIpfs } from '../src/index.js'
-import { type KuboApi, openKubo } from './helpers.js'
+import { useKuboAndEmbedded } from './helpers.js'
 
 /**
  * A local TCP server that collects what each connection sends and, once `expected` bytes have come,
@@ -52,26 +51,10 @@ async function readExactly(stream: AsyncIterable<Uint8Array>, length: number): P
 }
 
 describe('streams on /x/<name> between an embedded node and Kubo stream mounting', () => {
-  let kuboNode: KuboNode
-  let kubo: KuboApi
-  let embedded: Ipfs
-  let embeddedId: string
-
-  beforeAll(async () => {
-    kuboNode = await createKuboNode()
-    kubo = openKubo(kuboNode)
-    embedded = await createEmbeddedIpfs()
-    embeddedId = await embedded.peerId()
-    await embedded.peers.connect(kuboNode.swarmAddrs[0] ?? '', { timeout: 10_000 })
-  })
-
-  afterAll(async () => {
-    await embedded?.close()
-    await kubo?.close()
-    await kuboNode?.stop()
-  })
+  const both = useKuboAndEmbedded()
 
   it('embedded opens /x/<name> to a Kubo listener with reportPeerId: the service gets its peer id line, then the bytes, and its answer comes back', async () => {
+    const { kuboNode, kubo, embedded, embeddedId } = both
     const name = `to-kubo-${randomBytes(3).toString('hex')}`
     const payload = randomBytes(1_000_000)
     const header = Buffer.from(`${embeddedId}\n`)
@@ -92,6 +75,7 @@ describe('streams on /x/<name> between an embedded node and Kubo stream mounting
   })
 
   it("a Kubo sender (p2p forward) reaches an embedded serve('/x/<name>'), which sees Kubo's authenticated peer id", async () => {
+    const { kuboNode, kubo, embedded, embeddedId } = both
     const name = `to-embedded-${randomBytes(3).toString('hex')}`
     const seen: Array<{ from: string; bytes: Buffer }> = []
     const payload = randomBytes(300_000)
@@ -125,6 +109,7 @@ describe('streams on /x/<name> between an embedded node and Kubo stream mounting
   })
 
   it('opening a protocol the peer does not serve rejects, and a bad protocol name is refused before any dial', async () => {
+    const { kuboNode, embedded } = both
     const error = await embedded.streams
       .open(kuboNode.peerId, `/x/nobody-${randomBytes(3).toString('hex')}`, { timeout: 5_000 })
       .catch((caught: unknown) => caught)
@@ -137,26 +122,10 @@ describe('streams on /x/<name> between an embedded node and Kubo stream mounting
 })
 
 describe('tunnels between an embedded node and Kubo', () => {
-  let kuboNode: KuboNode
-  let kubo: KuboApi
-  let embedded: Ipfs
-  let embeddedId: string
-
-  beforeAll(async () => {
-    kuboNode = await createKuboNode()
-    kubo = openKubo(kuboNode)
-    embedded = await createEmbeddedIpfs()
-    embeddedId = await embedded.peerId()
-    await embedded.peers.connect(kuboNode.swarmAddrs[0] ?? '', { timeout: 10_000 })
-  })
-
-  afterAll(async () => {
-    await embedded?.close()
-    await kubo?.close()
-    await kuboNode?.stop()
-  })
+  const both = useKuboAndEmbedded()
 
   it("a Kubo tunnel user (openSender) reaches an embedded openListener with reportPeerId: the service gets Kubo's peer id line and the bytes, the answer comes back", async () => {
+    const { kuboNode, kubo, embedded, embeddedId } = both
     const name = `tunnel-in-${randomBytes(3).toString('hex')}`
     const payload = randomBytes(500_000)
     const header = Buffer.from(`${kuboNode.peerId}\n`)
@@ -181,6 +150,7 @@ describe('tunnels between an embedded node and Kubo', () => {
   })
 
   it("an embedded openSender reaches a Kubo openListener: the service gets the embedded node's peer id line and the bytes", async () => {
+    const { kuboNode, kubo, embedded, embeddedId } = both
     const name = `tunnel-out-${randomBytes(3).toString('hex')}`
     const payload = randomBytes(500_000)
     const header = Buffer.from(`${embeddedId}\n`)

@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import { readdirSync } from 'node:fs'
 import fs from 'node:fs/promises'
-import os from 'node:os'
 import path from 'node:path'
 import type { P2pForegroundTunnel } from '@tk/rpc'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { Admission, OpeningPool } from '../src/admission.js'
 import { partPathFor } from '../src/file-names.js'
 import {
@@ -14,23 +13,14 @@ import {
   transmitData,
   transmitFile
 } from '../src/index.js'
-import { type Peer, sha256, sha256File, startTrio, type Trio } from './helpers.js'
+import { type Peer, sha256, sha256File, useTemporaryDirectory, useTrio } from './helpers.js'
 import { errorCodeOf, frame, jsonFrame, PREAMBLE, RawConnection, Type } from './raw-frames.js'
 
 // Three nodes: B listens, A is an honest sender, C attacks B. The attacker's streams are real
 // libp2p streams through C's Kubo (a raw `p2p forward` the test writes bytes into by hand).
 
-let trio: Trio
-let tmp: string
-
-beforeAll(async () => {
-  ;[trio, tmp] = await Promise.all([startTrio(), fs.mkdtemp(path.join(os.tmpdir(), 'tk-admission-'))])
-})
-
-afterAll(async () => {
-  await trio?.stop()
-  await fs.rm(tmp, { recursive: true, force: true })
-})
+const trio = useTrio()
+const tmp = useTemporaryDirectory('admission')
 
 /** The attacker's tunnel to `protocol` on B. */
 async function attackerForward(protocol: string): Promise<P2pForegroundTunnel & { port: number }> {
@@ -54,7 +44,7 @@ async function rpcLatency(): Promise<number> {
 }
 
 async function makeFile(size: number): Promise<string> {
-  const file = path.join(tmp, `out-${randomBytes(4).toString('hex')}.bin`)
+  const file = path.join(tmp.path, `out-${randomBytes(4).toString('hex')}.bin`)
   await fs.writeFile(file, randomBytes(size))
   return file
 }
@@ -64,7 +54,7 @@ describe('admission control against slow and hostile peers (real nodes)', () => 
     timeout: 120_000
   }, async () => {
     const { a, b } = trio
-    const inbox = path.join(tmp, 'dribble')
+    const inbox = path.join(tmp.path, 'dribble')
     await fs.mkdir(inbox)
     const received: ReceivedFile[] = []
     const fdsBefore = openFds()
@@ -248,7 +238,7 @@ describe('admission control against slow and hostile peers (real nodes)', () => 
     timeout: 60_000
   }, async () => {
     const { b } = trio
-    const inbox = path.join(tmp, 'empty-chunks')
+    const inbox = path.join(tmp.path, 'empty-chunks')
     await fs.mkdir(inbox)
     const progress: number[] = []
     await using _data = await listenForTransmissions('empty-data', () => {}, {
@@ -287,7 +277,7 @@ describe('parts under a flood of broken-off transfers (real nodes)', () => {
     timeout: 60_000
   }, async () => {
     const { a, b, c } = trio
-    const inbox = path.join(tmp, 'part-flood')
+    const inbox = path.join(tmp.path, 'part-flood')
     await fs.mkdir(inbox)
     const progress = new Map<string, number>()
     const broken: string[] = []

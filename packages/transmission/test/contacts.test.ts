@@ -1,31 +1,17 @@
-import fs from 'node:fs/promises'
-import os from 'node:os'
 import path from 'node:path'
 import { openContacts } from '@tk/lns'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { contactsOnly, listenForTransmissions, transmitData } from '../src/index.js'
-import { type Pair, sha256, startPair } from './helpers.js'
+import { sha256, usePair, useTemporaryDirectory } from './helpers.js'
 
-let pair: Pair
-let tmp: string
-
-beforeAll(async () => {
-  // No routing: nothing redials a peer the test disconnected, and only the contact can reconnect it.
-  ;[pair, tmp] = await Promise.all([
-    startPair({ config: { Routing: { Type: 'none' } } }),
-    fs.mkdtemp(path.join(os.tmpdir(), 'tk-tx-contacts-'))
-  ])
-})
-
-afterAll(async () => {
-  await pair?.stop()
-  await fs.rm(tmp, { recursive: true, force: true })
-})
+// No routing: nothing redials a peer the test disconnected, and only the contact can reconnect it.
+const pair = usePair({ config: { Routing: { Type: 'none' } } })
+const tmp = useTemporaryDirectory('tx-contacts')
 
 describe('contacts (@tk/lns) with transmission', () => {
   it('sends to a contact by name, reconnecting through its remembered address first', async () => {
     const { a, b } = pair
-    await using contacts = await openContacts({ path: path.join(tmp, 'a.json'), client: a.ipfs.client })
+    await using contacts = await openContacts({ path: path.join(tmp.path, 'a.json'), client: a.ipfs.client })
     await contacts.addContact(b.node.peerId, 'bob', { addresses: [...b.node.swarmAddrs] })
     const received: Array<{ text: string; peerId: string }> = []
     await using _listener = await listenForTransmissions(
@@ -50,7 +36,10 @@ describe('contacts (@tk/lns) with transmission', () => {
 
   it('contactsOnly lets only contacts through', async () => {
     const { a, b } = pair
-    await using bobsContacts = await openContacts({ path: path.join(tmp, 'b.json'), client: b.ipfs.client })
+    await using bobsContacts = await openContacts({
+      path: path.join(tmp.path, 'b.json'),
+      client: b.ipfs.client
+    })
     const received: string[] = []
     await using _listener = await listenForTransmissions(
       'friends',

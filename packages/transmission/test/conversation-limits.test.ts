@@ -5,7 +5,7 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { socketStream } from '@tk/rpc/streams'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { FrameStream } from '../src/frame-stream.js'
 import {
   type Conversation,
@@ -14,22 +14,10 @@ import {
   startConversation
 } from '../src/index.js'
 import { FrameType, frameHeader } from '../src/protocol.js'
-import { nextValue, type Pair, sha256, sha256File, startPair } from './helpers.js'
+import { nextValue, sha256, sha256File, usePair, useTemporaryDirectory } from './helpers.js'
 
-let pair: Pair
-let tmp: string
-
-beforeAll(async () => {
-  ;[pair, tmp] = await Promise.all([
-    startPair(),
-    fs.mkdtemp(path.join(os.tmpdir(), 'tk-conversation-limits-'))
-  ])
-})
-
-afterAll(async () => {
-  await pair?.stop()
-  await fs.rm(tmp, { recursive: true, force: true })
-})
+const pair = usePair()
+const tmp = useTemporaryDirectory('conversation-limits')
 
 /** `promise`'s outcome, or "still pending" after `ms`: a join that never settles fails here instead of hanging. */
 async function within<T>(promise: Promise<T>, ms: number): Promise<{ value?: T; error?: Error }> {
@@ -235,7 +223,7 @@ describe('a conversation’s inbox and files are bounded', () => {
     const bob = await joined.promise
     const files = await Promise.all(
       [1, 2, 3].map(async index => {
-        const file = path.join(tmp, `push-${index}.bin`)
+        const file = path.join(tmp.path, `push-${index}.bin`)
         await fs.writeFile(file, randomBytes(100_000))
         return file
       })
@@ -247,7 +235,7 @@ describe('a conversation’s inbox and files are bounded', () => {
       remote: true
     })
     // Bytes too: 1 MiB of unread files, so a 2 MiB file is refused even with room in the count.
-    const big = path.join(tmp, 'push-big.bin')
+    const big = path.join(tmp.path, 'push-big.bin')
     await fs.writeFile(big, randomBytes(2 * 1024 * 1024))
     const first = await bob.listenForFile({ timeout: 10_000 })
     await expect(alice.transmitFile(big, { timeout: 10_000 })).rejects.toMatchObject({ code: 'busy' })
@@ -279,7 +267,7 @@ describe('a conversation’s inbox and files are bounded', () => {
       timeout: 10_000
     })
     const bob = await joined.promise
-    const file = path.join(tmp, 'private.bin')
+    const file = path.join(tmp.path, 'private.bin')
     await fs.writeFile(file, randomBytes(5_000))
     await alice.transmitFile(file, { timeout: 10_000 })
     const received = await bob.listenForFile({ timeout: 10_000 })
@@ -301,9 +289,9 @@ describe('a conversation’s inbox and files are bounded', () => {
 
   it('a symlink planted under the file’s name is neither followed nor replaced', async () => {
     const joined = nextValue<Conversation>()
-    const directory = path.join(tmp, 'planted')
+    const directory = path.join(tmp.path, 'planted')
     await fs.mkdir(directory)
-    const victim = path.join(tmp, 'victim.txt')
+    const victim = path.join(tmp.path, 'victim.txt')
     await fs.writeFile(victim, 'precious')
     await fs.symlink(victim, path.join(directory, 'report.txt'))
     await using _listener = await listenForConversations(
@@ -318,7 +306,7 @@ describe('a conversation’s inbox and files are bounded', () => {
       timeout: 10_000
     })
     const bob = await joined.promise
-    const file = path.join(tmp, 'report.txt')
+    const file = path.join(tmp.path, 'report.txt')
     await fs.writeFile(file, 'attacker bytes')
     await alice.transmitFile(file, { timeout: 10_000 })
     const received = await bob.listenForFile({ timeout: 10_000 })

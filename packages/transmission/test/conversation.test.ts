@@ -1,22 +1,12 @@
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
-import os from 'node:os'
 import path from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { type Conversation, listenForConversations, startConversation } from '../src/index.js'
-import { nextValue, type Pair, sha256File, startPair } from './helpers.js'
+import { nextValue, sha256File, usePair, useTemporaryDirectory } from './helpers.js'
 
-let pair: Pair
-let tmp: string
-
-beforeAll(async () => {
-  ;[pair, tmp] = await Promise.all([startPair(), fs.mkdtemp(path.join(os.tmpdir(), 'tk-conversation-'))])
-})
-
-afterAll(async () => {
-  await pair?.stop()
-  await fs.rm(tmp, { recursive: true, force: true })
-})
+const pair = usePair()
+const tmp = useTemporaryDirectory('conversation')
 
 const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes)
 
@@ -76,8 +66,8 @@ describe('startConversation / listenForConversations', () => {
   it('encrypts every message, and moves files both ways on the same stream', async () => {
     const { a, b } = pair
     const flip = (bytes: Uint8Array): Uint8Array => bytes.map(byte => byte ^ 0xa5)
-    const bobDir = path.join(tmp, 'bob')
-    const aliceDir = path.join(tmp, 'alice')
+    const bobDir = path.join(tmp.path, 'bob')
+    const aliceDir = path.join(tmp.path, 'alice')
     await Promise.all([fs.mkdir(bobDir), fs.mkdir(aliceDir)])
     const joined = nextValue<Conversation>()
     await using _listener = await listenForConversations(
@@ -96,8 +86,8 @@ describe('startConversation / listenForConversations', () => {
     await alice.say('encrypted hello')
     expect(text(await bob.listen({ timeout: 10_000 }))).toBe('encrypted hello')
 
-    const aliceFile = path.join(tmp, 'from-alice.bin')
-    const bobFile = path.join(tmp, 'from-bob.bin')
+    const aliceFile = path.join(tmp.path, 'from-alice.bin')
+    const bobFile = path.join(tmp.path, 'from-bob.bin')
     await fs.writeFile(aliceFile, randomBytes(3 * 1024 * 1024 + 1))
     await fs.writeFile(bobFile, randomBytes(700_000))
     await alice.transmitFile(aliceFile, { metadata: 'from alice' })

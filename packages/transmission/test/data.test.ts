@@ -1,19 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import { createIpfs } from '@tk/api'
 import { createKuboNode } from '@tk/testkit'
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { listenForTransmissions, type TransmissionError, transmitData } from '../src/index.js'
-import { nextValue, type Pair, sha256, startPair } from './helpers.js'
+import { nextValue, sha256, usePair } from './helpers.js'
 
-let pair: Pair
-
-beforeAll(async () => {
-  pair = await startPair()
-})
-
-afterAll(async () => {
-  await pair?.stop()
-})
+const pair = usePair()
 
 describe('transmitData / listenForTransmissions', () => {
   it('delivers data both ways, with the sender id Kubo authenticated', async () => {

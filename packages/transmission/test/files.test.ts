@@ -1,26 +1,16 @@
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import fs from 'node:fs/promises'
-import os from 'node:os'
 import path from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { listenForFileTransmissions, type Progress, type ReceivedFile, transmitFile } from '../src/index.js'
-import { nextValue, type Pair, sha256File, startPair } from './helpers.js'
+import { nextValue, sha256File, startPair, usePair, useTemporaryDirectory } from './helpers.js'
 
-let pair: Pair
-let tmp: string
-
-beforeAll(async () => {
-  ;[pair, tmp] = await Promise.all([startPair(), fs.mkdtemp(path.join(os.tmpdir(), 'tk-files-'))])
-})
-
-afterAll(async () => {
-  await pair?.stop()
-  await fs.rm(tmp, { recursive: true, force: true })
-})
+const pair = usePair()
+const tmp = useTemporaryDirectory('files')
 
 async function makeDir(name: string): Promise<string> {
-  const dir = path.join(tmp, name)
+  const dir = path.join(tmp.path, name)
   await fs.mkdir(dir, { recursive: true })
   return dir
 }
@@ -170,7 +160,9 @@ describe('transmitFile / listenForFileTransmissions', () => {
   })
 
   it('rejects a missing file and bad metadata before any request', async () => {
-    await expect(transmitFile(path.join(tmp, 'missing'), pair.b.node.peerId, 'files')).rejects.toMatchObject({
+    await expect(
+      transmitFile(path.join(tmp.path, 'missing'), pair.b.node.peerId, 'files')
+    ).rejects.toMatchObject({
       argument: 'filePath'
     })
     await expect(

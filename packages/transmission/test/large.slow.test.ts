@@ -6,7 +6,7 @@ import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import v8 from 'node:v8'
 import vm from 'node:vm'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   listenForFileTransmissions,
   listenForTransmissions,
@@ -15,7 +15,7 @@ import {
   transmitData,
   transmitFile
 } from '../src/index.js'
-import { nextValue, type Pair, sha256File, startPair } from './helpers.js'
+import { nextValue, sha256File, usePair } from './helpers.js'
 
 // Slow: 256 MiB through a real tunnel, with this process's RSS sampled throughout. Sender and
 // receiver both run in this process, so the budget bounds the two together.
@@ -57,15 +57,7 @@ function collectGarbage(): () => void {
   return vm.runInNewContext('gc') as () => void
 }
 
-let pair: Pair
-
-beforeAll(async () => {
-  pair = await startPair()
-})
-
-afterAll(async () => {
-  await pair?.stop()
-})
+const pair = usePair()
 
 describe('a large file', () => {
   it('moves 256 MiB A→B intact, progress monotonic, RSS growth under 100 MB', {

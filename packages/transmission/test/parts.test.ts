@@ -4,10 +4,10 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import type { P2pForegroundTunnel } from '@tk/rpc'
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { partPathFor } from '../src/file-names.js'
 import { listenForFileTransmissions, type ReceivedFile, transmitFile } from '../src/index.js'
-import { type Pair, sha256File, startPair } from './helpers.js'
+import { sha256File, usePair, useTemporaryDirectory } from './helpers.js'
 import { frame, jsonFrame, PREAMBLE, RawConnection, Type } from './raw-frames.js'
 
 // A is the sender (honest, or writing raw bytes into its own forward), B the file listener.
@@ -15,17 +15,8 @@ import { frame, jsonFrame, PREAMBLE, RawConnection, Type } from './raw-frames.js
 /** One full chunk: what a listener writes to its part at once. */
 const PIECE = 256 * 1024
 
-let pair: Pair
-let tmp: string
-
-beforeAll(async () => {
-  ;[pair, tmp] = await Promise.all([startPair(), fs.mkdtemp(path.join(os.tmpdir(), 'tk-parts-'))])
-})
-
-afterAll(async () => {
-  await pair?.stop()
-  await fs.rm(tmp, { recursive: true, force: true })
-})
+const pair = usePair()
+const tmp = useTemporaryDirectory('parts')
 
 async function forward(protocol: string): Promise<P2pForegroundTunnel & { port: number }> {
   const tunnel = await pair.a.ipfs.client.p2p.forward(
@@ -38,7 +29,7 @@ async function forward(protocol: string): Promise<P2pForegroundTunnel & { port: 
 }
 
 async function makeDir(name: string): Promise<string> {
-  const dir = path.join(tmp, name)
+  const dir = path.join(tmp.path, name)
   await fs.mkdir(dir, { recursive: true })
   return dir
 }

@@ -2,26 +2,18 @@ import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { readdirSync } from 'node:fs'
 import net from 'node:net'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { listenForTransmissions, transmitData } from '../src/index.js'
 import { encodePythonFrame, utf8, withChecksum } from '../src/python/b255.js'
 import { ipfsToolkitPy } from '../src/python/index.js'
-import { sha256, startTrio, type Trio } from './helpers.js'
+import { sha256, useTrio } from './helpers.js'
 
 // Issue item 6 on the listener's side: requests in the Python IPFS-Toolkit's format each make the
 // listener open a foreground `p2p listen` for their data. A hostile peer (C) sends many of them
 // and never sends the data; an honest tk sender (A) must still be served by B, and B's own RPC
 // must stay fast.
 
-let trio: Trio
-
-beforeAll(async () => {
-  trio = await startTrio()
-})
-
-afterAll(async () => {
-  await trio?.stop()
-})
+const trio = useTrio()
 
 /** The data tunnels a listener opened for Python requests: `/x/<port>`. */
 async function dataTunnels(): Promise<number> {

@@ -1,18 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import { connect } from '@tk/testkit'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { listenForTransmissions, transmitData } from '../src/index.js'
-import { type Pair, sha256, startPair } from './helpers.js'
+import { sha256, startPair, usePair } from './helpers.js'
 
-let pair: Pair
-
-beforeAll(async () => {
-  pair = await startPair()
-})
-
-afterAll(async () => {
-  await pair?.stop()
-})
+const pair = usePair()
 
 /** Sends until it is delivered: while the listener's tunnel is being reopened, a sender finds nobody. */
 async function sendUntilDelivered(data: Uint8Array, listenerName: string): Promise<number> {
