@@ -3,7 +3,8 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { createKuboClient, type RpcResponse } from '@tk/rpc'
-import type { KuboCluster, KuboNode } from '@tk/testkit'
+import { createKuboCluster, type KuboCluster, type KuboNode } from '@tk/testkit'
+import { afterAll, beforeAll } from 'vitest'
 import type { BackendTransport } from '../src/backend.js'
 import { createContentFunctions } from '../src/content.js'
 import { createIpfs } from '../src/ipfs.js'
@@ -21,6 +22,35 @@ export function openApi(node: KuboNode, backend: BackendName) {
 }
 
 export type TestApi = ReturnType<typeof openApi>
+
+/** `count` values of `T`, as a tuple (so that destructuring them needs no `undefined` check). */
+type Tuple<T, N extends number, Built extends T[] = []> = Built['length'] extends N
+  ? Built
+  : Tuple<T, N, [...Built, T]>
+
+/**
+ * `count` connected testkit nodes and an instance on each through `backend`, for the tests of the
+ * enclosing `describe`: started before them, closed and stopped after them. Read `nodes` and
+ * `apis` inside tests, not at `describe` time.
+ */
+export function useApis<N extends number>(
+  count: N,
+  backend: BackendName
+): { nodes: Tuple<KuboNode, N>; apis: Tuple<TestApi, N> } {
+  const suite = { nodes: [] as readonly KuboNode[], apis: [] as TestApi[] }
+  let cluster: KuboCluster | undefined
+  beforeAll(async () => {
+    cluster = await createKuboCluster(count)
+    suite.nodes = cluster.nodes
+    suite.apis = cluster.nodes.map(node => openApi(node, backend))
+  })
+  afterAll(async () => {
+    await Promise.all(suite.apis.map(api => api.close()))
+    await cluster?.stop()
+  })
+  // Both arrays hold `count` entries once beforeAll has run, which is before any test reads them.
+  return suite as unknown as { nodes: Tuple<KuboNode, N>; apis: Tuple<TestApi, N> }
+}
 
 /** A and B of a 2-node cluster on `backend`, a temp work dir and a test tree in `<work>/site`. */
 export async function openPair(cluster: KuboCluster, backend: BackendName, label: string) {

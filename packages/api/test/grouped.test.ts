@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto'
 import net from 'node:net'
 import type { Ipfs as GroupedIpfs, PeerStream, PubsubMessage } from '@tk/interface'
 import * as shared from '@tk/interface'
-import { createKuboCluster, createKuboNode, type KuboCluster, type KuboNode } from '@tk/testkit'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createKuboNode } from '@tk/testkit'
+import { describe, expect, it } from 'vitest'
 import * as api from '../src/index.js'
-import { BACKENDS, openApi, type TestApi } from './content-helpers.js'
+import { BACKENDS, openApi, useApis } from './content-helpers.js'
 
 /** Reads a stream until `length` bytes arrived (or it ended). */
 async function readBytes(stream: AsyncIterable<Uint8Array>, length: number): Promise<Buffer> {
@@ -46,35 +46,11 @@ describe('errors shared with @tk/interface', () => {
 })
 
 describe.each(BACKENDS)('the grouped API of @tk/interface on Kubo (%s backend)', backend => {
-  let cluster: KuboCluster
-  let nodeA: KuboNode
-  let nodeB: KuboNode
-  let nodeC: KuboNode
-  let a: TestApi
-  let b: TestApi
-  let c: TestApi
-  // Typed as the interface: what code written against @tk/interface sees.
-  let ipfsA: GroupedIpfs
-  let ipfsB: GroupedIpfs
-
-  beforeAll(async () => {
-    cluster = await createKuboCluster(3)
-    ;[nodeA, nodeB, nodeC] = cluster.nodes as [KuboNode, KuboNode, KuboNode]
-    a = openApi(nodeA, backend)
-    b = openApi(nodeB, backend)
-    c = openApi(nodeC, backend)
-    ipfsA = a
-    ipfsB = b
-  })
-
-  afterAll(async () => {
-    await a?.close()
-    await b?.close()
-    await c?.close()
-    await cluster?.stop()
-  })
+  const suite = useApis(3, backend)
 
   it('mode, peerId and addresses', async () => {
+    const [nodeA] = suite.nodes
+    const ipfsA: GroupedIpfs = suite.apis[0]
     expect(ipfsA.mode).toBe('kubo')
     expect(await ipfsA.peerId()).toBe(nodeA.peerId)
     const addresses = await ipfsA.addresses()
@@ -83,6 +59,8 @@ describe.each(BACKENDS)('the grouped API of @tk/interface on Kubo (%s backend)',
   })
 
   it('content: published on A, read on B byte for byte; pins; remove', async () => {
+    const ipfsA: GroupedIpfs = suite.apis[0]
+    const ipfsB: GroupedIpfs = suite.apis[1]
     const bytes = randomBytes(300_000)
     const cid = await ipfsA.content.publish(bytes)
     expect(await ipfsA.content.predictCid(bytes)).toBe(cid)
@@ -96,6 +74,8 @@ describe.each(BACKENDS)('the grouped API of @tk/interface on Kubo (%s backend)',
   })
 
   it('ipns: a key of A published, resolved on B; a missing key is the interface error', async () => {
+    const ipfsA: GroupedIpfs = suite.apis[0]
+    const ipfsB: GroupedIpfs = suite.apis[1]
     const keyName = `grouped-${backend}-${randomBytes(4).toString('hex')}`
     const name = await ipfsA.ipns.createKey(keyName)
     expect((await ipfsA.ipns.listKeys()).map(key => [key.name, key.id])).toContainEqual([keyName, name])
@@ -108,6 +88,9 @@ describe.each(BACKENDS)('the grouped API of @tk/interface on Kubo (%s backend)',
   })
 
   it('pubsub: B subscribed, A publishes, B gets exactly that message from A', async () => {
+    const [nodeA, nodeB] = suite.nodes
+    const ipfsA: GroupedIpfs = suite.apis[0]
+    const ipfsB: GroupedIpfs = suite.apis[1]
     const topic = `grouped-${backend}-${randomBytes(4).toString('hex')}`
     const received: PubsubMessage[] = []
     await using subscription = await ipfsB.pubsub.subscribe(topic, message => {
@@ -126,6 +109,8 @@ describe.each(BACKENDS)('the grouped API of @tk/interface on Kubo (%s backend)',
   })
 
   it('peers: connect, list, isConnected, find, disconnect (a node outside the cluster, so nothing dials it back)', async () => {
+    const [, nodeB] = suite.nodes
+    const ipfsA: GroupedIpfs = suite.apis[0]
     // No DHT on d: with one, d dialled A back right after the disconnect (a CI run saw it connected
     // again once A's list had dropped it), as the rpc swarm test found before.
     await using d = await createKuboNode({ config: { Routing: { Type: 'none' } } })
@@ -143,6 +128,9 @@ describe.each(BACKENDS)('the grouped API of @tk/interface on Kubo (%s backend)',
   })
 
   it('tunnels: a sender on B reaches a listener on A; list shows both; close removes them', async () => {
+    const [nodeA] = suite.nodes
+    const ipfsA: GroupedIpfs = suite.apis[0]
+    const ipfsB: GroupedIpfs = suite.apis[1]
     const name = `grouped-tunnel-${backend}`
     const received: Buffer[] = []
     const server = net.createServer(socket => socket.on('data', (chunk: Buffer) => received.push(chunk)))
@@ -170,6 +158,10 @@ describe.each(BACKENDS)('the grouped API of @tk/interface on Kubo (%s backend)',
   })
 
   it('streams: B and C at once each reach A’s server with their own peer id and payload, and get it back', async () => {
+    const [nodeA, nodeB, nodeC] = suite.nodes
+    const [a, b, c] = suite.apis
+    const ipfsA: GroupedIpfs = suite.apis[0]
+    const ipfsB: GroupedIpfs = suite.apis[1]
     const protocol = `/x/grouped-echo-${backend}`
     const handled: Array<{ remotePeerId: string; payload: Buffer }> = []
     const server = await ipfsA.streams.serve(protocol, async (stream: PeerStream) => {
@@ -205,6 +197,9 @@ describe.each(BACKENDS)('the grouped API of @tk/interface on Kubo (%s backend)',
   })
 
   it('streams: a bad protocol or peer id is an InvalidArgumentError before anything opens', async () => {
+    const [nodeA] = suite.nodes
+    const [, b] = suite.apis
+    const ipfsB: GroupedIpfs = suite.apis[1]
     await expect(ipfsB.streams.open(nodeA.peerId, 'echo')).rejects.toMatchObject({
       name: 'InvalidArgumentError',
       argument: 'protocol'
@@ -216,6 +211,8 @@ describe.each(BACKENDS)('the grouped API of @tk/interface on Kubo (%s backend)',
   })
 
   it('calls after close() reject with NodeClosedError (naming the call), as on an embedded node', async () => {
+    const [nodeA, nodeB] = suite.nodes
+    const [a] = suite.apis
     const closing = openApi(nodeA, backend)
     expect(await closing.peerId()).toBe(nodeA.peerId)
     await closing.close()

@@ -1,34 +1,24 @@
 import { randomBytes } from 'node:crypto'
 import { InvalidArgumentError } from '@tk/rpc'
-import { connect, createKuboCluster, createKuboNode, type KuboCluster, type KuboNode } from '@tk/testkit'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { connect, createKuboNode } from '@tk/testkit'
+import { describe, expect, it } from 'vitest'
 import { PeerNotFoundError } from '../src/peers.js'
-import { openApi, type TestApi } from './content-helpers.js'
+import { openApi, useApis } from './content-helpers.js'
 
 const withoutPeerId = (address: string): string => address.replace(/\/p2p\/[^/]+$/, '')
 
 describe.each([['http'], ['cli']] as const)('peers (%s backend)', backend => {
-  let cluster: KuboCluster
-  let a: KuboNode
-  let b: KuboNode
-  let api: TestApi
-
-  beforeAll(async () => {
-    cluster = await createKuboCluster(2)
-    ;[a, b] = cluster.nodes as [KuboNode, KuboNode]
-    api = openApi(a, backend)
-  })
-
-  afterAll(async () => {
-    await api?.close()
-    await cluster?.stop()
-  })
+  const suite = useApis(2, backend)
 
   it('listPeers lists the connected peer once', async () => {
+    const [, b] = suite.nodes
+    const [api] = suite.apis
     expect(await api.listPeers()).toEqual([b.peerId])
   })
 
   it('getPeerMultiaddrs gives the addresses A knows for B, ending in /p2p/<B>; none for an unknown peer', async () => {
+    const [, b] = suite.nodes
+    const [api] = suite.apis
     const addresses = await api.getPeerMultiaddrs(b.peerId)
     expect(addresses.length).toBeGreaterThan(0)
     for (const address of addresses) expect(address.endsWith(`/p2p/${b.peerId}`)).toBe(true)
@@ -40,6 +30,8 @@ describe.each([['http'], ['cli']] as const)('peers (%s backend)', backend => {
   })
 
   it('findPeer finds a peer A never dialled through routing (B knows it); PeerNotFoundError for a stranger', async () => {
+    const [, b] = suite.nodes
+    const [api] = suite.apis
     // A may dial C itself as soon as B tells its DHT about C; what matters is that routing finds it.
     await using c = await createKuboNode()
     await connect(b, c)
@@ -56,6 +48,8 @@ describe.each([['http'], ['cli']] as const)('peers (%s backend)', backend => {
   })
 
   it('disconnectFromPeer, then connectToPeer reconnects, by full multiaddr and by address + peerId', async () => {
+    const [a, b] = suite.nodes
+    const [api] = suite.apis
     const address = b.swarmAddrs[0] ?? ''
     const ways = [
       () => api.connectToPeer(address),
@@ -74,6 +68,8 @@ describe.each([['http'], ['cli']] as const)('peers (%s backend)', backend => {
   })
 
   it('isPeerConnected: true for a connected peer (ping and connection check), false once it has stopped', async () => {
+    const [, b] = suite.nodes
+    const [api] = suite.apis
     expect(await api.isPeerConnected(b.peerId)).toBe(true)
     expect(await api.isPeerConnected(b.peerId, { ping: false })).toBe(true)
 
@@ -95,6 +91,8 @@ describe.each([['http'], ['cli']] as const)('peers (%s backend)', backend => {
   })
 
   it('findProviders from B finds A after A adds content', async () => {
+    const [a, b] = suite.nodes
+    const [api] = suite.apis
     const { cid } = await api.client.add(randomBytes(1024))
     await using fromB = openApi(b, backend)
     await expect
@@ -106,6 +104,7 @@ describe.each([['http'], ['cli']] as const)('peers (%s backend)', backend => {
   })
 
   it('swarm filters: added, listed, removed, read back each time', async () => {
+    const [api] = suite.apis
     const before = await api.listSwarmFilters()
     expect(before).not.toContain('/ip4/10.0.0.0/ipcidr/8')
 
@@ -125,6 +124,8 @@ describe.each([['http'], ['cli']] as const)('peers (%s backend)', backend => {
   })
 
   it('a swarm filter keeps A from dialling B', async () => {
+    const [a, b] = suite.nodes
+    const [api] = suite.apis
     const address = b.swarmAddrs[0] ?? ''
     await api.addSwarmFilter('/ip4/127.0.0.0/ipcidr/8')
     try {
@@ -140,6 +141,8 @@ describe.each([['http'], ['cli']] as const)('peers (%s backend)', backend => {
   })
 
   it('rejects bad input before any request, naming the argument', async () => {
+    const [a, b] = suite.nodes
+    const [api] = suite.apis
     const cases: Array<[string, () => Promise<unknown>]> = [
       ['peerId', () => api.getPeerMultiaddrs('not-a-peer')],
       ['peerId', () => api.findPeer('')],

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { DaemonUnreachableError, InvalidArgumentError } from '@tk/rpc'
-import { connect, createKuboCluster, createKuboNode, type KuboCluster, type KuboNode } from '@tk/testkit'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { connect, createKuboNode } from '@tk/testkit'
+import { describe, expect, it } from 'vitest'
 import { PubsubDisabledError } from '../src/errors.js'
 import { createIpfs } from '../src/ipfs.js'
 import {
@@ -11,7 +11,7 @@ import {
   SubscriptionInterruptedError,
   SubscriptionOverflowError
 } from '../src/pubsub.js'
-import { openApi, type TestApi } from './content-helpers.js'
+import { openApi, useApis } from './content-helpers.js'
 
 const text = (message: PubsubMessage | undefined): string => new TextDecoder().decode(message?.data)
 const uniqueTopic = (name: string): string => `${name}/${randomBytes(4).toString('hex')}`
@@ -48,33 +48,20 @@ function createInbox() {
 }
 
 describe.each([['http'], ['cli']] as const)('pubsub (%s backend)', backend => {
-  let cluster: KuboCluster
-  let a: KuboNode
-  let b: KuboNode
-  let fromA: TestApi
-  let onB: TestApi
-
-  beforeAll(async () => {
-    cluster = await createKuboCluster(2)
-    ;[a, b] = cluster.nodes as [KuboNode, KuboNode]
-    fromA = openApi(a, backend)
-    onB = openApi(b, backend)
-  })
-
-  afterAll(async () => {
-    await fromA?.close()
-    await onB?.close()
-    await cluster?.stop()
-  })
+  const suite = useApis(2, backend)
 
   /** Until A knows that B subscribed, A has nobody to send to. */
   async function untilASeesB(topic: string): Promise<void> {
+    const [, b] = suite.nodes
+    const [fromA] = suite.apis
     await expect
       .poll(async () => await fromA.pubsubPeers(topic), { timeout: 15_000, interval: 50 })
       .toContain(b.peerId)
   }
 
   it('is live when it resolves, and delivers text, binary and empty payloads with sender, topic and seqno', async () => {
+    const [a] = suite.nodes
+    const [fromA, onB] = suite.apis
     const topic = uniqueTopic('chat with spaces & ünïcode')
     const inbox = createInbox()
     await using subscription = await onB.pubsubSubscribe(topic, inbox.handler)
@@ -103,6 +90,8 @@ describe.each([['http'], ['cli']] as const)('pubsub (%s backend)', backend => {
   })
 
   it('is live when it resolves: a message B publishes the moment after arrives, every time', async () => {
+    const [, b] = suite.nodes
+    const [, onB] = suite.apis
     // Kubo hands a node's own publications to its local subscriptions registered by then, so
     // this needs no mesh: what is sent right away is only received if the subscription was live.
     for (let round = 0; round < 5; round++) {
@@ -116,6 +105,8 @@ describe.each([['http'], ['cli']] as const)('pubsub (%s backend)', backend => {
   })
 
   it('pubsubTopics and pubsubPeers read back the subscription; close() ends it on the daemon', async () => {
+    const [, b] = suite.nodes
+    const [fromA, onB] = suite.apis
     const topic = uniqueTopic('topics')
     const subscription = await onB.pubsubSubscribe(topic)
     expect(await onB.pubsubTopics()).toContain(topic)
@@ -133,6 +124,7 @@ describe.each([['http'], ['cli']] as const)('pubsub (%s backend)', backend => {
   const count = backend === 'http' ? 1_000 : 100
 
   it(`delivers ${count} messages from A to B with zero loss, each once`, async () => {
+    const [fromA, onB] = suite.apis
     const topic = uniqueTopic('many')
     const inbox = createInbox()
     await using _subscription = await onB.pubsubSubscribe(topic, inbox.handler)
@@ -152,6 +144,7 @@ describe.each([['http'], ['cli']] as const)('pubsub (%s backend)', backend => {
   })
 
   it('a subscription nobody reads for a while keeps every message for its iterator', async () => {
+    const [fromA, onB] = suite.apis
     const topic = uniqueTopic('unread')
     const unread = await onB.pubsubSubscribe(topic)
     // A second subscription on B paces the publisher (see createInbox).
@@ -178,6 +171,7 @@ describe.each([['http'], ['cli']] as const)('pubsub (%s backend)', backend => {
 
   /** Publishes `count` 1000-byte messages from A, each only after `pacer` has it (see createInbox). */
   async function publishPaced(topic: string, pacer: ReturnType<typeof createInbox>, count: number) {
+    const [fromA] = suite.apis
     const sent: string[] = []
     for (let index = 0; index < count; index++) {
       const payload = `flood ${String(index).padStart(3, '0')} `.padEnd(1000, '.')
@@ -189,6 +183,7 @@ describe.each([['http'], ['cli']] as const)('pubsub (%s backend)', backend => {
   }
 
   it('a stalled handler holds at most maxBufferedBytes; the rest are dropped and reported with exact counts', async () => {
+    const [fromA, onB] = suite.apis
     const topic = uniqueTopic('stalled-handler')
     const errors: Error[] = []
     const delivered: string[] = []
@@ -235,6 +230,7 @@ describe.each([['http'], ['cli']] as const)('pubsub (%s backend)', backend => {
   })
 
   it('an iterator that does not read holds at most maxBufferedBytes, then reads exactly the first ones in order', async () => {
+    const [, onB] = suite.apis
     const topic = uniqueTopic('unread-bounded')
     const unread = await onB.pubsubSubscribe(topic, undefined, { maxBufferedBytes: bound })
     const pacer = createInbox()
@@ -257,6 +253,7 @@ describe.each([['http'], ['cli']] as const)('pubsub (%s backend)', backend => {
   })
 
   it('refuses a maxBufferedBytes that is not a positive whole number', async () => {
+    const [, onB] = suite.apis
     for (const maxBufferedBytes of [0, -1, 1.5, Number.POSITIVE_INFINITY, Number.NaN]) {
       const error = await onB
         .pubsubSubscribe(uniqueTopic('bad-bound'), undefined, { maxBufferedBytes })
@@ -267,6 +264,7 @@ describe.each([['http'], ['cli']] as const)('pubsub (%s backend)', backend => {
   })
 
   it('can be iterated; leaving the loop closes the subscription', async () => {
+    const [fromA, onB] = suite.apis
     const topic = uniqueTopic('iterate')
     const subscription = await onB.pubsubSubscribe(topic)
     await untilASeesB(topic)
@@ -285,6 +283,7 @@ describe.each([['http'], ['cli']] as const)('pubsub (%s backend)', backend => {
   })
 
   it('iteration ends when the subscription is closed, also for a next() already waiting', async () => {
+    const [, onB] = suite.apis
     const subscription = await onB.pubsubSubscribe(uniqueTopic('quiet'))
     const iterator = subscription[Symbol.asyncIterator]()
     const pending = iterator.next()
@@ -294,6 +293,7 @@ describe.each([['http'], ['cli']] as const)('pubsub (%s backend)', backend => {
   })
 
   it('the signal closes the subscription', async () => {
+    const [, onB] = suite.apis
     const topic = uniqueTopic('signal')
     const controller = new AbortController()
     const subscription = await onB.pubsubSubscribe(topic, undefined, { signal: controller.signal })
@@ -304,6 +304,7 @@ describe.each([['http'], ['cli']] as const)('pubsub (%s backend)', backend => {
   })
 
   it('a handler that throws is reported through onError and the subscription goes on', async () => {
+    const [fromA, onB] = suite.apis
     const topic = uniqueTopic('throwing')
     const errors: Error[] = []
     const inbox = createInbox()
@@ -331,6 +332,8 @@ describe.each([['http'], ['cli']] as const)('pubsub (%s backend)', backend => {
   })
 
   it('closing the ipfs instance ends its subscriptions (no endless resubscribing)', async () => {
+    const [, b] = suite.nodes
+    const [, onB] = suite.apis
     const instance = openApi(b, backend)
     const topic = uniqueTopic('instance-close')
     const errors: Error[] = []
@@ -351,6 +354,7 @@ describe.each([['http'], ['cli']] as const)('pubsub (%s backend)', backend => {
   })
 
   it('rejects at once, leaving nothing running, when no daemon answers', async () => {
+    const [, b] = suite.nodes
     await using pubsub = createIpfs(
       backend === 'http'
         ? { backend, api: 'http://127.0.0.1:1' }
@@ -360,6 +364,7 @@ describe.each([['http'], ['cli']] as const)('pubsub (%s backend)', backend => {
   })
 
   it('rejects bad input before any request, naming the argument', async () => {
+    const [fromA, onB] = suite.apis
     const cases: Array<[string, () => Promise<unknown>]> = [
       ['topic', () => onB.pubsubSubscribe('')],
       ['topic', () => onB.pubsubSubscribe(42 as unknown as string)],
@@ -379,6 +384,8 @@ describe.each([['http'], ['cli']] as const)('pubsub (%s backend)', backend => {
 
   // Last: it restarts B.
   it('keeps receiving after its daemon restarts, as the same subscription', async () => {
+    const [a, b] = suite.nodes
+    const [fromA, onB] = suite.apis
     const topic = uniqueTopic('restart')
     const errors: Error[] = []
     const inbox = createInbox()
