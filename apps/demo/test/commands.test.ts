@@ -4,7 +4,7 @@ import path from 'node:path'
 import { createIpfs, type Ipfs } from '@tk/api'
 import { createKuboCluster, type KuboCluster, type KuboNode } from '@tk/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { jsonLines, runApp, sha256, startApp, temporaryDirectory } from './helpers.js'
+import { jsonLines, runApp, sha256, startApp, startReceiver, temporaryDirectory } from './helpers.js'
 
 /** The subcommands between two testkit nodes, each side in a process of its own, as on two machines. */
 describe('tk-demo receive, send and chat between two nodes', () => {
@@ -32,16 +32,7 @@ describe('tk-demo receive, send and chat between two nodes', () => {
   it('receive prints its peer id; send delivers text and a file that arrive intact', async () => {
     await using directory = await temporaryDirectory()
     const downloads = path.join(directory.path, 'downloads')
-    await using receiver = startApp([
-      'receive',
-      '--api',
-      b.apiMultiaddr,
-      '--json',
-      '--dir',
-      downloads,
-      '--count',
-      '2'
-    ])
+    await using receiver = startReceiver(b.apiMultiaddr, downloads, 2)
     const listening = await receiver.nextEvent(event => event.type === 'listening')
     expect(listening).toMatchObject({
       peerId: b.peerId,
@@ -83,16 +74,7 @@ describe('tk-demo receive, send and chat between two nodes', () => {
 
   it('send shows its progress as plain lines when its output is not a terminal', async () => {
     await using directory = await temporaryDirectory()
-    await using receiver = startApp([
-      'receive',
-      '--api',
-      b.apiMultiaddr,
-      '--json',
-      '--dir',
-      directory.path,
-      '--count',
-      '1'
-    ])
+    await using receiver = startReceiver(b.apiMultiaddr, directory.path, 1)
     await receiver.nextEvent(event => event.type === 'listening')
     const file = path.join(directory.path, 'outgoing', 'data.bin')
     await fs.mkdir(path.dirname(file))
@@ -121,16 +103,7 @@ describe('tk-demo receive, send and chat between two nodes', () => {
     const address = b.swarmAddrs[0] ?? ''
     const added = await runApp(['contacts', 'add', b.peerId, 'bob', '--address', address], { env })
     expect(added.code, added.stderr).toBe(0)
-    await using receiver = startApp([
-      'receive',
-      '--api',
-      b.apiMultiaddr,
-      '--json',
-      '--dir',
-      directory.path,
-      '--count',
-      '1'
-    ])
+    await using receiver = startReceiver(b.apiMultiaddr, directory.path, 1)
     await receiver.nextEvent(event => event.type === 'listening')
 
     // A and B forget each other: only the address in the contact brings them back together.

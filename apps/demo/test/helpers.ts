@@ -140,6 +140,11 @@ export function startApp(args: readonly string[], options: { env?: Record<string
   return new App(args, appEnvironment(options.env))
 }
 
+/** `tk-demo receive --json` on the node at `api`, saving files into `directory`, ending after `count` transmissions. */
+export function startReceiver(api: string, directory: string, count: number): App {
+  return startApp(['receive', '--api', api, '--json', '--dir', directory, '--count', String(count)])
+}
+
 /** Every line of `text` that is a JSON object. */
 export function jsonLines(text: string): AppEvent[] {
   return text
