@@ -23,7 +23,6 @@ describe('errors shared with @tk/interface', () => {
   it('are the same classes, or subclasses with the same name', () => {
     expect(api.ContentTooLargeError).toBe(shared.ContentTooLargeError)
     expect(api.PeerNotFoundError).toBe(shared.PeerNotFoundError)
-    expect(api.LocalPathError).toBe(shared.LocalPathError)
     expect(api.SubscriptionOverflowError).toBe(shared.SubscriptionOverflowError)
     expect(api.DEFAULT_MAX_BUFFERED_BYTES).toBe(shared.DEFAULT_MAX_BUFFERED_BYTES)
     const message: PubsubMessage = {

@@ -109,23 +109,6 @@ export class ContentTooLargeError extends Error {
   }
 }
 
-/**
- * A local file or directory given to `content.publish`, or a download's destination, does not
- * exist or cannot be used; the message says what is wrong with it.
- */
-export class LocalPathError extends Error {
-  static override readonly name = 'LocalPathError'
-  override readonly name = 'LocalPathError'
-  readonly isRetryable = false
-  /** The path at fault: the argument itself, or the entry inside a directory that failed. */
-  readonly path: string
-
-  constructor(path: string, problem: string, options?: ErrorOptions) {
-    super(`${path}: ${problem}`, options)
-    this.path = path
-  }
-}
-
 /** Routing found no addresses for a peer: it is offline, or no peer we can ask knows it. */
 export class PeerNotFoundError extends Error {
   static override readonly name = 'PeerNotFoundError'

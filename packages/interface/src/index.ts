@@ -37,7 +37,6 @@ export {
   ContentTooLargeError,
   InvalidArgumentError,
   IpnsKeyNotFoundError,
-  LocalPathError,
   ModeNotSupportedError,
   NodeClosedError,
   PeerNotFoundError,

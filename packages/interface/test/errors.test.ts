@@ -5,7 +5,6 @@ import {
   ContentTooLargeError,
   InvalidArgumentError,
   IpnsKeyNotFoundError,
-  LocalPathError,
   ModeNotSupportedError,
   NodeClosedError,
   PeerNotFoundError,
@@ -41,8 +40,7 @@ describe('errors', () => {
       new PeerNotFoundError('12D3Koo', { cause }),
       new SubscriptionOverflowError('topic', 3, 1024, { cause }),
       new PubsubHandlerError('topic', '12D3Koo', { cause }),
-      new IpnsKeyNotFoundError('site', { cause }),
-      new LocalPathError('/tmp/missing', 'does not exist', { cause })
+      new IpnsKeyNotFoundError('site', { cause })
     ]
     expect(errors.map(error => error.name)).toEqual([
       'ModeNotSupportedError',
@@ -53,16 +51,13 @@ describe('errors', () => {
       'PeerNotFoundError',
       'SubscriptionOverflowError',
       'PubsubHandlerError',
-      'IpnsKeyNotFoundError',
-      'LocalPathError'
+      'IpnsKeyNotFoundError'
     ])
     for (const error of errors) {
       expect((error.constructor as { name: string }).name).toBe(error.name)
       expect(error.cause).toBe(cause)
     }
     expect(new CallTimeoutError('content.read', 500).message).toContain('500 ms')
-    const pathError = new LocalPathError('/tmp/missing', 'does not exist')
-    expect([pathError.path, pathError.message]).toEqual(['/tmp/missing', '/tmp/missing: does not exist'])
     expect(new SubscriptionOverflowError('t', 1, 9).message).toContain('dropped 1 message:')
   })
 
