@@ -1,9 +1,20 @@
 import { getEventListeners } from 'node:events'
 import fs from 'node:fs/promises'
+import os from 'node:os'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { type CorruptStoreError, openContacts } from '../src/index.js'
 import { randomPeerId, tempDir } from './helpers.js'
+
+/** Writes `file`'s lock as held by a live holder (this process, no start time, just written), which no call takes as stale. */
+async function holdLock(
+  file: string
+): Promise<{ pid: number; hostname: string; token: string; createdAt: string }> {
+  const holder = { pid: process.pid, hostname: os.hostname(), token: 't', createdAt: 'now' }
+  await fs.mkdir(path.dirname(file), { recursive: true })
+  await fs.writeFile(`${file}.lock`, JSON.stringify(holder))
+  return holder
+}
 
 describe('the contacts store', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>
@@ -330,14 +341,7 @@ describe('the contacts store', () => {
 
   it('reports a lock held too long as StoreLockTimeoutError, bounded by the call’s timeout', async () => {
     await using store = await openContacts({ path: file })
-    await fs.mkdir(path.dirname(file), { recursive: true })
-    const holder = {
-      pid: process.pid,
-      hostname: (await import('node:os')).hostname(),
-      token: 't',
-      createdAt: 'now'
-    }
-    await fs.writeFile(`${file}.lock`, JSON.stringify(holder))
+    const holder = await holdLock(file)
     const started = Date.now()
     await expect(store.addContact(randomPeerId(), 'alice', { timeout: 150 })).rejects.toMatchObject({
       name: 'StoreLockTimeoutError',
@@ -350,16 +354,9 @@ describe('the contacts store', () => {
 
   it('a call queued behind another in this process ends at its own timeout or abort, leaving no listener', async () => {
     await using store = await openContacts({ path: file })
-    await fs.mkdir(path.dirname(file), { recursive: true })
-    // A live holder (this process, no start time, just written): the first call waits on the file lock
-    // and holds this process's turn, so the calls after it wait for their turn in memory.
-    const holder = {
-      pid: process.pid,
-      hostname: (await import('node:os')).hostname(),
-      token: 't',
-      createdAt: 'now'
-    }
-    await fs.writeFile(`${file}.lock`, JSON.stringify(holder))
+    // The first call waits on the file lock and holds this process's turn, so the calls after it wait
+    // for their turn in memory.
+    const holder = await holdLock(file)
     const first = store.addContact(randomPeerId(), 'first', { timeout: 30_000 })
 
     const started = Date.now()
