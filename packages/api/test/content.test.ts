@@ -344,85 +344,42 @@ describe('download refuses hostile archives (crafted TAR bytes; Kubo never write
     if (work != null) await fs.rm(work, { recursive: true, force: true })
   })
 
+  /** The case `label`: an archive of a directory `root` and a file `name`, which is the entry at fault. */
+  const entryUnderRoot = (label: string, name: string): [string, Uint8Array, string] => [
+    label,
+    tarArchive([tarEntry({ name: 'root', type: '5' }), tarEntry({ name, content: 'x' })]),
+    name
+  ]
+
+  /** The case `label`: a PAX header that renames the file after it, in a directory `root`, to `name`. */
+  const paxNameUnderRoot = (label: string, name: string): [string, Uint8Array, string] => [
+    label,
+    tarArchive([
+      tarEntry({ name: 'root', type: '5' }),
+      paxPath(name),
+      tarEntry({ name: 'root/harmless.txt', content: 'x' })
+    ]),
+    name
+  ]
+
   const cases: Array<[string, Uint8Array, string]> = [
-    [
-      'a ".." entry',
-      tarArchive([
-        tarEntry({ name: 'root', type: '5' }),
-        tarEntry({ name: 'root/../escaped.txt', content: 'x' })
-      ]),
-      'root/../escaped.txt'
-    ],
-    [
-      'an absolute entry',
-      tarArchive([
-        tarEntry({ name: 'root', type: '5' }),
-        tarEntry({ name: '/tmp/escaped.txt', content: 'x' })
-      ]),
-      '/tmp/escaped.txt'
-    ],
-    [
+    entryUnderRoot('a ".." entry', 'root/../escaped.txt'),
+    entryUnderRoot('an absolute entry', '/tmp/escaped.txt'),
+    entryUnderRoot(
       'a "..\\" entry, which climbs out where \\ separates (Windows)',
-      tarArchive([
-        tarEntry({ name: 'root', type: '5' }),
-        tarEntry({ name: 'root/..\\..\\escaped.txt', content: 'x' })
-      ]),
       'root/..\\..\\escaped.txt'
-    ],
-    [
-      'a ".." between a / and a \\',
-      tarArchive([
-        tarEntry({ name: 'root', type: '5' }),
-        tarEntry({ name: 'root/sub\\../../escaped.txt', content: 'x' })
-      ]),
-      'root/sub\\../../escaped.txt'
-    ],
-    [
-      'a drive letter inside the name',
-      tarArchive([
-        tarEntry({ name: 'root', type: '5' }),
-        tarEntry({ name: 'root/C:\\escaped.txt', content: 'x' })
-      ]),
-      'root/C:\\escaped.txt'
-    ],
-    [
-      'a drive-relative part',
-      tarArchive([
-        tarEntry({ name: 'root', type: '5' }),
-        tarEntry({ name: 'root/D:escaped.txt', content: 'x' })
-      ]),
-      'root/D:escaped.txt'
-    ],
+    ),
+    entryUnderRoot('a ".." between a / and a \\', 'root/sub\\../../escaped.txt'),
+    entryUnderRoot('a drive letter inside the name', 'root/C:\\escaped.txt'),
+    entryUnderRoot('a drive-relative part', 'root/D:escaped.txt'),
     [
       'a name absolute with \\ (Windows)',
       tarArchive([tarEntry({ name: '\\\\server\\share\\escaped.txt', content: 'x' })]),
       '\\\\server\\share\\escaped.txt'
     ],
-    [
-      'a "..\\" name in a PAX header',
-      tarArchive([
-        tarEntry({ name: 'root', type: '5' }),
-        paxPath('root/..\\escaped.txt'),
-        tarEntry({ name: 'root/harmless.txt', content: 'x' })
-      ]),
-      'root/..\\escaped.txt'
-    ],
-    [
-      'a ".. " part, which Windows trims to ".."',
-      tarArchive([
-        tarEntry({ name: 'root', type: '5' }),
-        tarEntry({ name: 'root/.. /escaped.txt', content: 'x' })
-      ]),
-      'root/.. /escaped.txt'
-    ],
-    [
-      'an entry outside the first one',
-      tarArchive([
-        tarEntry({ name: 'root', type: '5' }),
-        tarEntry({ name: 'other/escaped.txt', content: 'x' })
-      ]),
-      'other/escaped.txt'
-    ],
+    paxNameUnderRoot('a "..\\" name in a PAX header', 'root/..\\escaped.txt'),
+    entryUnderRoot('a ".. " part, which Windows trims to ".."', 'root/.. /escaped.txt'),
+    entryUnderRoot('an entry outside the first one', 'other/escaped.txt'),
     [
       'a file written through a symlink',
       tarArchive([
@@ -432,15 +389,7 @@ describe('download refuses hostile archives (crafted TAR bytes; Kubo never write
       ]),
       'root/link/escaped.txt'
     ],
-    [
-      'a ".." name in a PAX header',
-      tarArchive([
-        tarEntry({ name: 'root', type: '5' }),
-        paxPath('root/../../escaped.txt'),
-        tarEntry({ name: 'root/harmless.txt', content: 'x' })
-      ]),
-      'root/../../escaped.txt'
-    ],
+    paxNameUnderRoot('a ".." name in a PAX header', 'root/../../escaped.txt'),
     [
       'a duplicate entry',
       tarArchive([
