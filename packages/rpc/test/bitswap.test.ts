@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto'
-import { createKuboCluster, createKuboNode, type KuboCluster, type KuboNode } from '@tk/testkit'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { KuboNode } from '@tk/testkit'
+import { describe, expect, it } from 'vitest'
 import { createBitswapCommands } from '../src/commands/bitswap.js'
 import { createProvideCommands } from '../src/commands/provide.js'
 import { createRootCommands } from '../src/commands/root.js'
-import { collect, commandsOn, eventually, sha256 } from './helpers.js'
+import { collect, commandsOn, eventually, sha256, useTwoAndLonely } from './helpers.js'
 
 const commandsFor = (node: KuboNode | undefined) =>
   commandsOn(node, {
@@ -13,34 +13,14 @@ const commandsFor = (node: KuboNode | undefined) =>
     provide: createProvideCommands
   })
 
-let cluster: KuboCluster
-let lonely: KuboNode
-let peerA = ''
-let peerB = ''
-let a: ReturnType<typeof commandsFor>
-let b: ReturnType<typeof commandsFor>
-let c: ReturnType<typeof commandsFor>
-
-beforeAll(async () => {
-  ;[cluster, lonely] = await Promise.all([
-    createKuboCluster(2),
-    // The legacy provider: the only one the deprecated `bitswap reprovide` can drive.
-    createKuboNode({ config: { Provide: { DHT: { SweepEnabled: false } } } })
-  ])
-  peerA = cluster.nodes[0]?.peerId ?? ''
-  peerB = cluster.nodes[1]?.peerId ?? ''
-  a = commandsFor(cluster.nodes[0])
-  b = commandsFor(cluster.nodes[1])
-  c = commandsFor(lonely)
-})
-
-afterAll(async () => {
-  await Promise.all([a, b, c].map(async commands => await commands?.invoker.transport.close()))
-  await Promise.all([cluster?.stop(), lonely?.stop()])
+// C, connected to nobody, has the legacy provider: the only one the deprecated `bitswap reprovide` can drive.
+const nodes = useTwoAndLonely(commandsFor, {
+  lonely: { config: { Provide: { DHT: { SweepEnabled: false } } } }
 })
 
 describe('bitswap between two nodes', () => {
   it('after B fetches a block from A, both ledgers and both stats count it', async () => {
+    const { a, b } = nodes
     const bytes = randomBytes(20_000)
     // One raw block, so the bytes bitswap moves are exactly the content.
     const added = await a.root.add(bytes, { cidVersion: 1, rawLeaves: true })
@@ -48,12 +28,12 @@ describe('bitswap between two nodes', () => {
 
     expect(sha256(await collect(b.root.cat(added.cid)))).toBe(sha256(bytes))
 
-    const ledgerA = await a.bitswap.ledger(peerB)
-    expect(ledgerA.peer).toBe(peerB)
+    const ledgerA = await a.bitswap.ledger(b.node.peerId)
+    expect(ledgerA.peer).toBe(b.node.peerId)
     expect(ledgerA.sent).toBeGreaterThanOrEqual(bytes.byteLength)
     expect(ledgerA.exchanged).toBeGreaterThanOrEqual(1)
     expect(ledgerA.value).toBeCloseTo(ledgerA.sent / (ledgerA.received + 1))
-    const ledgerB = await b.bitswap.ledger(peerA)
+    const ledgerB = await b.bitswap.ledger(a.node.peerId)
     expect(ledgerB.received).toBe(ledgerA.sent)
 
     const [afterA, afterB] = await Promise.all([a.bitswap.stat(), b.bitswap.stat()])
@@ -67,6 +47,7 @@ describe('bitswap between two nodes', () => {
   })
 
   it("a block nobody has stays on B's wantlist, which A also sees, until B gives up", async () => {
+    const { a, b } = nodes
     const missing = (await b.root.add(randomBytes(100), { cidVersion: 1, rawLeaves: true, onlyHash: true }))
       .cid
     const controller = new AbortController()
@@ -81,12 +62,12 @@ describe('bitswap between two nodes', () => {
       expect(wanted).toContain(missing)
       expect((await b.bitswap.stat()).wantlist).toContain(missing)
       const seenByA = await eventually(
-        async () => await a.bitswap.wantlist({ peer: peerB }),
+        async () => await a.bitswap.wantlist({ peer: b.node.peerId }),
         keys => keys.includes(missing)
       )
       expect(seenByA).toContain(missing)
       // Asking for one's own id is the same as asking for one's own wantlist.
-      expect(await b.bitswap.wantlist({ peer: peerB })).toContain(missing)
+      expect(await b.bitswap.wantlist({ peer: b.node.peerId })).toContain(missing)
     } finally {
       controller.abort()
     }
@@ -101,6 +82,7 @@ describe('bitswap between two nodes', () => {
 
 describe('bitswap reprovide (deprecated alias of routing reprovide)', () => {
   it('with the default sweep provider, Kubo refuses', async () => {
+    const { a } = nodes
     const refused = await a.bitswap.reprovide().catch((error: unknown) => error as Error)
     expect(refused).toMatchObject({
       name: 'KuboRpcError',
@@ -110,6 +92,7 @@ describe('bitswap reprovide (deprecated alias of routing reprovide)', () => {
   })
 
   it('with the legacy provider, it runs a cycle', async () => {
+    const { c } = nodes
     await c.root.add('something to reprovide')
     const before = await c.provide.stat()
     await c.bitswap.reprovide()
@@ -122,6 +105,7 @@ describe('bitswap reprovide (deprecated alias of routing reprovide)', () => {
 
 describe('bitswap arguments', () => {
   it('rejects bad input before any request', async () => {
+    const { a } = nodes
     await expect(a.bitswap.ledger('QmNope')).rejects.toMatchObject({
       name: 'InvalidArgumentError',
       argument: 'peerId'

@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { createKuboNode, type KuboNode, type KuboNodeInit } from '@tk/testkit'
+import {
+  createKuboCluster,
+  createKuboNode,
+  type KuboCluster,
+  type KuboNode,
+  type KuboNodeInit
+} from '@tk/testkit'
 import { afterAll, beforeAll } from 'vitest'
 import { httpTransport } from '../src/http-transport.js'
 import { Invoker } from '../src/invoker.js'
@@ -99,6 +105,42 @@ export function useKuboNode(init?: KuboNodeInit): TestNode {
     },
     invoker
   }
+}
+
+/** Commands on A and B, two connected nodes, and on C, a node connected to nobody. */
+export interface TwoAndLonely<Commands> {
+  a: Commands
+  b: Commands
+  c: Commands
+}
+
+/**
+ * Starts two connected nodes (A and B, with `init.cluster`) and one connected to nobody (C, with
+ * `init.lonely`) before the tests of the file (or `describe` block) it is called in, with
+ * `commandsFor` on each; closes their invokers and stops the nodes after them. Read `a`, `b` and
+ * `c` inside tests.
+ */
+export function useTwoAndLonely<Commands extends { invoker: Invoker }>(
+  commandsFor: (node: KuboNode | undefined) => Commands,
+  init: { cluster?: KuboNodeInit; lonely?: KuboNodeInit } = {}
+): TwoAndLonely<Commands> {
+  // Empty until beforeAll has run; no test can see it before then.
+  const nodes = {} as Partial<TwoAndLonely<Commands>>
+  let cluster: KuboCluster | undefined
+  let lonely: KuboNode | undefined
+  beforeAll(async () => {
+    ;[cluster, lonely] = await Promise.all([createKuboCluster(2, init.cluster), createKuboNode(init.lonely)])
+    nodes.a = commandsFor(cluster.nodes[0])
+    nodes.b = commandsFor(cluster.nodes[1])
+    nodes.c = commandsFor(lonely)
+  })
+  afterAll(async () => {
+    await Promise.all(
+      [nodes.a, nodes.b, nodes.c].map(async commands => await commands?.invoker.transport.close())
+    )
+    await Promise.all([cluster?.stop(), lonely?.stop()])
+  })
+  return nodes as TwoAndLonely<Commands>
 }
 
 /** The command groups `groups` builds, on an HTTP invoker to `node`; close `invoker.transport` after. */

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto'
-import { createKuboCluster, createKuboNode, type KuboCluster, type KuboNode } from '@tk/testkit'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createKuboCluster, type KuboNode } from '@tk/testkit'
+import { describe, expect, it } from 'vitest'
 import { createProvideCommands, type ProvideStat, type SweepProvideStat } from '../src/commands/provide.js'
 import { createRootCommands } from '../src/commands/root.js'
 import { createRoutingCommands } from '../src/commands/routing.js'
-import { all, commandsOn, eventually } from './helpers.js'
+import { all, commandsOn, eventually, useTwoAndLonely } from './helpers.js'
 
 /** Kubo's default Provide.DHT.Interval, 22h, in ms. */
 const REPROVIDE_INTERVAL = 22 * 3600_000
@@ -45,31 +45,16 @@ async function stalledLegacyProvider() {
   }
 }
 
-let cluster: KuboCluster
-/** Connected to nobody, with the legacy provider. */
-let lonely: KuboNode
-let a: ReturnType<typeof commandsFor>
-let b: ReturnType<typeof commandsFor>
-let c: ReturnType<typeof commandsFor>
-
-beforeAll(async () => {
-  ;[cluster, lonely] = await Promise.all([
-    // Only pinned content is announced by itself, so unpinned content is announced only by `provide once`.
-    createKuboCluster(2, { config: { Provide: { Strategy: 'pinned' } } }),
-    createKuboNode({ config: { Provide: { DHT: { SweepEnabled: false } } } })
-  ])
-  a = commandsFor(cluster.nodes[0])
-  b = commandsFor(cluster.nodes[1])
-  c = commandsFor(lonely)
-})
-
-afterAll(async () => {
-  await Promise.all([a, b, c].map(async commands => await commands?.invoker.transport.close()))
-  await Promise.all([cluster?.stop(), lonely?.stop()])
+// Only pinned content is announced by itself, so unpinned content is announced only by `provide once`.
+// C is connected to nobody, with the legacy provider.
+const nodes = useTwoAndLonely(commandsFor, {
+  cluster: { config: { Provide: { Strategy: 'pinned' } } },
+  lonely: { config: { Provide: { DHT: { SweepEnabled: false } } } }
 })
 
 describe('provide once', () => {
   it('queues each CID once, walks the DAG with recursive, and B then finds A as a provider', async () => {
+    const { a, b } = nodes
     const results = await all(
       a.root.addAll(
         [
@@ -82,7 +67,7 @@ describe('provide once', () => {
     )
     const root = results.at(-1)?.cid ?? ''
     const files = results.filter(result => result.name !== 'shared').map(result => result.cid)
-    const peerA = cluster.nodes[0]?.peerId
+    const peerA = a.node.peerId
 
     // Right after start the LAN provider is not online yet, and what it is given then is not announced.
     const lan = await eventually(
@@ -111,6 +96,7 @@ describe('provide once', () => {
   })
 
   it('a node without peers refuses', async () => {
+    const { c } = nodes
     const added = await c.root.add('lonely content')
     await expect(all(c.provide.once(added.cid))).rejects.toMatchObject({
       name: 'KuboRpcError',
@@ -121,6 +107,7 @@ describe('provide once', () => {
 
 describe('provide stat', () => {
   it('the sweep provider: WAN by default (offline on loopback), LAN online and counting what it provided', async () => {
+    const { a } = nodes
     const wan = sweep(await a.provide.stat())
     expect(wan.connectivity.status).toBe('offline')
     expect(wan.connectivity.since).toBeUndefined()
@@ -146,6 +133,7 @@ describe('provide stat', () => {
   })
 
   it("the section flags only shape Kubo's text: the result has the same fields", async () => {
+    const { a } = nodes
     const plain = sweep(await a.provide.stat({ lan: true }))
     const flagged = sweep(
       await a.provide.stat({
@@ -167,6 +155,7 @@ describe('provide stat', () => {
   })
 
   it('the legacy provider has its own shape, and no LAN stats', async () => {
+    const { c } = nodes
     const stat = await c.provide.stat()
     expect(stat).toMatchObject({
       type: 'legacy',
@@ -200,6 +189,7 @@ describe('provide clear', () => {
 
 describe('provide arguments', () => {
   it('rejects bad input before any request', () => {
+    const { a } = nodes
     expect(() => a.provide.once([])).toThrow(
       expect.objectContaining({ name: 'InvalidArgumentError', argument: 'cids' })
     )

@@ -1,15 +1,15 @@
 import { randomBytes } from 'node:crypto'
-import { createKuboCluster, createKuboNode, type KuboCluster, type KuboNode } from '@tk/testkit'
+import type { KuboNode } from '@tk/testkit'
 import { base36 } from 'multiformats/bases/base36'
 import { base58btc } from 'multiformats/bases/base58'
 import { CID } from 'multiformats/cid'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createKeyCommands } from '../src/commands/key.js'
 import { createNameCommands } from '../src/commands/name.js'
 import { createProvideCommands } from '../src/commands/provide.js'
 import { createRootCommands } from '../src/commands/root.js'
 import { createRoutingCommands, type RoutingEvent } from '../src/commands/routing.js'
-import { all, collect, commandsOn } from './helpers.js'
+import { all, collect, commandsOn, useTwoAndLonely } from './helpers.js'
 
 const commandsFor = (node: KuboNode | undefined) =>
   commandsOn(node, {
@@ -26,46 +26,25 @@ const providers = (events: RoutingEvent[]): string[] =>
     .filter(event => event.type === 'provider')
     .flatMap(event => event.responses.map(response => response.id))
 
-let cluster: KuboCluster
-let nodeA: KuboNode
-let nodeB: KuboNode
-let a: ReturnType<typeof commandsFor>
-let b: ReturnType<typeof commandsFor>
-/** Connected to nobody, with the legacy provider (the only one `routing reprovide` works with). */
-let lonely: KuboNode
-let c: ReturnType<typeof commandsFor>
-
-beforeAll(async () => {
-  ;[cluster, lonely] = await Promise.all([
-    // Only pinned content is announced by itself, so an unpinned add is findable only after `provide`.
-    createKuboCluster(2, { config: { Provide: { Strategy: 'pinned' } } }),
-    createKuboNode({ config: { Provide: { DHT: { SweepEnabled: false } } } })
-  ])
-  const [first, second] = cluster.nodes
-  if (first == null || second == null) throw new Error('the cluster has no nodes')
-  nodeA = first
-  nodeB = second
-  a = commandsFor(nodeA)
-  b = commandsFor(nodeB)
-  c = commandsFor(lonely)
-})
-
-afterAll(async () => {
-  await Promise.all([a, b, c].map(async commands => await commands?.invoker.transport.close()))
-  await Promise.all([cluster?.stop(), lonely?.stop()])
+// Only pinned content is announced by itself, so an unpinned add is findable only after `provide`.
+// C is connected to nobody, with the legacy provider (the only one `routing reprovide` works with).
+const nodes = useTwoAndLonely(commandsFor, {
+  cluster: { config: { Provide: { Strategy: 'pinned' } } },
+  lonely: { config: { Provide: { DHT: { SweepEnabled: false } } } }
 })
 
 describe('routing on two nodes', () => {
   it("B finds A's addresses; a node cannot look itself up", async () => {
-    const events = await all(b.routing.findpeer(nodeA.peerId, { verbose: true }))
+    const { a, b } = nodes
+    const events = await all(b.routing.findpeer(a.node.peerId, { verbose: true }))
     const found = events.find(event => event.type === 'final-peer')
     expect(found?.typeNumber).toBe(2)
-    expect(found?.responses[0]?.id).toBe(nodeA.peerId)
+    expect(found?.responses[0]?.id).toBe(a.node.peerId)
     expect(found?.responses[0]?.addresses).toEqual(
-      expect.arrayContaining(nodeA.swarmAddrs.map(withoutPeerId))
+      expect.arrayContaining(a.node.swarmAddrs.map(withoutPeerId))
     )
 
-    const self = await all(a.routing.findpeer(nodeA.peerId)).catch((error: unknown) => error as Error)
+    const self = await all(a.routing.findpeer(a.node.peerId)).catch((error: unknown) => error as Error)
     expect(self).toMatchObject({
       name: 'KuboRpcError',
       kuboMessage: 'finding your own node in the DHT is currently not supported'
@@ -73,22 +52,24 @@ describe('routing on two nodes', () => {
   })
 
   it('unpinned content on A is found by B only after A provides it', async () => {
+    const { a, b } = nodes
     const added = await a.root.add(randomBytes(1024), { pin: false, cidVersion: 1 })
     expect(providers(await all(b.routing.findprovs(added.cid, { timeout: 30_000 })))).not.toContain(
-      nodeA.peerId
+      a.node.peerId
     )
 
     await a.routing.provide(added.cid)
     const events = await all(b.routing.findprovs(added.cid, { numProviders: 1, timeout: 30_000 }))
-    expect(providers(events)).toEqual([nodeA.peerId])
+    expect(providers(events)).toEqual([a.node.peerId])
     const provider = events.find(event => event.type === 'provider')
     expect(provider?.typeNumber).toBe(4)
     expect(provider?.responses[0]?.addresses).toEqual(
-      expect.arrayContaining(nodeA.swarmAddrs.map(withoutPeerId))
+      expect.arrayContaining(a.node.swarmAddrs.map(withoutPeerId))
     )
   })
 
   it('provide refuses a block the node does not have', async () => {
+    const { a, b } = nodes
     const elsewhere = await b.root.add(randomBytes(64), { cidVersion: 1 })
     const refused = await a.routing
       .provide([elsewhere.cid], { recursive: true })
@@ -100,6 +81,7 @@ describe('routing on two nodes', () => {
   })
 
   it('put of an IPNS record signed elsewhere reaches A through B; get returns the same bytes', async () => {
+    const { a, b, c } = nodes
     // The record is made on the lonely node, so A and B can only learn it from `routing put`.
     const generated = await c.key.gen('elsewhere')
     const value = `/ipfs/${(await c.root.add('routed', { cidVersion: 1 })).cid}`
@@ -121,6 +103,7 @@ describe('routing on two nodes', () => {
   })
 
   it("get of a key nobody has fails with Kubo's error", async () => {
+    const { b, c } = nodes
     const unknown = await createKeyCommands(c.invoker).gen('never-published')
     const missing = await b.routing
       .get(`/ipns/${unknown.id}`, { timeout: 30_000 })
@@ -131,6 +114,7 @@ describe('routing on two nodes', () => {
 
 describe('routing reprovide', () => {
   it('with the default sweep provider, Kubo refuses', async () => {
+    const { a } = nodes
     const refused = await a.routing.reprovide().catch((error: unknown) => error as Error)
     expect(refused).toMatchObject({
       name: 'KuboRpcError',
@@ -140,6 +124,7 @@ describe('routing reprovide', () => {
   })
 
   it('with the legacy provider, it runs a cycle that provide stat counts', async () => {
+    const { c } = nodes
     const before = await c.provide.stat()
     if (before.type !== 'legacy') throw new Error(`expected the legacy provider, got ${before.type}`)
     await c.routing.reprovide()
@@ -154,6 +139,7 @@ describe('routing reprovide', () => {
 
 describe('routing arguments', () => {
   it('rejects bad input before any request', async () => {
+    const { a } = nodes
     expect(() => a.routing.findpeer('not-a-peer')).toThrow(
       expect.objectContaining({ name: 'InvalidArgumentError', argument: 'peerId' })
     )
