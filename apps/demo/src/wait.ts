@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { raceSignal } from 'race-signal'
 import { POLL_INTERVAL } from './constants.js'
 import { WaitTimeoutError } from './errors.js'
@@ -35,22 +36,6 @@ export async function waitFor<T>(
   }
 }
 
-/** Waits `ms`; rejects with the abort reason if `signal` aborts first. */
-export async function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  signal.throwIfAborted()
-  await new Promise<void>((resolve, reject) => {
-    const onAbort = (): void => {
-      clearTimeout(timer)
-      reject(signal.reason)
-    }
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
-}
-
 /** Asks `check` every 100 ms until it says yes; `WaitTimeoutError` naming `what` after `timeout` ms. */
 export async function waitUntil(
   check: () => Promise<boolean>,
@@ -61,6 +46,9 @@ export async function waitUntil(
   const deadline = Date.now() + timeout
   while (!(await check())) {
     if (Date.now() >= deadline) throw new WaitTimeoutError(what, timeout)
-    await sleep(POLL_INTERVAL, signal)
+    // node:timers/promises rejects with its own AbortError; the caller's reason says more.
+    await sleep(POLL_INTERVAL, undefined, { signal }).catch((error: unknown) => {
+      throw signal.aborted ? signal.reason : error
+    })
   }
 }

@@ -30,20 +30,21 @@ function safeRelative(entryPath: string): string {
 
 /**
  * Decides how the body goes to the CLI. A single plain file streams through stdin (`-` as the file
- * argument); a tree for `add` (directories, several files, nested paths, symlinks, mode or mtime)
- * is written into `makeTempDir()` and added from there with `-r`. The CLI reads files only as
+ * argument); a tree, for a command that takes one (`add`: directories, several files, nested paths,
+ * symlinks, mode or mtime), is written into `makeTempDir()` and added from there with `-r`. The CLI reads files only as
  * positional paths or stdin, and takes them after the string arguments, as every Kubo command does.
  */
 export async function planBody(
-  command: string,
+  /** Whether the command takes a tree (its record's `bodyTree`); otherwise one file. */
+  tree: boolean,
   body: RequestBody,
   makeTempDir: () => Promise<string>
 ): Promise<BodyPlan> {
   const iterator = toAsync(body)
   const first = await iterator.next()
   if (first.done === true) return { args: [], options: {} }
-  if (command !== 'add') {
-    // Every other command takes one file: the first one is the body.
+  if (!tree) {
+    // The command takes one file: the first one is the body.
     let entry: BodyEntry | undefined = first.value
     while (entry != null && entry.kind !== 'file') {
       const next = await iterator.next()

@@ -48,6 +48,11 @@ export interface CliCommand {
   partialFailure?: string
   /** Results are reported on stderr too: all of it is kept. */
   resultsOnStderr?: boolean
+  /**
+   * The body may be a tree (directories, several files, names, modes): written to a temp folder and
+   * given with `-r`. Other commands take one file, the body's first, through stdin.
+   */
+  bodyTree?: boolean
   /** The CLI prints text whatever `--enc` says: this reads it into the command's values. */
   values?: (chunks: AsyncIterable<Uint8Array>, context: OutputContext) => AsyncIterable<unknown>
   /**
@@ -74,7 +79,7 @@ async function isListed(
 }
 
 export const CLI_COMMANDS: Readonly<Record<string, CliCommand>> = {
-  add: { options: noProgress, values: addOutput },
+  add: { options: noProgress, values: addOutput, bodyTree: true },
   cat: { options: noProgress },
   ls: {
     options: options => {

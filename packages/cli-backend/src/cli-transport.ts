@@ -377,7 +377,7 @@ class CliCall {
 
     let body: BodyPlan | undefined
     if (request.body != null && spec.removed !== true) {
-      body = await planBody(this.#request.command, request.body, async () => await this.#files.tempDir())
+      body = await planBody(spec.bodyTree === true, request.body, async () => await this.#files.tempDir())
       Object.assign(options, body.options)
       args.push(...body.args)
     }
