@@ -61,6 +61,8 @@ export class FrameStream {
   /** After the transmission: what still comes is read and dropped, until the peer closes. */
   #discarding = false
   readonly #watchers = new Set<{ onData: (bytes: number) => void; onPause: () => void }>()
+  /** Frames that go out in front of the next write (see {@link defer}). */
+  #deferred: Frame[] = []
   #markEnded: () => void = () => {}
   /** Resolves once the peer ended the stream, it failed, or it was closed (whoever closed it). */
   readonly ended: Promise<void>
@@ -296,6 +298,10 @@ export class FrameStream {
   async writeFrames(frames: ReadonlyArray<Frame | Uint8Array>, signal?: AbortSignal): Promise<void> {
     this.#checkWritable()
     signal?.throwIfAborted()
+    if (this.#deferred.length > 0) {
+      frames = [...this.#deferred, ...frames]
+      this.#deferred = []
+    }
     // Small pieces (headers, control frames) are joined into one buffer; a large payload (a
     // chunk) goes as it is, right behind, instead of being copied. The writes are all made
     // before any is awaited, and a PeerStream queues each write whole and in call order, so
@@ -345,6 +351,50 @@ export class FrameStream {
     }
   }
 
+  /**
+   * Sends `frame` in front of the next write instead of on its own: one write (one packet through
+   * the tunnel, one wakeup of the peer) instead of two, when nothing lies between them that waits
+   * for the peer. Dropped if the next thing sent is an error (`fail`) or the stream closes.
+   */
+  defer(frame: Frame): void {
+    this.#checkWritable()
+    this.#deferred.push(frame)
+  }
+
+  /** Whether frames wait in {@link defer} for the next write. */
+  get deferring(): boolean {
+    return this.#deferred.length > 0
+  }
+
+  /**
+   * Whether the bytes already read hold whole frames up to and including a frame of `type`,
+   * within the first `maxFrames` frames (nothing is consumed): reading that far waits for nothing.
+   */
+  bufferedThrough(type: FrameTypeCode, maxFrames: number): boolean {
+    let offset = 0
+    for (let index = 0; index < maxFrames; index++) {
+      if (this.#buffered - offset < FRAME_HEADER_BYTES) return false
+      const frameType = this.#byteAt(offset)
+      let length = 0
+      for (let byte = 1; byte < FRAME_HEADER_BYTES; byte++)
+        length = length * 256 + this.#byteAt(offset + byte)
+      offset += FRAME_HEADER_BYTES + length
+      if (offset > this.#buffered) return false
+      if (frameType === type) return true
+    }
+    return false
+  }
+
+  /** The buffered byte at `offset` (which must be below the buffered length). */
+  #byteAt(offset: number): number {
+    let left = offset
+    for (const chunk of this.#chunks) {
+      if (left < chunk.byteLength) return chunk[left] as number
+      left -= chunk.byteLength
+    }
+    return 0
+  }
+
   /** Writes raw bytes (the preamble, the Python toolkit's format). */
   async writeRaw(bytes: Uint8Array, signal?: AbortSignal): Promise<void> {
     await this.writeFrames([bytes], signal)
@@ -356,6 +406,8 @@ export class FrameStream {
 
   /** Tells the other side why, best effort, then closes. */
   async fail(error: ErrorBody): Promise<void> {
+    // The error is what the peer is to read next, not what was deferred in front of a success.
+    this.#deferred = []
     if (!this.#closed && this.#failure == null) {
       const body = new TextEncoder().encode(JSON.stringify(error))
       const frame = new Uint8Array(FRAME_HEADER_BYTES + body.byteLength)

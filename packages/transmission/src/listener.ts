@@ -56,6 +56,12 @@ const DELIVERED_IDS = 4096
 /** How long after its stream ended a message may come again (ms): a sender retries at once. */
 const RETRY_WINDOW = 60_000
 
+/**
+ * Frames of a data transmission looked at for whether it came whole with its `open`: eager data
+ * (up to 64 KiB) is one chunk frame and `end`; a few more for room.
+ */
+const EAGER_FRAMES = 8
+
 /** Pieces of received content written with one writev at most; more are joined first. */
 const WRITEV_PIECES = 16
 
@@ -407,8 +413,16 @@ export async function startListener(
             reusable = true
             accept.reuse = true
           }
-          await stream.writeJson(FrameType.accept, accept)
+          const answer = { type: FrameType.accept, payload: new TextEncoder().encode(JSON.stringify(accept)) }
+          // Small data that came whole with its `open` (the sender's eager send): `accept` goes
+          // out with `done`, in one write, since reading the content waits for nothing. Anything
+          // else is accepted at once: the sender waits for `accept` before sending more.
+          if (spec.kind === 'data' && stream.bufferedThrough(FrameType.end, EAGER_FRAMES))
+            stream.defer(answer)
+          else await stream.writeFrames([answer])
           const outcome = await spec.serve(incoming, accept)
+          // Every data path answers with `done` or fails; should one not, `accept` still goes out.
+          if (stream.deferring) await stream.writeFrames([])
           kept = outcome === 'keep'
           if (outcome === 'linger') {
             // The transmission is over: the peer closing now is its normal end, not a failure to

@@ -8,14 +8,14 @@ import { FrameType, type FrameTypeCode, frameHeader } from '../src/protocol.js'
 // Unit tests of FrameStream's reading, on a stub PeerStream (an async iterable of given pieces,
 // no Kubo and no socket): what matters here is how frames are cut out of the pieces.
 
-/** A PeerStream whose reads yield `pieces` in turn, then end; writes are kept. */
-function stubStream(pieces: Uint8Array[]): PeerStream {
+/** A PeerStream whose reads yield `pieces` in turn, then end; writes go to `written`. */
+function stubStream(pieces: Uint8Array[], written: Uint8Array[] = []): PeerStream {
   return {
     remotePeerId: 'peer',
     async *[Symbol.asyncIterator]() {
       for (const piece of pieces) yield piece
     },
-    write: async () => {},
+    write: async data => void written.push(Uint8Array.from(data)),
     closeWrite: async () => {},
     close: async () => {},
     abort: () => {},
@@ -98,5 +98,45 @@ describe('FrameStream.expectPieces', () => {
       idleTimeout: 0
     })
     await expect(large.expectPieces([FrameType.chunk])).rejects.toMatchObject({ code: 'too-large' })
+  })
+})
+
+describe('FrameStream.bufferedThrough and defer', () => {
+  it('tells whether whole frames up to a type are buffered, without consuming them', async () => {
+    const wire = Buffer.concat([
+      frameBytes(FrameType.chunk, randomBytes(1000)),
+      frameBytes(FrameType.end, randomBytes(32))
+    ])
+    const whole = new FrameStream(stubStream(cut(wire, 100)), { maxFrame: 1024, idleTimeout: 0 })
+    await whole.ended
+    expect(whole.bufferedThrough(FrameType.end, 8)).toBe(true)
+    // Only the first frame looked at: `end` is the second.
+    expect(whole.bufferedThrough(FrameType.end, 1)).toBe(false)
+    expect((await whole.expectPieces([FrameType.chunk])).length).toBe(1000)
+    const cutShort = new FrameStream(stubStream([wire.subarray(0, wire.byteLength - 1)]), {
+      maxFrame: 1024,
+      idleTimeout: 0
+    })
+    await cutShort.ended
+    expect(cutShort.bufferedThrough(FrameType.end, 8)).toBe(false)
+  })
+
+  it('a deferred frame goes out in front of the next write, in the same write; fail() drops it', async () => {
+    const written: Uint8Array[] = []
+    const stream = new FrameStream(stubStream([], written), { maxFrame: 1024, idleTimeout: 0 })
+    stream.defer({ type: FrameType.accept, payload: new TextEncoder().encode('{}') })
+    expect(stream.deferring).toBe(true)
+    expect(written).toEqual([])
+    await stream.write(FrameType.done)
+    expect(written.map(bytes => [...bytes])).toEqual([
+      [FrameType.accept, 0, 0, 0, 2, 0x7b, 0x7d, FrameType.done, 0, 0, 0, 0]
+    ])
+    expect(stream.deferring).toBe(false)
+    const failing = new FrameStream(stubStream([], written), { maxFrame: 1024, idleTimeout: 0 })
+    written.length = 0
+    failing.defer({ type: FrameType.accept, payload: new Uint8Array(0) })
+    await failing.fail({ code: 'busy', message: 'no' })
+    expect(written.length).toBe(1)
+    expect(written[0]?.[0]).toBe(FrameType.error)
   })
 })

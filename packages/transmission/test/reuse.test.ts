@@ -11,6 +11,7 @@ import { type Pair, sha256, startPair } from './helpers.js'
 
 const ALICE = '12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA'
 const BOB = '12D3KooWGDMwwqrpcYKpKCgxuKT2NfqPqa94QnkbW6M7Ge5udoDw'
+const ACCEPT = 0x02
 const DONE = 0x06
 
 function memoryNetwork() {
@@ -21,6 +22,8 @@ function memoryNetwork() {
     live: 0,
     /** The most streams live at once. */
     peak: 0,
+    /** What the listener's ends wrote, write by write. */
+    listenerWrites: [] as Uint8Array[],
     /** The listener's end aborts instead of reading the next bytes that come. */
     breakOnRead: false,
     /** The listener's end aborts instead of writing the next `done`. */
@@ -52,11 +55,19 @@ function memoryNetwork() {
         }
       },
       write: async (data, options) => {
-        if (state.breakOnDone && data.byteLength === 5 && data[0] === DONE) {
+        // A write that ends with `done` (alone, or behind the `accept` of small data).
+        const done = data.subarray(data.byteLength - 5)
+        if (
+          state.breakOnDone &&
+          done.byteLength === 5 &&
+          done[0] === DONE &&
+          done.every((byte, index) => index === 0 || byte === 0)
+        ) {
           state.breakOnDone = false
           stream.abort(new Error('broken on purpose'))
           throw new Error('broken on purpose')
         }
+        state.listenerWrites.push(Uint8Array.from(data))
         await stream.write(data, options)
       },
       closeWrite: async options => await stream.closeWrite(options),
@@ -237,6 +248,26 @@ describe('stream reuse (in memory, no Kubo)', () => {
         createTransmission({ streams: network.source(ALICE), maxStreamsPerListener: value })
       ).toThrow(/maxStreamsPerListener/)
     }
+  })
+
+  it('small data that came whole with its open is answered with accept and done in one write; larger data is accepted first', async () => {
+    const { network, alice, bob } = pair()
+    const received: string[] = []
+    await bob.listenForTransmissions('answers', data => void received.push(sha256(data)))
+    const small = randomBytes(1024)
+    await alice.transmitData(small, BOB, 'answers', { reuse: false })
+    // One write: the accept frame, then the done frame (type 0x06, empty) right behind it.
+    expect(network.state.listenerWrites.length).toBe(1)
+    const [both] = network.state.listenerWrites as [Uint8Array]
+    const acceptLength = new DataView(both.buffer, both.byteOffset).getUint32(1)
+    expect(both[0]).toBe(ACCEPT)
+    expect([...both.subarray(5 + acceptLength)]).toEqual([DONE, 0, 0, 0, 0])
+    // Beyond the eager limit the sender waits for accept before sending: accept goes out alone.
+    network.state.listenerWrites.length = 0
+    const large = randomBytes(64 * 1024 + 1)
+    await alice.transmitData(large, BOB, 'answers', { reuse: false })
+    expect(network.state.listenerWrites.map(write => write[0])).toEqual([ACCEPT, DONE])
+    await expect.poll(() => received).toEqual([sha256(small), sha256(large)])
   })
 
   it('only once: a fresh stream that breaks is not retried, and the error says so', async () => {
