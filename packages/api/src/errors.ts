@@ -19,19 +19,8 @@ export class NoIpfsNodeError extends Error {
   }
 }
 
-/** A local file or directory given to publish (or another call) does not exist or cannot be read. */
-export class LocalPathError extends Error {
-  static override readonly name = 'LocalPathError'
-  override readonly name = 'LocalPathError'
-  readonly isRetryable = false
-  /** The path at fault: the argument itself, or the entry inside a directory that failed. */
-  readonly path: string
-
-  constructor(path: string, problem: string, options?: ErrorOptions) {
-    super(`${path}: ${problem}`, options)
-    this.path = path
-  }
-}
+// Declared in @tk/interface: one class in both modes.
+export { LocalPathError } from '@tk/interface'
 
 // Declared in @tk/rpc, where every user of Kubo's tunnels (with or without this package) finds it.
 export { StreamMountingDisabledError } from '@tk/rpc'

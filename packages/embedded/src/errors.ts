@@ -9,19 +9,8 @@ export class EmbeddedStartError extends Error {
   }
 }
 
-/** A local file or directory given to `content.publish` (or a download destination) cannot be used. */
-export class LocalPathError extends Error {
-  static override readonly name = 'LocalPathError'
-  override readonly name = 'LocalPathError'
-  readonly isRetryable = false
-  /** The path at fault. */
-  readonly path: string
-
-  constructor(path: string, problem: string, options?: ErrorOptions) {
-    super(`${path}: ${problem}`, options)
-    this.path = path
-  }
-}
+// Declared in @tk/interface: one class in both modes.
+export { LocalPathError } from '@tk/interface'
 
 /** Another running node (in this process or another) has the repo open; two nodes on one repo would share a peer id and corrupt its stores. */
 export class RepoLockedError extends Error {

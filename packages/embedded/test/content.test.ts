@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { readdirSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
+import { LocalPathError } from '@tk/interface'
 import { describe, expect, it } from 'vitest'
 import { makeTree, readTree, temporaryDirectory, useKuboAndEmbedded } from './helpers.js'
 
@@ -89,6 +90,22 @@ describe('content between an embedded node and Kubo', () => {
     // The importer reads up to 50 files at a time; opening all 3,000 up front would show here.
     expect(peak - before).toBeLessThan(500)
     expect(cid).toBe(await kubo.predictCid(tree))
+  })
+
+  it('a missing path to publish and a download onto an existing file reject with the one LocalPathError of @tk/interface, naming the path', async () => {
+    const { embedded } = both
+    await using work = await temporaryDirectory('local-path')
+    const missing = path.join(work.path, 'not-there')
+    const publishing = embedded.content.publish(missing, { timeout: 10_000 })
+    await expect(publishing).rejects.toBeInstanceOf(LocalPathError)
+    await expect(publishing).rejects.toMatchObject({ name: 'LocalPathError', path: missing })
+    const cid = await embedded.content.publish(Uint8Array.of(1, 2, 3), { timeout: 10_000 })
+    const taken = path.join(work.path, 'taken')
+    await fs.writeFile(taken, 'mine')
+    const downloading = embedded.content.download(cid, taken, { timeout: 10_000 })
+    await expect(downloading).rejects.toBeInstanceOf(LocalPathError)
+    await expect(downloading).rejects.toMatchObject({ path: taken })
+    expect(await fs.readFile(taken, 'utf8')).toBe('mine')
   })
 
   it('a read of content nobody has settles with CallTimeoutError within its timeout', async () => {

@@ -178,3 +178,20 @@ export class IpnsKeyNotFoundError extends Error {
     this.key = key
   }
 }
+
+/**
+ * A local file or directory given to a call (what `content.publish` reads, where `content.download`
+ * writes) does not exist or cannot be used. One class for every mode, so `instanceof` holds for both.
+ */
+export class LocalPathError extends Error {
+  static override readonly name = 'LocalPathError'
+  override readonly name = 'LocalPathError'
+  readonly isRetryable = false
+  /** The path at fault: the argument itself, or the entry inside a directory that failed. */
+  readonly path: string
+
+  constructor(path: string, problem: string, options?: ErrorOptions) {
+    super(`${path}: ${problem}`, options)
+    this.path = path
+  }
+}

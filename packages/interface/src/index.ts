@@ -37,6 +37,7 @@ export {
   ContentTooLargeError,
   InvalidArgumentError,
   IpnsKeyNotFoundError,
+  LocalPathError,
   ModeNotSupportedError,
   NodeClosedError,
   PeerNotFoundError,
