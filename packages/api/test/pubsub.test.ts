@@ -70,10 +70,11 @@ describe.each([['http'], ['cli']] as const)('pubsub (%s backend)', backend => {
     await untilASeesB(topic)
 
     const binary = new Uint8Array(Array.from({ length: 256 }, (_, index) => index))
-    await fromA.pubsubPublish(topic, 'hello')
-    await fromA.pubsubPublish(topic, binary)
-    await fromA.pubsubPublish(topic, new Uint8Array(0))
-    await expect.poll(() => inbox.received.length, { timeout: 10_000 }).toBe(3)
+    // One at a time, each after the last arrived (see createInbox).
+    for (const [index, payload] of ['hello', binary, new Uint8Array(0)].entries()) {
+      await fromA.pubsubPublish(topic, payload)
+      await expect.poll(() => inbox.received.length, { timeout: 10_000 }).toBe(index + 1)
+    }
 
     const [hello, bytes, empty] = inbox.received
     expect(text(hello)).toBe('hello')
@@ -267,10 +268,17 @@ describe.each([['http'], ['cli']] as const)('pubsub (%s backend)', backend => {
     const [fromA, onB] = suite.apis
     const topic = uniqueTopic('iterate')
     const subscription = await onB.pubsubSubscribe(topic)
+    // A second subscription on B paces the publisher (see createInbox): a burst could lose one in
+    // the receiving daemon, and this loop would then wait for ever (a CI run timed out at 120 s).
+    const pacer = createInbox()
+    await using pacing = await onB.pubsubSubscribe(topic, pacer.handler)
     await untilASeesB(topic)
     const sent = ['one', 'two', 'three']
     // Without a handler, messages wait for the iterator: these are published before it starts.
-    for (const payload of sent) await fromA.pubsubPublish(topic, payload)
+    for (const payload of sent) {
+      await fromA.pubsubPublish(topic, payload)
+      await pacer.waitFor(payload)
+    }
 
     const seen: string[] = []
     for await (const message of subscription) {
@@ -279,6 +287,8 @@ describe.each([['http'], ['cli']] as const)('pubsub (%s backend)', backend => {
     }
     expect(seen).toEqual(sent)
     expect(subscription.closed).toBe(true)
+    // With the pacer closed too, B leaves the topic only if the loop's end closed the subscription.
+    await pacing.close()
     await expect.poll(async () => await onB.pubsubTopics(), { timeout: 10_000 }).not.toContain(topic)
   })
 
